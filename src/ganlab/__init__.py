@@ -1,0 +1,3 @@
+"""ganlab: a laboratory for generative adversarial networks."""
+
+__version__ = "0.1.0"
