@@ -1,0 +1,150 @@
+"""The ``ganlab`` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from ganlab import __version__
+from ganlab import config as config_mod
+from ganlab.errors import GanlabError
+
+# Modules that add their own subcommands with ``add_commands(subparsers)``.
+_COMMAND_MODULES = ("ganlab.cli_sample", "ganlab.cli_eval", "ganlab.cli_lab")
+
+
+def _print_end(trainer, run_dir: Path) -> None:
+    results = getattr(trainer, "results", None)
+    if results:
+        for line in trainer.family.summary_lines(results):
+            print(line)
+    report = run_dir / "report.html"
+    print(f"run folder: {run_dir}")
+    if report.exists():
+        print(f"report: {report}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganlab.train.loop import Trainer
+    from ganlab.train.rundir import new_run
+
+    if args.config is None and args.preset is None:
+        name = config_mod.DEFAULT_PRESET
+        cfg = config_mod.load(preset=name, overrides=args.set)
+        print(f"no config given: training the default preset {name!r}"
+              f"{' - ' + cfg.description if cfg.description else ''}\n"
+              f"(`ganlab presets` lists the others; `ganlab train --preset NAME` picks one)")
+    else:
+        cfg = config_mod.load(path=args.config, preset=args.preset, overrides=args.set)
+    if args.no_progress:
+        cfg.train.progress = False
+    run_dir = new_run(cfg, args.out)
+    print(f"run folder: {run_dir}", flush=True)
+    trainer = Trainer(cfg, run_dir)
+    code = trainer.run(until=args.until)
+    if code == 0 and trainer.step >= cfg.train.steps:
+        _print_end(trainer, run_dir)
+    return code
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from ganlab.train.loop import Trainer
+    from ganlab.train.rundir import open_run
+
+    cfg, run_dir = open_run(args.run_dir, args.set)
+    if args.no_progress:
+        cfg.train.progress = False
+    trainer = Trainer(cfg, run_dir)
+    if not trainer.restore():
+        print(f"{run_dir}: no checkpoint yet; starting from step 0", file=sys.stderr)
+    if trainer.step >= cfg.train.steps:
+        print(f"{run_dir}: already trained {trainer.step} of {cfg.train.steps} steps; "
+              "raise train.steps with --set to train further")
+        return 0
+    print(f"resuming {run_dir} at step {trainer.step} of {cfg.train.steps}", flush=True)
+    code = trainer.run(until=args.until)
+    if code == 0 and trainer.step >= cfg.train.steps:
+        _print_end(trainer, run_dir)
+    return code
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    names = config_mod.preset_names()
+    width = max(len(n) for n in names)
+    for name in names:
+        cfg = config_mod.load(preset=name)
+        mark = " (default)" if name == config_mod.DEFAULT_PRESET else ""
+        print(f"{name:<{width}}  {cfg.description}{mark}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(path=args.config, preset=args.preset, overrides=args.set)
+    print(config_mod.dump(cfg), end="")
+    return 0
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.steps=5000 (repeatable)")
+    p.add_argument("--until", type=int, default=None, metavar="STEP",
+                   help="stop after this step with a checkpoint (continue with `ganlab resume`)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganlab",
+        description="Train classic GANs, evaluate them with trustworthy metrics, see why they fail.")
+    parser.add_argument("--version", action="version", version=f"ganlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a GAN from a preset or a YAML config")
+    p.add_argument("config", nargs="?", default=None, help="YAML config file")
+    p.add_argument("--preset", default=None, help="a built-in preset (see `ganlab presets`)")
+    p.add_argument("--out", default=None, help="folder for run folders (default: runs)")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("resume", help="continue a run from its latest checkpoint")
+    p.add_argument("run_dir", help="the run folder that `ganlab train` printed")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("presets", help="list the built-in presets")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("config", help="print a resolved, validated config")
+    p.add_argument("config", nargs="?", default=None)
+    p.add_argument("--preset", default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_config)
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except GanlabError as exc:
+        print(f"ganlab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Data sources: each hands the trainer batches drawn with the trainer's random generator.
+
+A source is built from a :class:`ganlab.config.DataConfig` by :func:`build_data`. Every name
+belongs to one module (2-D mixtures in :mod:`ganlab.data.toy2d`, image sets in
+:mod:`ganlab.data.images`), which registers a builder with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from ganlab.errors import GanlabError
+
+
+class DataSource(Protocol):
+    """What the training loop needs from data."""
+
+    kind: str  # "points" (N, 2) or "images" (N, C, H, W) in [-1, 1]
+
+    def batch(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        """``n`` samples (and labels, or None), drawn with ``generator``."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """What resuming needs (e.g. an epoch's permutation and the position in it)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+_BUILDERS: dict[str, Callable[[Any], DataSource]] = {}
+_PREFIX_BUILDERS: dict[str, Callable[[Any], DataSource]] = {}
+
+
+def register(name: str, builder: Callable[[Any], DataSource], prefix: bool = False) -> None:
+    """Register ``builder(data_config)`` under ``name`` (or every ``name:...`` if prefix)."""
+    (_PREFIX_BUILDERS if prefix else _BUILDERS)[name] = builder
+
+
+def _load_modules() -> None:
+    import ganlab.data.toy2d  # noqa: F401
+
+    try:
+        import ganlab.data.images  # noqa: F401
+    except ImportError:  # the image module is optional at this layer
+        pass
+
+
+def data_names() -> list[str]:
+    """All registered data names (prefix names end with ':')."""
+    _load_modules()
+    return sorted(_BUILDERS) + sorted(f"{p}:PATH" for p in _PREFIX_BUILDERS)
+
+
+def build_data(cfg: Any) -> DataSource:
+    """Build the data source named by ``cfg.name``."""
+    _load_modules()
+    name = cfg.name
+    if name in _BUILDERS:
+        return _BUILDERS[name](cfg)
+    prefix = name.split(":", 1)[0]
+    if ":" in name and prefix in _PREFIX_BUILDERS:
+        return _PREFIX_BUILDERS[prefix](cfg)
+    raise GanlabError(f"data.name: unknown data {name!r}; allowed: {', '.join(data_names())}")

@@ -1,0 +1,1 @@
+"""Metrics: features -> statistics -> metric."""

@@ -1,0 +1,1 @@
+"""Images, plots and the HTML report of a run."""

@@ -1,0 +1,106 @@
+"""Checkpoints: weights in safetensors, the rest (optimisers, RNG, step) in a small .pt file.
+
+A checkpoint is a folder ``checkpoints/step-0000100/`` holding ``weights.safetensors`` and
+``state.pt``. It is written into a temporary folder and renamed into place, and
+``checkpoints/latest`` (a one-line text file) is replaced atomically after that, so a crash at
+any moment leaves the previous checkpoint intact. ``state.pt`` holds only tensors and plain
+containers and is read with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ganlab.errors import GanlabError
+
+WEIGHTS = "weights.safetensors"
+STATE = "state.pt"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def module_tensors(modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
+    """Flat ``{"G.net.0.weight": tensor}`` of every parameter and buffer."""
+    out: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            out[f"{name}.{key}"] = value.detach().contiguous().cpu()
+    return out
+
+
+def save(ckpt_root: Path, step: int, modules: dict[str, nn.Module],
+         state: dict[str, Any], keep: int = 2) -> Path:
+    """Write checkpoint ``step`` atomically; keep the newest ``keep`` checkpoints."""
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / f"step-{step:07d}"
+    tmp = Path(tempfile.mkdtemp(dir=ckpt_root, prefix=".tmp-"))
+    try:
+        save_file(module_tensors(modules), str(tmp / WEIGHTS), metadata={"step": str(step)})
+        torch.save(state, tmp / STATE)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _atomic_write_text(ckpt_root / "latest", final.name + "\n")
+    old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir())
+    for p in old[:-keep] if keep > 0 else []:
+        shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+def latest(ckpt_root: Path) -> Path | None:
+    """The newest complete checkpoint folder, or None."""
+    pointer = ckpt_root / "latest"
+    if pointer.is_file():
+        path = ckpt_root / pointer.read_text().strip()
+        if (path / WEIGHTS).is_file() and (path / STATE).is_file():
+            return path
+    done = sorted(p for p in ckpt_root.glob("step-*")
+                  if (p / WEIGHTS).is_file() and (p / STATE).is_file())
+    return done[-1] if done else None
+
+
+def load_weights(path: Path, modules: dict[str, nn.Module]) -> None:
+    """Load ``weights.safetensors`` from checkpoint folder ``path`` into ``modules``."""
+    file = path / WEIGHTS
+    try:
+        tensors = load_file(str(file))
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise GanlabError(f"{file}: cannot read checkpoint weights ({exc}); "
+                          "delete this checkpoint folder to fall back to an older one") from exc
+    for name, module in modules.items():
+        prefix = f"{name}."
+        sub = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not sub:
+            continue
+        missing, unexpected = module.load_state_dict(sub, strict=False)
+        if missing or unexpected:
+            raise GanlabError(f"{file}: weights do not match module {name!r} "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]}); "
+                              "was the config changed since this run was made?")
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """Read ``state.pt`` of checkpoint folder ``path`` (``weights_only=True``)."""
+    file = path / STATE
+    try:
+        return torch.load(file, weights_only=True)
+    except Exception as exc:
+        raise GanlabError(f"{file}: cannot read checkpoint state ({exc})") from exc

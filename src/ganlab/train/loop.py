@@ -1,0 +1,155 @@
+"""The training loop: schedule, logging, snapshots, checkpoints, exact resume, Ctrl-C.
+
+The loop knows nothing of losses or architectures; it drives a :class:`Family`. A run that is
+stopped (Ctrl-C, a crash, ``until=``) and resumed from its checkpoint ends bit-for-bit equal to
+an uninterrupted run: the checkpoint holds every random generator's state, the optimisers'
+state and the data position, and the learning rate is a pure function of the step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ganlab.config import Config
+from ganlab.train import checkpoint as ckpt
+from ganlab.train.family import Family, build_family
+from ganlab.train.rundir import METRICS, SUMMARY, truncate_metrics
+from ganlab.train.schedule import lr_factor
+
+INTERRUPTED = 130
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's global generator; ganlab draws everything else from explicit generators."""
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Runs ``cfg.train.steps`` generator updates of ``family`` and writes into ``run_dir``."""
+
+    def __init__(self, cfg: Config, run_dir: Path, family: Family | None = None,
+                 stream: Any = None) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        if family is None:
+            seed_everything(cfg.seed)
+            family = build_family(cfg)
+        self.family = family
+        self.step = 0
+        self.wall_before = 0.0
+        self.stream = stream if stream is not None else sys.stderr
+        self.ckpt_root = self.run_dir / "checkpoints"
+
+    # -- state ------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "wall_time": self.wall_before + (time.perf_counter() - self._t0),
+            "torch_rng": torch.get_rng_state(),
+            "optimizers": {k: o.state_dict() for k, (o, _) in self.family.optimizers().items()},
+            "family": self.family.extra_state(),
+        }
+
+    def save_checkpoint(self) -> Path:
+        return ckpt.save(self.ckpt_root, self.step, self.family.modules(), self._state(),
+                         keep=self.cfg.train.keep_checkpoints)
+
+    def restore(self) -> bool:
+        """Load the newest checkpoint of the run folder, if any. Returns whether one was found."""
+        path = ckpt.latest(self.ckpt_root)
+        if path is None:
+            return False
+        ckpt.load_weights(path, self.family.modules())
+        state = ckpt.load_state(path)
+        for name, (opt, _) in self.family.optimizers().items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.family.load_extra_state(state["family"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = int(state["step"])
+        self.wall_before = float(state["wall_time"])
+        truncate_metrics(self.run_dir, self.step)
+        return True
+
+    # -- loop -------------------------------------------------------------------------------
+    def _set_lr(self) -> None:
+        f = lr_factor(self.cfg.train.lr_decay, self.step, self.cfg.train.steps)
+        for opt, base in self.family.optimizers().values():
+            for group in opt.param_groups:
+                group["lr"] = base * f
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.run_dir / METRICS, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def run(self, until: int | None = None) -> int:
+        """Train to ``cfg.train.steps`` (or stop after step ``until``). Returns an exit code."""
+        tc = self.cfg.train
+        stop_at = min(tc.steps, until) if until is not None else tc.steps
+        self._t0 = time.perf_counter()
+        bar = tqdm(total=tc.steps, initial=self.step, desc=self.cfg.name, unit="step",
+                   disable=not tc.progress, file=self.stream, dynamic_ncols=True,
+                   mininterval=0.5)
+        if self.step == 0 and tc.snapshot_every:
+            self.family.snapshot(self.run_dir, 0)
+        try:
+            while self.step < stop_at:
+                self._set_lr()
+                log = (self.step + 1) % tc.log_every == 0 or self.step + 1 == tc.steps
+                logs = self.family.train_step(self.step, log)
+                self.step += 1
+                bar.update(1)
+                if log:
+                    record = {"step": self.step, **logs,
+                              "lr_g_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
+                              "wall_time": round(self.wall_before
+                                                 + time.perf_counter() - self._t0, 3)}
+                    if self.cfg.eval.every and self.step % self.cfg.eval.every == 0:
+                        record.update(self.family.evaluate(self.run_dir, final=False))
+                    self._log(record)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
+                                     if k in ("d_loss", "g_loss")}, refresh=False)
+                if tc.snapshot_every and self.step % tc.snapshot_every == 0:
+                    self.family.snapshot(self.run_dir, self.step)
+                if self.step % tc.checkpoint_every == 0 and self.step < stop_at:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            bar.close()
+            path = self.save_checkpoint()
+            print(f"\ninterrupted at step {self.step}; checkpoint saved to {path}\n"
+                  f"continue with: ganlab resume {self.run_dir}", file=self.stream)
+            return INTERRUPTED
+        bar.close()
+        self.save_checkpoint()
+        if self.step < tc.steps:
+            print(f"stopped at step {self.step} of {tc.steps}; "
+                  f"continue with: ganlab resume {self.run_dir}", file=self.stream)
+            return 0
+        self.finish()
+        return 0
+
+    def finish(self) -> dict[str, float]:
+        """Final snapshot, evaluation, summary.json and report for a completed run."""
+        if not (self.cfg.train.snapshot_every and self.step % self.cfg.train.snapshot_every == 0):
+            self.family.snapshot(self.run_dir, self.step)
+        results = self.family.evaluate(self.run_dir, final=True)
+        summary = {"name": self.cfg.name, "steps": self.step,
+                   "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3),
+                   **results}
+        (self.run_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        self.results = results
+        try:
+            from ganlab.report.html import write_report
+        except ImportError:
+            write_report = None
+        if write_report is not None:
+            write_report(self.run_dir)
+        return results

@@ -1,0 +1,67 @@
+"""Run folders: ``runs/<name>-<timestamp>/`` with the resolved config and everything a run makes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ganlab import config as config_mod
+from ganlab.config import Config
+from ganlab.errors import GanlabError
+
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+
+
+def new_run(cfg: Config, out_dir: str | Path | None = None) -> Path:
+    """Create a fresh run folder and write its ``config.yaml``."""
+    root = Path(out_dir or cfg.out_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{cfg.name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{cfg.name}-{stamp}-{n}"
+    path.mkdir(parents=True)
+    (path / CONFIG).write_text(config_mod.dump(cfg))
+    return path
+
+
+def open_run(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[Config, Path]:
+    """Read the config of an existing run folder (with optional overrides)."""
+    path = Path(run_dir)
+    file = path / CONFIG
+    if not file.is_file():
+        raise GanlabError(f"{path}: not a ganlab run folder (no {CONFIG}); "
+                          "give the folder that `ganlab train` printed")
+    data = config_mod.file_data(file)
+    for item in overrides or []:
+        data = config_mod.apply_override(data, item)
+    cfg = config_mod.from_dict(data)
+    if overrides:
+        (path / CONFIG).write_text(config_mod.dump(cfg))
+    return cfg, path
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """All records of ``metrics.jsonl`` (a torn last line from a crash is skipped)."""
+    file = run_dir / METRICS
+    if not file.is_file():
+        return []
+    out = []
+    for line in file.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def truncate_metrics(run_dir: Path, last_step: int) -> None:
+    """Drop records after ``last_step`` (written by a run that crashed after its checkpoint)."""
+    records = [r for r in read_metrics(run_dir) if r.get("step", 0) <= last_step]
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    (run_dir / METRICS).write_text(text)
