@@ -203,17 +203,47 @@ class InceptionV3FID(nn.Module):
 def _source_names() -> list[tuple[str, str]]:
     """Pairs (our module path, TorchScript Conv2dLayer path)."""
     pairs = [(f"stem.{i}", f"conv{'' if i == 0 else f'_{i}'}") for i in range(5)]
-    a = ["b1:conv", "b5_1:tower.conv", "b5_2:tower.conv_1", "b3_1:tower_1.conv",
-         "b3_2:tower_1.conv_1", "b3_3:tower_1.conv_2", "bp:tower_2.conv"]
+    a = [
+        "b1:conv",
+        "b5_1:tower.conv",
+        "b5_2:tower.conv_1",
+        "b3_1:tower_1.conv",
+        "b3_2:tower_1.conv_1",
+        "b3_3:tower_1.conv_2",
+        "bp:tower_2.conv",
+    ]
     b = ["b3:conv", "bd_1:tower.conv", "bd_2:tower.conv_1", "bd_3:tower.conv_2"]
-    c = ["b1:conv", "b7_1:tower.conv", "b7_2:tower.conv_1", "b7_3:tower.conv_2",
-         "bd_1:tower_1.conv", "bd_2:tower_1.conv_1", "bd_3:tower_1.conv_2",
-         "bd_4:tower_1.conv_3", "bd_5:tower_1.conv_4", "bp:tower_2.conv"]
-    d = ["b3_1:tower.conv", "b3_2:tower.conv_1", "b7_1:tower_1.conv", "b7_2:tower_1.conv_1",
-         "b7_3:tower_1.conv_2", "b7_4:tower_1.conv_3"]
-    e = ["b1:conv", "b3_1:tower_conv", "b3_2a:tower_mixed_conv", "b3_2b:tower_mixed_conv_1",
-         "bd_1:tower_1_conv", "bd_2:tower_1_conv_1", "bd_3a:tower_1_mixed_conv",
-         "bd_3b:tower_1_mixed_conv_1", "bp:tower_2_conv"]
+    c = [
+        "b1:conv",
+        "b7_1:tower.conv",
+        "b7_2:tower.conv_1",
+        "b7_3:tower.conv_2",
+        "bd_1:tower_1.conv",
+        "bd_2:tower_1.conv_1",
+        "bd_3:tower_1.conv_2",
+        "bd_4:tower_1.conv_3",
+        "bd_5:tower_1.conv_4",
+        "bp:tower_2.conv",
+    ]
+    d = [
+        "b3_1:tower.conv",
+        "b3_2:tower.conv_1",
+        "b7_1:tower_1.conv",
+        "b7_2:tower_1.conv_1",
+        "b7_3:tower_1.conv_2",
+        "b7_4:tower_1.conv_3",
+    ]
+    e = [
+        "b1:conv",
+        "b3_1:tower_conv",
+        "b3_2a:tower_mixed_conv",
+        "b3_2b:tower_mixed_conv_1",
+        "bd_1:tower_1_conv",
+        "bd_2:tower_1_conv_1",
+        "bd_3a:tower_1_mixed_conv",
+        "bd_3b:tower_1_mixed_conv_1",
+        "bp:tower_2_conv",
+    ]
     layout = [a, a, a, b, c, c, c, c, d, e, e]
     for i, names in enumerate(layout):
         mixed = "mixed" if i == 0 else f"mixed_{i}"
@@ -231,7 +261,9 @@ def fold_state_dict(src: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         w = src[p + "weight"].double()
         scale = 1.0 / torch.sqrt(src[p + "var"].double() + BN_EPS)
         out[f"{ours}.conv.weight"] = (w * scale[:, None, None, None]).float()
-        out[f"{ours}.conv.bias"] = (src[p + "beta"].double() - src[p + "mean"].double() * scale).float()
+        out[f"{ours}.conv.bias"] = (
+            src[p + "beta"].double() - src[p + "mean"].double() * scale
+        ).float()
     return out
 
 

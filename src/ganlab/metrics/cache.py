@@ -1,0 +1,68 @@
+"""On-disk cache of features and statistics, keyed by what produced them.
+
+The key hashes the image bytes and shape, the extractor card (name, weights sha256, resize,
+normalisation) and the kind of artefact. Files are written to a temporary name and renamed,
+so an interrupted run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """$GANLAB_CACHE, or ~/.cache/ganlab."""
+    root = os.environ.get("GANLAB_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "ganlab"
+
+
+def images_hash(images: np.ndarray) -> str:
+    """sha256 of a uint8 image array's shape and bytes."""
+    h = hashlib.sha256(str(images.shape).encode())
+    h.update(np.ascontiguousarray(images).tobytes())
+    return h.hexdigest()
+
+
+def cache_key(kind: str, images_sha: str, extractor_card: dict[str, Any]) -> str:
+    """Short hex key for (artefact kind, images, extractor)."""
+    blob = json.dumps(
+        {"v": CACHE_VERSION, "kind": kind, "images": images_sha, "extractor": extractor_card},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def load_arrays(key: str) -> dict[str, np.ndarray] | None:
+    """Cached arrays for a key, or None (also None if the file is unreadable)."""
+    path = cache_dir() / f"{key}.npz"
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError):
+        return None
+
+
+def save_arrays(key: str, **arrays: np.ndarray) -> Path | None:
+    """Atomically write arrays under a key; a cache that cannot be written is skipped."""
+    root = cache_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        final = root / f"{key}.npz"
+        os.replace(tmp, final)
+        return final
+    except OSError:
+        return None
