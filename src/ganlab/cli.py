@@ -97,7 +97,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganlab",
-        description="Train classic GANs, evaluate them with trustworthy metrics, see why they fail.")
+        description="Train classic GANs, evaluate them with metrics you can trust, "
+                    "and see why they fail.")
     parser.add_argument("--version", action="version", version=f"ganlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -65,6 +65,7 @@ class ModelConfig:
     d_width: int | None = None
     spectral_norm: bool = False
     batch_norm_g: bool = True
+    batch_norm_d: bool = True          # image D only; off with spectral norm, and for WGAN-GP
 
 
 @dataclass
@@ -125,10 +126,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 _POSITIVE = {"train.steps", "train.batch_size", "train.n_critic", "train.lr_g", "train.lr_d",
-             "train.log_every", "train.snapshot_every", "train.checkpoint_every",
+             "train.log_every", "train.checkpoint_every",
              "train.keep_checkpoints", "model.z_dim", "model.width", "model.depth",
              "eval.n_samples"}
-_NON_NEGATIVE = {"objective.r1_gamma", "data.noise", "eval.every", "train.ema_start"}
+_NON_NEGATIVE = {"objective.r1_gamma", "data.noise", "eval.every", "train.ema_start",
+                 "train.snapshot_every"}
 _PROBABILITY = {"train.ema_decay"}
 
 
@@ -308,9 +310,10 @@ def preset_data(name: str, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
     text = (resources.files("ganlab") / "presets" / f"{name}.yaml").read_text()
     data = _read_yaml(text, f"preset {name}")
     base = data.pop("base", None)
+    own_name = data.get("name", name)
     if base:
         data = _merge(preset_data(base, (*_seen, name)), data)
-    data.setdefault("name", name)
+    data["name"] = own_name
     return data
 
 
@@ -334,10 +337,7 @@ def load(
     """Resolve a config from a file or a preset (or the default preset) plus overrides."""
     if path is not None and preset is not None:
         raise GanlabError("give either a config file or --preset, not both")
-    if path is not None:
-        data = file_data(path)
-    else:
-        data = preset_data(preset or DEFAULT_PRESET)
+    data = file_data(path) if path is not None else preset_data(preset or DEFAULT_PRESET)
     for item in overrides or []:
         data = apply_override(data, item)
     return from_dict(data)

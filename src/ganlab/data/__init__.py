@@ -7,6 +7,8 @@ belongs to one module (2-D mixtures in :mod:`ganlab.data.toy2d`, image sets in
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -42,12 +44,9 @@ def register(name: str, builder: Callable[[Any], DataSource], prefix: bool = Fal
 
 
 def _load_modules() -> None:
-    import ganlab.data.toy2d  # noqa: F401
-
-    try:
-        import ganlab.data.images  # noqa: F401
-    except ImportError:  # the image module is optional at this layer
-        pass
+    for name in ("ganlab.data.toy2d", "ganlab.data.images"):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
 
 def data_names() -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -19,13 +21,9 @@ def register_arch(name: str, builder: Callable[[Any, tuple[int, ...]],
 
 
 def _load_modules() -> None:
-    import ganlab.nn.mlp  # noqa: F401
-
-    for mod in ("ganlab.nn.dcgan", "ganlab.nn.resnet"):
-        try:
-            __import__(mod)
-        except ImportError:
-            pass
+    for name in ("ganlab.nn.mlp", "ganlab.nn.dcgan", "ganlab.nn.resnet"):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
 
 
 def arch_names() -> list[str]:

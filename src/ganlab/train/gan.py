@@ -20,6 +20,7 @@ from ganlab.train.family import register_family
 RUN_INFO = "run_info.json"
 N_FIXED = 64          # fixed latents for image grids
 N_SCATTER = 2500      # points drawn for 2-D snapshots
+N_W1 = 500            # points for the exact W1 estimate of 2-D evaluations
 
 
 def grad_norm(module: nn.Module) -> float:
@@ -47,8 +48,11 @@ class GANFamily:
         self.r1_gamma = oc.r1_gamma
         self.data = data if data is not None else build_data(cfg.data)
         self.gen = torch.Generator().manual_seed(cfg.seed + 1)
-        probe, _ = self.data.batch(1, torch.Generator().manual_seed(0))
-        self.sample_shape = tuple(probe.shape[1:])
+        shape = getattr(self.data, "sample_shape", None)  # image sets know it without a draw
+        if shape is None:
+            probe, _ = self.data.batch(1, torch.Generator().manual_seed(0))
+            shape = probe.shape[1:]
+        self.sample_shape = tuple(shape)
         self.G, self.D = build_models(cfg.model, self.sample_shape)
         self.channels_last = cfg.train.channels_last and len(self.sample_shape) == 3
         if self.channels_last:
@@ -198,7 +202,7 @@ class GANFamily:
         return [path]
 
     def evaluate(self, run_dir: Path, final: bool) -> dict[str, float]:
-        if self.data.kind != "points" or not hasattr(self.data, "mixture"):
+        if self.data.kind != "points":
             return {}
         results: dict[str, float] = {}
         fake = self.generate(self.cfg.eval.n_samples, self.cfg.seed + 4)
@@ -208,14 +212,34 @@ class GANFamily:
 
             results.update(mode_diagnostics(fake, mixture.means, mixture.std,
                                             mixture.weights).as_dict())
+        results.update(self._divergences(fake))
         return results
+
+    def _divergences(self, fake: Tensor, n_w1: int = N_W1) -> dict[str, float]:
+        """Binned JS and exact W1 (on ``n_w1`` points) between real and generated points.
+
+        The real points come from their own generator (not ``self.gen``), so evaluating never
+        changes the training stream and resume stays bit-exact.
+        """
+        from ganlab.metrics.divergences import binned_js, wasserstein1
+
+        real, _ = self.data.batch(fake.shape[0], torch.Generator().manual_seed(self.cfg.seed + 5))
+        n = min(n_w1, fake.shape[0])
+        return {"js": binned_js(real, fake), "w1": wasserstein1(real[:n], fake[:n])}
 
     def summary_lines(self, results: dict[str, float]) -> list[str]:
         if "modes_captured" in results:
             return [f"modes captured: {results['modes_captured']:.0f}/{results['n_modes']:.0f}, "
                     f"high quality: {100 * results['high_quality']:.1f}%, "
-                    f"reverse KL: {results['reverse_kl']:.3f}"]
-        return []
+                    f"reverse KL: {results['reverse_kl']:.3f}"] + self._div_line(results)
+        return self._div_line(results)
+
+    @staticmethod
+    def _div_line(results: dict[str, float]) -> list[str]:
+        if "js" not in results:
+            return []
+        return [f"real vs generated: JS (binned) {results['js']:.3f} nats, "
+                f"W1 {results['w1']:.4f}"]
 
 
 register_family("gan", GANFamily)

@@ -1,0 +1,19 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+# Two threads at most: the suite must stay fast on a 2-core machine and its results stable.
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def tiny_ring_overrides() -> list[str]:
+    """Overrides that make a ring run take well under a second per 20 steps."""
+    return ["model.width=32", "model.depth=2", "train.batch_size=64", "train.log_every=5",
+            "train.snapshot_every=0", "train.checkpoint_every=5", "train.progress=false",
+            "eval.n_samples=200"]

@@ -1,0 +1,139 @@
+"""Exact resume: N steps == N/2 steps + resume + N/2 steps, bit for bit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganlab import config
+from ganlab.cli import main
+from ganlab.train import checkpoint as ckpt
+from ganlab.train.loop import INTERRUPTED, Trainer
+from ganlab.train.rundir import new_run, open_run
+
+VARIANTS = {
+    "ns-r1-ema": ["objective.name=ns", "objective.r1_gamma=1.0", "train.ema=true"],
+    "wgan-gp": ["objective.name=wgan-gp", "train.n_critic=2"],
+    "wgan-clip": ["objective.name=wgan", "train.n_critic=3"],
+    "hinge-sn-linear-decay": ["objective.name=hinge", "model.spectral_norm=true",
+                              "train.lr_decay=linear"],
+    "lsgan-cosine": ["objective.name=lsgan", "train.lr_decay=cosine", "train.ema=true"],
+}
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    path = ckpt.latest(run_dir / "checkpoints")
+    assert path is not None
+    return load_file(str(path / ckpt.WEIGHTS))
+
+
+def losses_by_step(run_dir: Path) -> list[tuple[int, float, float]]:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["d_loss"], r["g_loss"]) for r in rows]
+
+
+def assert_identical(a: Path, b: Path) -> None:
+    wa, wb = final_weights(a), final_weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), f"{key} differs after resume"
+    assert losses_by_step(a) == losses_by_step(b)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_resume_is_bit_exact(variant: str, tmp_path: Path,
+                             tiny_ring_overrides: list[str]) -> None:
+    overrides = [*tiny_ring_overrides, "train.steps=20", *VARIANTS[variant]]
+    cfg = config.load(preset="ring-ns", overrides=overrides)
+    full = new_run(cfg, tmp_path / "full")
+    assert Trainer(cfg, full).run() == 0
+
+    half = new_run(cfg, tmp_path / "half")
+    assert Trainer(cfg, half).run(until=10) == 0
+    cfg2, _ = open_run(half)
+    resumed = Trainer(cfg2, half)
+    assert resumed.restore() and resumed.step == 10
+    assert resumed.run() == 0 and resumed.step == 20
+    assert_identical(full, half)
+
+
+def test_resume_through_the_cli(tmp_path: Path, tiny_ring_overrides: list[str],
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--preset", "ring-ns", "--no-progress"]
+    for o in [*tiny_ring_overrides, "train.steps=16", "train.ema=true"]:
+        args += ["--set", o]
+    assert main(["train", *args, "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", *args, "--out", str(tmp_path / "b"), "--until", "8"]) == 0
+    out = capsys.readouterr()
+    assert "continue with: ganlab resume" in out.err
+    (run_b,) = (tmp_path / "b").iterdir()
+    assert main(["resume", str(run_b), "--no-progress"]) == 0
+    (run_a,) = (tmp_path / "a").iterdir()
+    assert_identical(run_a, run_b)
+    assert (run_b / "summary.json").is_file()
+
+
+def test_interrupt_saves_a_checkpoint_and_resumes_exactly(
+        tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
+    cfg = config.load(preset="ring-ns",
+                      overrides=[*tiny_ring_overrides, "train.steps=20",
+                                 "train.checkpoint_every=100"])
+    full = new_run(cfg, tmp_path / "full")
+    Trainer(cfg, full).run()
+
+    run = new_run(cfg, tmp_path / "int")
+    trainer = Trainer(cfg, run)
+    real_step = trainer.family.train_step
+
+    def step_then_ctrl_c(step: int, log: bool) -> dict[str, float]:
+        if step == 13:
+            raise KeyboardInterrupt
+        return real_step(step, log)
+
+    trainer.family.train_step = step_then_ctrl_c  # type: ignore[method-assign]
+    assert trainer.run() == INTERRUPTED
+    resumed = Trainer(cfg, run)
+    assert resumed.restore() and resumed.step == 13
+    resumed.run()
+    assert_identical(full, run)
+
+
+def test_crash_after_checkpoint_drops_stale_log_lines(
+        tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
+    cfg = config.load(preset="ring-ns", overrides=[*tiny_ring_overrides, "train.steps=20"])
+    run = new_run(cfg, tmp_path)
+    Trainer(cfg, run).run(until=10)
+    with open(run / "metrics.jsonl", "a") as fh:  # a crashed run logged past its checkpoint
+        fh.write(json.dumps({"step": 15, "d_loss": 0.0, "g_loss": 0.0}) + "\n{\"step\": 1")
+    resumed = Trainer(cfg, run)
+    resumed.restore()
+    assert max(s for s, _, _ in losses_by_step(run)) == 10
+
+
+def test_half_written_checkpoint_is_ignored(tmp_path: Path,
+                                            tiny_ring_overrides: list[str]) -> None:
+    cfg = config.load(preset="ring-ns", overrides=[*tiny_ring_overrides, "train.steps=10"])
+    run = new_run(cfg, tmp_path)
+    Trainer(cfg, run).run(until=5)
+    root = run / "checkpoints"
+    (root / ".tmp-crashed").mkdir()
+    (root / ".tmp-crashed" / ckpt.WEIGHTS).write_bytes(b"partial")
+    (root / "step-0000009").mkdir()  # no files: a crash before the rename cannot leave this,
+    assert ckpt.latest(root) == root / "step-0000005"  # but it must not be picked either
+
+
+def test_corrupt_checkpoint_error_names_the_file(tmp_path: Path,
+                                                 tiny_ring_overrides: list[str]) -> None:
+    from ganlab.errors import GanlabError
+
+    cfg = config.load(preset="ring-ns", overrides=[*tiny_ring_overrides, "train.steps=10"])
+    run = new_run(cfg, tmp_path)
+    Trainer(cfg, run).run(until=5)
+    path = ckpt.latest(run / "checkpoints")
+    (path / ckpt.WEIGHTS).write_bytes(b"\x00" * 10)
+    with pytest.raises(GanlabError, match="weights.safetensors: cannot read"):
+        Trainer(cfg, run).restore()
