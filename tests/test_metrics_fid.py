@@ -1,0 +1,92 @@
+"""FID: closed forms, the eigen path against scipy's sqrtm, streamed moments."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from ganlab.metrics.fid import fid_from_stats, frechet_distance, trace_sqrt_product
+from ganlab.metrics.stats import FeatureMoments, FeatureStats
+
+
+def _spd(rng: np.random.Generator, d: int, rank: int | None = None) -> np.ndarray:
+    a = rng.normal(size=(d, rank or d))
+    return a @ a.T / d + (0 if rank else 1e-3) * np.eye(d)
+
+
+def test_commuting_gaussians_closed_form() -> None:
+    # Diagonal covariances commute: Tr((S1 S2)^1/2) = sum sqrt(s1 s2).
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    s1, s2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
+    expected = 1.0 + 4.0 + (s1 + s2 - 2 * np.sqrt(s1 * s2)).sum()
+    assert frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_rotated_gaussians_closed_form() -> None:
+    # 1-D: FID = (m1-m2)^2 + (sd1-sd2)^2, invariant under a common rotation of 2-D embeddings.
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    d1, d2 = np.array([1.0, 2.0, 3.0, 0.5]), np.array([2.0, 2.0, 1.0, 0.5])
+    s1, s2 = q @ np.diag(d1**2) @ q.T, q @ np.diag(d2**2) @ q.T
+    mu1, mu2 = rng.normal(size=4), rng.normal(size=4)
+    expected = ((mu1 - mu2) ** 2).sum() + ((d1 - d2) ** 2).sum()
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-10)
+
+
+def test_fid_same_stats_is_zero() -> None:
+    rng = np.random.default_rng(1)
+    s = _spd(rng, 32)
+    mu = rng.normal(size=32)
+    assert frechet_distance(mu, s, mu, s) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_eigen_path_equals_sqrtm(seed: int) -> None:
+    linalg = pytest.importorskip("scipy.linalg")
+    rng = np.random.default_rng(seed)
+    s1, s2 = _spd(rng, 64), _spd(rng, 64)
+    reference = np.trace(linalg.sqrtm(s1 @ s2)).real
+    assert trace_sqrt_product(s1, s2) == pytest.approx(reference, rel=1e-9)
+
+
+def test_singular_covariances_give_finite_value_and_warning() -> None:
+    rng = np.random.default_rng(3)
+    a = FeatureStats.from_features(rng.normal(size=(10, 64)))
+    b = FeatureStats.from_features(rng.normal(size=(10, 64)) + 0.5)
+    with pytest.warns(UserWarning, match="fewer|singular"):
+        value = fid_from_stats(a, b)
+    assert np.isfinite(value) and value > 0
+
+
+def test_no_warning_when_enough_samples() -> None:
+    rng = np.random.default_rng(4)
+    a = FeatureStats.from_features(rng.normal(size=(100, 8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fid_from_stats(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_streamed_moments_equal_numpy_cov() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1000, 16)).astype(np.float32) * 3 + 7
+    m = FeatureMoments.empty(16)
+    for chunk in np.array_split(x, 7):
+        m.update(chunk)
+    mu, cov = m.mean_cov()
+    np.testing.assert_allclose(mu, x.astype(np.float64).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(cov, np.cov(x.astype(np.float64), rowvar=False), rtol=1e-9, atol=1e-9)
+    half = FeatureMoments.empty(16)
+    half.update(x[:500])
+    other = FeatureMoments.empty(16)
+    other.update(x[500:])
+    np.testing.assert_allclose(half.merge(other).mean_cov()[1], cov, rtol=1e-9, atol=1e-12)
+
+
+def test_stats_roundtrip(tmp_path) -> None:
+    rng = np.random.default_rng(6)
+    s = FeatureStats.from_features(rng.normal(size=(50, 4)))
+    s.save(tmp_path / "s.npz", source="x")
+    t = FeatureStats.load(tmp_path / "s.npz")
+    assert t.n == 50 and np.array_equal(t.sigma, s.sigma)
