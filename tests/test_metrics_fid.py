@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ganlab.metrics.fid import fid_from_stats, frechet_distance, trace_sqrt_product
+from ganlab.metrics.frechet import fid_from_stats, frechet_distance, trace_sqrt_product
 from ganlab.metrics.stats import FeatureMoments, FeatureStats
 
 
@@ -21,7 +21,9 @@ def test_commuting_gaussians_closed_form() -> None:
     mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
     s1, s2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
     expected = 1.0 + 4.0 + (s1 + s2 - 2 * np.sqrt(s1 * s2)).sum()
-    assert frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2)) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2)) == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_rotated_gaussians_closed_form() -> None:
@@ -76,7 +78,9 @@ def test_streamed_moments_equal_numpy_cov() -> None:
         m.update(chunk)
     mu, cov = m.mean_cov()
     np.testing.assert_allclose(mu, x.astype(np.float64).mean(0), rtol=1e-12)
-    np.testing.assert_allclose(cov, np.cov(x.astype(np.float64), rowvar=False), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        cov, np.cov(x.astype(np.float64), rowvar=False), rtol=1e-9, atol=1e-9
+    )
     half = FeatureMoments.empty(16)
     half.update(x[:500])
     other = FeatureMoments.empty(16)

@@ -29,8 +29,9 @@ def tf1_reference(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize(("size_in", "size_out"), [((7, 5), (23, 31)), ((28, 28), (61, 61)),
-                                                   ((16, 12), (5, 7))])
+@pytest.mark.parametrize(
+    ("size_in", "size_out"), [((7, 5), (23, 31)), ((28, 28), (61, 61)), ((16, 12), (5, 7))]
+)
 def test_tf1_bilinear_matches_numpy_reference(size_in, size_out) -> None:
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, size=(2, 3, *size_in), dtype=np.uint8)

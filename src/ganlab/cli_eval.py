@@ -109,14 +109,18 @@ def cmd_kid(args: argparse.Namespace) -> int:
 def cmd_is(args: argparse.Namespace) -> int:
     from ganlab import metrics
 
-    res = metrics.inception_score(_load(args.b, args), args.extractor, splits=args.splits, **_kw(args))
+    res = metrics.inception_score(
+        _load(args.b, args), args.extractor, splits=args.splits, **_kw(args)
+    )
     return _print({"score": res}, args)
 
 
 def cmd_prdc(args: argparse.Namespace) -> int:
     from ganlab import metrics
 
-    res = metrics.prdc(_load(args.a, args), _load(args.b, args), args.extractor, k=args.k, **_kw(args))
+    res = metrics.prdc(
+        _load(args.a, args), _load(args.b, args), args.extractor, k=args.k, **_kw(args)
+    )
     return _print({"prdc": res}, args)
 
 

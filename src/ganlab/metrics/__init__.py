@@ -14,7 +14,7 @@ from ganlab.metrics.api import (
     prdc,
 )
 from ganlab.metrics.card import MetricCard, MetricResult
-from ganlab.metrics.fid import frechet_distance
+from ganlab.metrics.frechet import frechet_distance
 from ganlab.metrics.image_quality import psnr, ssim
 from ganlab.metrics.stats import FeatureMoments, FeatureStats
 from ganlab.metrics.training import compute_training_metrics

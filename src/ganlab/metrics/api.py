@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from ganlab.errors import GanlabError
-from ganlab.metrics import fid as fid_mod
-from ganlab.metrics import inception_score as is_mod
-from ganlab.metrics import kid as kid_mod
-from ganlab.metrics import memorization as mem
+from ganlab.metrics import class_score as is_mod
+from ganlab.metrics import frechet as fid_mod
+from ganlab.metrics import kernel_distance as kid_mod
+from ganlab.metrics import manifold as prdc_mod
 from ganlab.metrics import modes as modes_mod
-from ganlab.metrics import prdc as prdc_mod
+from ganlab.metrics import nearest_train as mem
 from ganlab.metrics.card import MetricCard, MetricResult
 from ganlab.metrics.extract import (
     ExtractorLike,
@@ -237,12 +237,15 @@ def memorization(
         def feats(x: np.ndarray) -> np.ndarray:
             return features_and_logits(x, ext, batch_size, progress, use_cache)[0]
 
-        ftr = feats(tr)
-        nn_feat = mem.feature_neighbours(feats(f), ftr, feats(np.ascontiguousarray(tr[..., ::-1])))
+        ftr, ftr_flip = feats(tr), feats(np.ascontiguousarray(tr[..., ::-1]))
+        nn_feat = mem.feature_neighbours(feats(f), ftr, ftr_flip)
         if te is not None:
-            ref = mem.nearest(feats(te), ftr)[1]
+            ref = mem.feature_neighbours(feats(te), ftr, ftr_flip).distance
         else:
-            ref = mem.nearest(ftr, ftr, exclude_self=True)[1]
+            ref = np.minimum(
+                mem.nearest(ftr, ftr, exclude_self=True)[1],
+                mem.nearest(ftr, ftr_flip, exclude_self=True)[1],
+            )
         values.update({f"feature_{k}": v for k, v in mem.summarize(nn_feat, ref, quantile).items()})
     if grid_path is not None:
         values["grid"] = str(mem.save_pairs_grid(f, tr, nn_pix, grid_path))

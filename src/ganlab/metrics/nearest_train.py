@@ -32,12 +32,13 @@ def _flat(images: np.ndarray) -> np.ndarray:
 
 def nearest(queries: np.ndarray, refs: np.ndarray, chunk: int = 1024, exclude_self: bool = False):
     """(index, distance) of each query row's nearest ref row (Euclidean, float64 result)."""
-    rr = (refs.astype(np.float64) ** 2).sum(1)
+    refs = np.asarray(refs, np.float64)
+    rr = (refs**2).sum(1)
     idx = np.empty(len(queries), np.int64)
     dist = np.empty(len(queries))
     for i in range(0, len(queries), chunk):
-        q = queries[i : i + chunk]
-        d2 = (q.astype(np.float64) ** 2).sum(1)[:, None] + rr[None] - 2.0 * (q @ refs.T)
+        q = np.asarray(queries[i : i + chunk], np.float64)
+        d2 = (q**2).sum(1)[:, None] + rr[None] - 2.0 * (q @ refs.T)
         if exclude_self:
             d2[np.arange(len(q)), np.arange(i, i + len(q))] = np.inf
         j = d2.argmin(1)
@@ -74,14 +75,22 @@ def feature_neighbours(
     return NearestNeighbours(idx, dist, mirrored)
 
 
-def reference_distances(train: np.ndarray, test: np.ndarray | None) -> np.ndarray:
-    """NN distances of held-out images to train (leave-one-out within train if no test set)."""
-    r = _flat(train)
+def reference_distances(
+    train: np.ndarray, test: np.ndarray | None, mirror: bool = True
+) -> np.ndarray:
+    """NN distances of held-out images to train, searched like the generated ones (mirrored
+    too); leave-one-out within train when there is no test set."""
     if test is not None:
-        return nearest(_flat(test), r)[1]
-    if len(r) < 2:
+        return pixel_neighbours(test, train, mirror).distance
+    if len(train) < 2:
         raise GanlabError("memorization needs a test set or at least 2 training images")
-    return nearest(r, r, exclude_self=True)[1]
+    r = _flat(train)
+    dist = nearest(r, r, exclude_self=True)[1]
+    if mirror:
+        dist = np.minimum(
+            dist, nearest(r, _flat(np.ascontiguousarray(train[..., ::-1])), exclude_self=True)[1]
+        )
+    return dist
 
 
 def summarize(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganlab.metrics import fid as fid_mod
-from ganlab.metrics import inception_score as is_mod
-from ganlab.metrics import kid as kid_mod
-from ganlab.metrics import prdc as prdc_mod
+from ganlab.metrics import class_score as is_mod
+from ganlab.metrics import frechet as fid_mod
+from ganlab.metrics import kernel_distance as kid_mod
+from ganlab.metrics import manifold as prdc_mod
 from ganlab.metrics.extract import ExtractorLike, Images, as_extractor, features_and_logits
 from ganlab.metrics.sources import load_images
 from ganlab.metrics.stats import FeatureStats

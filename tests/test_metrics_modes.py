@@ -1,0 +1,63 @@
+"""Mode counting on a collapsed generator; stacked-digit modes; classifier score parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganlab.metrics.class_score import classifier_score
+from ganlab.metrics.modes import (
+    class_modes,
+    kl_divergence,
+    make_stacked_digits,
+    stacked_digit_modes,
+)
+
+
+def test_collapsed_generator() -> None:
+    preds = np.array([3] * 90 + [5] * 10)
+    out = class_modes(preds, 10)
+    assert out["modes_captured"] == 2
+    assert out["histogram"][3] == 90
+    expected = 0.9 * np.log(0.9 / 0.1) + 0.1 * np.log(0.1 / 0.1)
+    assert out["kl_gen_data"] == pytest.approx(expected)
+
+
+def test_full_coverage_matches_data() -> None:
+    preds = np.repeat(np.arange(10), 7)
+    out = class_modes(preds, 10, data_distribution=np.full(10, 3))
+    assert out["modes_captured"] == 10 and out["kl_gen_data"] == pytest.approx(0.0)
+
+
+def test_kl_infinite_outside_support() -> None:
+    assert kl_divergence(np.array([1, 1]), np.array([1, 0])) == float("inf")
+
+
+def test_stacked_modes() -> None:
+    collapsed = stacked_digit_modes(np.tile([[1, 2, 3]], (50, 1)))
+    assert collapsed["modes_captured"] == 1
+    assert collapsed["kl_gen_data"] == pytest.approx(np.log(1000))
+    rng = np.random.default_rng(0)
+    spread = stacked_digit_modes(rng.integers(0, 10, size=(26000, 3)))
+    assert spread["modes_captured"] == 1000 and spread["kl_gen_data"] < 0.05
+
+
+def test_make_stacked_digits() -> None:
+    pool = np.arange(10, dtype=np.uint8)[:, None, None, None].repeat(4, 2).repeat(4, 3)
+    imgs, labels = make_stacked_digits(pool, np.arange(10), 5, seed=1)
+    assert imgs.shape == (5, 3, 4, 4)
+    assert np.array_equal(imgs[:, :, 0, 0], labels)
+
+
+def test_classifier_score_parts() -> None:
+    confident_diverse = np.eye(10)[np.arange(100) % 10] * 50
+    out = classifier_score(confident_diverse, splits=5)
+    assert out["score_mean"] == pytest.approx(10.0, rel=1e-6)
+    assert out["per_image_entropy"] == pytest.approx(0.0, abs=1e-6)
+    assert out["marginal_entropy"] == pytest.approx(np.log(10))
+    collapsed = classifier_score(np.tile(np.eye(10)[0] * 50, (100, 1)), splits=5)
+    assert collapsed["score_mean"] == pytest.approx(1.0, abs=1e-6)
+    assert collapsed["marginal_entropy"] == pytest.approx(0.0, abs=1e-6)
+    uniform = classifier_score(np.zeros((100, 10)), splits=5)
+    assert uniform["score_mean"] == pytest.approx(1.0)
+    assert uniform["per_image_entropy"] == pytest.approx(np.log(10))
