@@ -9,7 +9,7 @@ from torch import nn
 
 from ganlab.errors import GanlabError
 from ganlab.features.base import ExtractorSpec, FeatureExtractor
-from ganlab.features.inception import sha256_file
+from ganlab.features.inception import load_torchscript, sha256_file
 
 
 def _state_sha256(module: nn.Module) -> str:
@@ -62,7 +62,7 @@ def torchscript_extractor(
     if not p.is_file():
         raise GanlabError(f"TorchScript extractor not found: {p}")
     try:
-        module = torch.jit.load(str(p), map_location="cpu")
+        module = load_torchscript(p)
     except Exception as exc:  # noqa: BLE001
         raise GanlabError(f"cannot load TorchScript extractor {p}: {exc}") from exc
     ext = module_extractor(

@@ -60,7 +60,9 @@ class FeatureExtractor:
         channels_last: bool = False,
     ) -> None:
         self.spec = spec
-        self.network = network.eval().requires_grad_(False)
+        self.network = network.eval()
+        for param in self.network.parameters():
+            param.requires_grad_(False)
         self.normalize = normalize
         self.weights_sha256 = weights_sha256
         self.resize = resize

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -307,7 +308,9 @@ def sha256_file(path: str | Path) -> str:
 
 def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     """The TorchScript network as shipped (used for equivalence tests and benchmarks)."""
-    return torch.jit.load(str(path), map_location="cpu").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the file format is TorchScript
+        return torch.jit.load(str(path), map_location="cpu").eval()
 
 
 def load_inception(path: str | Path | None = None) -> tuple[InceptionV3FID, str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganlab.errors import GanlabError
 from ganlab.features import FeatureExtractor, get_extractor, run_extractor
 from ganlab.metrics import cache
 from ganlab.metrics.stats import FeatureMoments, FeatureStats
@@ -47,6 +48,8 @@ def features_and_logits(
     want_logits: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """float32 features (N,d) and logits (N,k) or None, from the cache when possible."""
+    if want_logits and extractor.spec.num_classes is None:
+        raise GanlabError(f"extractor {extractor.spec.name} has no classification head")
     arr = as_uint8(images)
     key = cache.cache_key("features", cache.images_hash(arr), extractor.card()) if use_cache else ""
     hit = cache.load_arrays(key) if use_cache else None
