@@ -348,4 +348,4 @@ def dump(cfg: Config) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
-DEFAULT_PRESET = "ring-ns"
+DEFAULT_PRESET = "fashion-dcgan-ns"

@@ -1,0 +1,90 @@
+"""``ganlab sample`` and ``ganlab interpolate``: images from a trained run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ganlab.errors import GanlabError
+from ganlab.report.grid import save_grid
+
+GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def _save_individual(images: np.ndarray, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, a in enumerate(images.transpose(0, 2, 3, 1)):
+        mode = {1: "L", 3: "RGB", 4: "RGBA"}[a.shape[2]]
+        Image.fromarray(a[:, :, 0] if mode == "L" else a, mode).save(folder / f"{i:05d}.png")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ganlab.sampling import load_generator
+
+    if args.n < 1:
+        raise GanlabError(f"-n: must be >= 1, got {args.n}")
+    gen = load_generator(args.run_dir)
+    images = gen.sample(args.n, args.seed)
+    wrote = []
+    if args.npz:
+        path = Path(args.npz)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, images=images.numpy())
+        wrote.append(f"{path} ({args.n} images, uint8 NCHW, key 'images')")
+    if args.out or not args.npz:
+        out = Path(args.out) if args.out else Path(args.run_dir) / f"sample-seed{args.seed}.png"
+        if out.suffix.lower() in GRID_SUFFIXES:
+            save_grid(images, out, nrow=args.nrow, scale=args.scale)
+            wrote.append(f"{out} (grid of {args.n})")
+        else:
+            _save_individual(images.numpy(), out)
+            wrote.append(f"{out}/ ({args.n} PNG files)")
+    src = "G_ema" if gen.uses_ema else "G"
+    print(f"sampled {args.n} images from {src} at {gen.checkpoint} (seed {args.seed})")
+    for line in wrote:
+        print(f"wrote {line}")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ganlab.sampling import interpolate, load_generator
+
+    gen = load_generator(args.run_dir)
+    images = interpolate(gen, args.rows, args.steps, args.seed, spherical=not args.linear)
+    out = Path(args.out) if args.out else Path(args.run_dir) / f"interpolate-seed{args.seed}.png"
+    if out.suffix.lower() not in GRID_SUFFIXES:
+        raise GanlabError(f"--out {out}: give an image file name ending in .png")
+    save_grid(images, out, nrow=args.steps, scale=args.scale)
+    kind = "linear" if args.linear else "spherical"
+    print(f"wrote {out}: {args.rows} {kind} interpolations of {args.steps} steps "
+          f"(seed {args.seed})")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``sample`` and ``interpolate`` to the ``ganlab`` command."""
+    p = sub.add_parser("sample", help="draw images from a trained run (EMA generator if any)")
+    p.add_argument("run_dir", help="a run folder with a checkpoint")
+    p.add_argument("-n", type=int, default=64, help="number of images (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    p.add_argument("--out", default=None,
+                   help="a .png file for one grid, or a folder for one PNG per image "
+                        "(default RUN_DIR/sample-seedSEED.png)")
+    p.add_argument("--npz", default=None, help="also (or only) write an .npz with 'images'")
+    p.add_argument("--nrow", type=int, default=None, help="images per grid row")
+    p.add_argument("--scale", type=int, default=2, help="enlarge the grid (default 2)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("interpolate", help="latent interpolation strips of a trained run")
+    p.add_argument("run_dir", help="a run folder with a checkpoint")
+    p.add_argument("--rows", type=int, default=4, help="number of latent pairs (default 4)")
+    p.add_argument("--steps", type=int, default=10, help="images per row (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    p.add_argument("--linear", action="store_true", help="linear instead of spherical")
+    p.add_argument("--out", default=None,
+                   help="PNG file (default RUN_DIR/interpolate-seedSEED.png)")
+    p.add_argument("--scale", type=int, default=2, help="enlarge the strip (default 2)")
+    p.set_defaults(func=cmd_interpolate)

@@ -1,0 +1,124 @@
+"""DCGAN generator and discriminator (Radford et al., 2016) for square images of 28, 32, 64 px.
+
+The generator maps ``z`` (``z_dim``, as a 1x1 map) to a ``base x base`` map with a transposed
+convolution (``base`` = 7 for 28 px, 4 for 32 and 64 px), then doubles the resolution with
+4x4 stride-2 transposed convolutions, halving the channels down to ``width``; BatchNorm and ReLU
+follow every layer but the last, which ends in tanh. The discriminator mirrors it with 4x4
+stride-2 convolutions and LeakyReLU(0.2), BatchNorm after every layer but the first (turned off
+by ``model.batch_norm_d: false`` or by spectral norm, which replaces it), and a final
+``base x base`` convolution to one logit.
+
+For 28 px and ``width`` 64 the channels are G: z -> 128 (7x7) -> 64 (14x14) -> C (28x28) and
+D: C -> 64 (14x14) -> 128 (7x7) -> 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganlab.errors import GanlabError
+from ganlab.nn import register_arch
+from ganlab.nn.layers import maybe_sn
+
+
+def n_doublings(resolution: int) -> tuple[int, int]:
+    """``(base, k)`` with ``resolution == base * 2**k`` and base 4 or 7 (28, 32, 64, ...)."""
+    for base in (4, 7):
+        k, r = 0, resolution
+        while r > base and r % 2 == 0:
+            r //= 2
+            k += 1
+        if r == base and k >= 1:
+            return base, k
+    raise GanlabError(f"data.resolution: {resolution} px is not 4 or 7 times a power of two; "
+                      "use 28, 32 or 64 (set data.resolution to resize)")
+
+
+class DCGANGenerator(nn.Module):
+    """``z`` (N, z_dim) -> images (N, C, H, W) in [-1, 1]."""
+
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64,
+                 batch_norm: bool = True) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        base, k = n_doublings(resolution)
+        ch = width * 2 ** (k - 1)
+
+        def norm(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if batch_norm else nn.Identity()
+
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, ch, base, 1, 0, bias=not batch_norm),
+                                   norm(ch), nn.ReLU(inplace=True)]
+        for _ in range(k - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not batch_norm),
+                       norm(ch // 2), nn.ReLU(inplace=True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.z_dim, generator=generator)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (N, C, H, W) -> one logit (or critic score) per image, shape (N,)."""
+
+    def __init__(self, channels: int, resolution: int, width: int = 64,
+                 spectral_norm: bool = False, batch_norm: bool = True) -> None:
+        super().__init__()
+        base, k = n_doublings(resolution)
+        use_bn = batch_norm and not spectral_norm
+        ch = width
+        layers: list[nn.Module] = [maybe_sn(nn.Conv2d(channels, ch, 4, 2, 1), spectral_norm),
+                                   nn.LeakyReLU(0.2, inplace=True)]
+        for _ in range(k - 1):
+            layers += [maybe_sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not use_bn), spectral_norm),
+                       nn.BatchNorm2d(ch * 2) if use_bn else nn.Identity(),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            ch *= 2
+        layers.append(maybe_sn(nn.Conv2d(ch, 1, base, 1, 0), spectral_norm))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten()
+
+
+def image_shape(shape: tuple[int, ...], arch: str) -> tuple[int, int]:
+    """``(channels, resolution)`` of a square image shape, or a clear error."""
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise GanlabError(f"model.arch={arch}: needs square images (C, H, W), got data of shape "
+                          f"{tuple(shape)}; use model.arch=mlp for 2-D data")
+    return int(shape[0]), int(shape[1])
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            w = getattr(m, "parametrizations", None)
+            weight = w.weight.original if w is not None else m.weight
+            nn.init.normal_(weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def _build(cfg: Any, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    c, res = image_shape(shape, "dcgan")
+    g = DCGANGenerator(cfg.z_dim, c, res, cfg.g_width or cfg.width, cfg.batch_norm_g)
+    d = DCGANDiscriminator(c, res, cfg.d_width or cfg.width, cfg.spectral_norm,
+                           cfg.batch_norm_d)
+    init_weights(g)
+    init_weights(d)
+    return g, d
+
+
+register_arch("dcgan", _build)

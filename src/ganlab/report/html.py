@@ -1,0 +1,189 @@
+"""``report.html``: one self-contained, offline page per run.
+
+Every image is embedded as a base64 data URI, so the file can be mailed or opened from
+anywhere; there is no external script, font or style sheet. The page shows the final summary,
+the snapshots (a slider over them and a strip of all of them), the training curves and the
+resolved config. It works for image runs (sample grids) and 2-D runs (scatter plots) alike:
+snapshots are whatever ``samples/step-*.png`` holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ganlab.report.plots import save_curves
+
+REPORT = "report.html"
+MAX_SNAPSHOTS = 40  # more are thinned evenly (first and last always kept)
+_STEP = re.compile(r"step-(\d+)\.png$")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0 auto;max-width:980px;
+padding:1.2em;color:#1d1d1f;background:#fff}
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;border-bottom:1px solid #ddd;
+padding-bottom:.2em;margin-top:1.6em}
+.muted{color:#666;font-size:.9em}
+table{border-collapse:collapse;font-size:.9em}td,th{padding:.25em .8em;border-bottom:1px solid #eee;
+text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+#viewer{text-align:center}#viewer img{max-width:100%;width:min(512px,100%);
+image-rendering:pixelated;border:1px solid #ddd}
+#slider{width:min(512px,100%)}
+.strip{display:flex;flex-wrap:wrap;gap:6px}.strip figure{margin:0;text-align:center;
+font-size:.75em;color:#666;cursor:pointer}.strip img{width:96px;image-rendering:pixelated;
+border:2px solid transparent}.strip img.on{border-color:#0a64d8}
+.curves img{max-width:100%;display:block;margin:.5em 0}
+pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}
+"""
+
+_JS = """
+(function(){
+  var strip=document.querySelectorAll('.strip img');
+  var main=document.getElementById('snap');
+  var slider=document.getElementById('slider');
+  var label=document.getElementById('snaplabel');
+  if(!main||!slider||strip.length===0){return;}
+  function show(i){
+    i=Math.max(0,Math.min(strip.length-1,i));
+    main.src=strip[i].src;
+    label.textContent=strip[i].getAttribute('data-label');
+    slider.value=String(i);
+    for(var k=0;k<strip.length;k++){strip[k].className=(k===i)?'on':'';}
+  }
+  slider.addEventListener('input',function(){show(parseInt(slider.value,10));});
+  for(var k=0;k<strip.length;k++){
+    (function(j){strip[j].addEventListener('click',function(){show(j);});})(k);
+  }
+  show(strip.length-1);
+})();
+"""
+
+
+def data_uri(path: Path) -> str:
+    """A ``data:image/png;base64,...`` URI of a PNG file."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def snapshot_files(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of ``samples/step-*.png``, by step, thinned to :data:`MAX_SNAPSHOTS`."""
+    found = []
+    for p in (run_dir / "samples").glob("step-*.png"):
+        m = _STEP.search(p.name)
+        if m and ".tmp" not in p.name:
+            found.append((int(m.group(1)), p))
+    found.sort()
+    if len(found) > MAX_SNAPSHOTS:
+        idx = sorted({round(i * (len(found) - 1) / (MAX_SNAPSHOTS - 1))
+                      for i in range(MAX_SNAPSHOTS)})
+        found = [found[i] for i in idx]
+    return found
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line from a crash
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _summary_table(summary: dict[str, Any]) -> str:
+    if not summary:
+        return "<p class='muted'>No summary.json yet (the run has not finished).</p>"
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='num'>{_fmt(v)}</td></tr>"
+                   for k, v in summary.items() if not isinstance(v, dict | list))
+    return f"<table>{rows}</table>"
+
+
+def _snapshots_html(snaps: list[tuple[int, Path]]) -> str:
+    if not snaps:
+        return "<p class='muted'>No snapshots (train.snapshot_every was 0).</p>"
+    figures = "".join(
+        f"<figure><img src='{data_uri(p)}' alt='step {step}' data-label='step {step}'>"
+        f"<figcaption>{step}</figcaption></figure>" for step, p in snaps)
+    last_step, last = snaps[-1]
+    return (f"<div id='viewer'><img id='snap' src='{data_uri(last)}' alt='latest snapshot'>"
+            f"<br><input id='slider' type='range' min='0' max='{len(snaps) - 1}' "
+            f"value='{len(snaps) - 1}' aria-label='snapshot'>"
+            f"<div id='snaplabel'>step {last_step}</div></div>"
+            f"<p class='muted'>Drag the slider or click a thumbnail; every snapshot uses the "
+            f"same fixed latent batch (or, in 2-D, the same seeds).</p>"
+            f"<div class='strip'>{figures}</div>")
+
+
+def _curves_html(curves: list[tuple[str, Path]]) -> str:
+    if not curves:
+        return "<p class='muted'>No metrics logged yet.</p>"
+    return "<div class='curves'>" + "".join(
+        f"<img src='{data_uri(p)}' alt='{html.escape(title)}'>" for title, p in curves) + "</div>"
+
+
+def render(run_dir: Path) -> str:
+    """The report page of ``run_dir`` as a string (writes the curve PNGs into ``plots/``)."""
+    run_dir = Path(run_dir)
+    summary = _read_json(run_dir / "summary.json")
+    info = _read_json(run_dir / "run_info.json")
+    records = _read_records(run_dir / "metrics.jsonl")
+    config_text = ((run_dir / "config.yaml").read_text()
+                   if (run_dir / "config.yaml").is_file() else "(no config.yaml)")
+    curves = save_curves(records, run_dir / "plots")
+    snaps = snapshot_files(run_dir)
+    name = summary.get("name") or run_dir.name
+    facts = []
+    if info:
+        facts.append(f"data {html.escape(str(info.get('kind', '?')))} of shape "
+                     f"{html.escape(str(tuple(info.get('sample_shape', ()))))}, objective "
+                     f"{html.escape(str(info.get('objective', '?')))}")
+    if "steps" in summary:
+        facts.append(f"{summary['steps']} steps in {float(summary.get('wall_time', 0)):.0f} s")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(str(name))} - ganlab report</title><style>{_CSS}</style></head>
+<body>
+<h1>{html.escape(str(name))}</h1>
+<p class="muted">{' &middot; '.join([html.escape(str(run_dir)), *facts])}</p>
+<h2>Final summary</h2>{_summary_table(summary)}
+<h2>Snapshots</h2>{_snapshots_html(snaps)}
+<h2>Training curves</h2>{_curves_html(curves)}
+<h2>Config</h2><pre>{html.escape(config_text)}</pre>
+<script>{_JS}</script>
+</body></html>
+"""
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` atomically and return its path."""
+    run_dir = Path(run_dir)
+    text = render(run_dir)
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".report.", suffix=".html")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, run_dir / REPORT)
+    return run_dir / REPORT

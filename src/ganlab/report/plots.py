@@ -1,0 +1,93 @@
+"""Training curves from ``metrics.jsonl``: losses, D outputs, gradient norms, other metrics.
+
+One PNG per group (matplotlib's Agg backend, no display needed). A group is drawn only when the
+run logged at least one of its keys; every numeric key that is not in a named group and not
+bookkeeping (step, wall time, learning-rate factor) lands in "metrics".
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "losses": ("Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
+    "d_outputs": ("Discriminator on real and generated data", ("d_real", "d_fake")),
+    "grad_norms": ("Gradient norms (L2, all parameters)", ("d_grad_norm", "g_grad_norm")),
+}
+BOOKKEEPING = {"step", "wall_time", "lr_g_factor", "epoch"}
+LABELS = {"d_real": "D(x), real (prob. or critic score)",
+          "d_fake": "D(G(z)), generated (prob. or critic score)"}
+
+
+def numeric_series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    """``(steps, values)`` of ``key`` over the records that hold a finite number for it."""
+    steps, values = [], []
+    for r in records:
+        v = r.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+            steps.append(int(r.get("step", len(steps))))
+            values.append(float(v))
+    return steps, values
+
+
+def metric_keys(records: list[dict[str, Any]]) -> list[str]:
+    """Numeric keys outside the named groups and bookkeeping, in first-seen order."""
+    named = {k for _, keys in GROUPS.values() for k in keys} | BOOKKEEPING
+    seen: dict[str, None] = {}
+    for r in records:
+        for k, v in r.items():
+            if k not in named and isinstance(v, int | float) and not isinstance(v, bool):
+                seen.setdefault(k, None)
+    return list(seen)
+
+
+def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str],
+          separate: bool = False) -> Path | None:
+    series = {k: numeric_series(records, k) for k in keys}
+    series = {k: s for k, s in series.items() if s[0]}
+    if not series:
+        return None
+    n = len(series) if separate else 1
+    fig, axes = plt.subplots(n, 1, figsize=(7, 2.6 * n if separate else 3.4), dpi=100,
+                             squeeze=False)
+    for i, (key, (steps, values)) in enumerate(series.items()):
+        ax = axes[i if separate else 0][0]
+        marker = "o" if len(steps) < 20 else None
+        ax.plot(steps, values, label=LABELS.get(key, key), linewidth=1.2, marker=marker,
+                markersize=3)
+        if separate:
+            ax.set_ylabel(key, fontsize=8)
+    for row in axes:
+        row[0].grid(alpha=0.3)
+        row[0].legend(fontsize=8, loc="best")
+    axes[-1][0].set_xlabel("step")
+    axes[0][0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def save_curves(records: list[dict[str, Any]], folder: Path) -> list[tuple[str, Path]]:
+    """Write ``folder/<group>.png`` for each group with data; return ``(title, path)`` pairs."""
+    out = []
+    for name, (title, keys) in GROUPS.items():
+        path = _plot(folder / f"{name}.png", title, records, list(keys))
+        if path is not None:
+            out.append((title, path))
+    extra = metric_keys(records)
+    if extra:
+        path = _plot(folder / "metrics.png", "Metrics", records, extra, separate=True)
+        if path is not None:
+            out.append(("Metrics", path))
+    return out
