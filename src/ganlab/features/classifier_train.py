@@ -30,7 +30,7 @@ class TrainPlan:
 
 
 PLANS = {
-    "digits": TrainPlan(epochs=30),
+    "digits": TrainPlan(epochs=20),
     "fashion": TrainPlan(epochs=8, flip=True, width=16, lr=3e-3),
 }
 DATA_NOTE = {

@@ -1,8 +1,10 @@
 """Fréchet distance between two Gaussians, in float64 via symmetric eigen-decompositions.
 
-Tr((S1 S2)^1/2) = Tr((A S2 A)^1/2) with A = S1^1/2, and A S2 A is symmetric positive
-semi-definite, so both square roots come from ``eigh``: no complex numbers, no NaN, and no
-iterative ``sqrtm`` on a non-symmetric matrix.
+Tr((S1 S2)^1/2) is the sum of square roots of the eigenvalues of S1 S2, which equal those of
+the symmetric PSD matrix B^T S2 B for any B with B B^T = S1. B is the Cholesky factor when S1 is
+positive definite (one factorisation + one ``eigvalsh``), else the symmetric square root
+S1^1/2 from ``eigh`` (singular S1, e.g. fewer samples than dimensions). Either way: no complex
+numbers, no NaN, and no iterative ``sqrtm`` on a non-symmetric matrix.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ def _sym_sqrt(m: np.ndarray) -> np.ndarray:
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """Tr((sigma1 sigma2)^1/2) for symmetric PSD matrices."""
-    a = _sym_sqrt(np.asarray(sigma1, dtype=np.float64))
-    inner = a @ np.asarray(sigma2, dtype=np.float64) @ a
+    s1 = np.asarray(sigma1, dtype=np.float64)
+    try:
+        b = np.linalg.cholesky((s1 + s1.T) / 2)
+    except np.linalg.LinAlgError:
+        b = _sym_sqrt(s1)
+    inner = b.T @ np.asarray(sigma2, dtype=np.float64) @ b
     w = np.linalg.eigvalsh((inner + inner.T) / 2)
     return float(np.sqrt(np.clip(w, 0.0, None)).sum())
 
