@@ -1,0 +1,125 @@
+"""FID / KID of the Fashion-MNIST presets against the 10k test set (PROTOCOLS.md section 3).
+
+For each preset: ``ganlab train --preset NAME`` (or reuse --runs-from), sample N images for each
+of K seeds through ``ganlab.sampling.load_generator``, and report FID (mean ± std over seeds and
+every value) and KID against ``fashion-mnist:test`` with the chosen extractor. Real statistics
+are computed once and cached. Lucic et al. 2018 report Fashion-MNIST FID 21.5-30.7 with 10k
+samples (Inception features); compare only numbers made with the same extractor, resize and N.
+
+    .venv/bin/python benchmarks/fashion_fid.py --presets fashion-dcgan-ns fashion-dcgan-lsgan \
+        --extractor fashion-classifier --n 10000 --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_PRESETS = (
+    "fashion-dcgan-ns",
+    "fashion-dcgan-lsgan",
+    "fashion-dcgan-wgan-gp",
+    "fashion-dcgan-hinge-sn",
+    "fashion-resnet-hinge-sn",
+)
+
+
+def train(preset: str, out: Path, overrides: list[str]) -> Path:
+    """Run ``ganlab train --preset`` and return the run folder it prints."""
+    cmd = [sys.executable, "-m", "ganlab", "train", "--preset", preset, "--out", str(out)]
+    for o in overrides:
+        cmd += ["--set", o]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"training {preset} failed:\n{proc.stderr[-2000:]}")
+    match = re.search(r"run folder: (\S+)", proc.stdout)
+    if match is None:
+        raise SystemExit(f"training {preset}: no run folder in output:\n{proc.stdout[-2000:]}")
+    return Path(match.group(1))
+
+
+def evaluate(run_dir: Path, real: np.ndarray, args: argparse.Namespace) -> dict[str, float]:
+    """FID over seeds and KID (first seed) of one run."""
+    from ganlab import metrics
+    from ganlab.metrics.extract import as_extractor, statistics
+    from ganlab.sampling import load_generator
+
+    ext = as_extractor(args.extractor)
+    gen = load_generator(run_dir)
+    fakes = [gen.sample(args.n, seed).numpy() for seed in range(args.seeds)]
+    real_stats = statistics(real, ext, args.batch_size, progress=True)
+    fid = metrics.fid_over_seeds(real_stats, fakes, ext, batch_size=args.batch_size, progress=True)
+    kid = metrics.kid(real, fakes[0], ext, batch_size=args.batch_size, progress=True)
+    return {
+        "fid_mean": fid["fid_mean"],
+        "fid_std": fid["fid_std"],
+        "fid_values": fid["fid_values"],
+        "kid_mean": kid["kid_mean"],
+        "kid_std": kid["kid_std"],
+        "sha": ext.weights_sha256[:12],
+        "resize": ext.resize,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS))
+    ap.add_argument(
+        "--runs-from",
+        type=Path,
+        default=None,
+        help="reuse runs: a folder with one run folder per preset, named as the preset",
+    )
+    ap.add_argument("--set", action="append", default=[], help="training override KEY=VALUE")
+    ap.add_argument("--extractor", default="fashion-classifier")
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--runs", type=Path, default=Path("runs/bench-fashion"))
+    ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/fashion_fid.md"))
+    args = ap.parse_args()
+
+    from ganlab.metrics.sources import load_images
+
+    real = load_images("fashion-mnist:test").images
+    rows = []
+    for preset in args.presets:
+        run_dir = (
+            (args.runs_from / preset) if args.runs_from else train(preset, args.runs, args.set)
+        )
+        r = evaluate(run_dir, real, args)
+        values = ", ".join(f"{v:.2f}" for v in r["fid_values"])
+        rows.append(
+            f"| {preset} | {r['fid_mean']:.2f} ± {r['fid_std']:.2f} | {values} | "
+            f"{r['kid_mean'] * 1e3:.2f} ± {r['kid_std'] * 1e3:.2f} | `{run_dir}` |"
+        )
+        print(rows[-1], flush=True)
+    text = [
+        "## Fashion-MNIST presets: FID and KID",
+        "",
+        f"Command: `python {' '.join(sys.argv)}`  ",
+        f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  ",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores  ",
+        f"Extractor: {args.extractor} (weights sha256 {r['sha']}..., resize {r['resize']}); "
+        f"real: fashion-mnist:test (10,000); generated: {args.n:,} per seed, {args.seeds} seeds.",
+        "",
+        "| preset | FID mean ± std | FID per seed | KID x1e3 | run |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(text))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
