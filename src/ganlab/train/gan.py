@@ -130,10 +130,12 @@ class GANFamily:
                 fake = self.G(z)
             d_out = self._d_step(real, fake, want_norm=log and last)
         assert fake is not None
+        self.D.requires_grad_(False)  # the G step needs no gradients for D's weights
         with self._autocast():
             g_loss = self.objective.g_loss(self.D(fake).float())
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        self.D.requires_grad_(True)
         g_norm = grad_norm(self.G) if log else 0.0
         self.opt_g.step()
         tc = self.cfg.train
