@@ -29,6 +29,9 @@ def _common(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> Non
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached features")
+    p.add_argument(
+        "--compile", action="store_true", help="compile the extractor (slow start, faster run)"
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
@@ -36,6 +39,13 @@ def _load(spec: str, args: argparse.Namespace, seed: int | None = None) -> Any:
     from ganlab.metrics.sources import load_images
 
     return load_images(spec, args.n, args.seed if seed is None else seed).images
+
+
+def _ext(args: argparse.Namespace) -> Any:
+    """The extractor named on the command line (built once per process)."""
+    from ganlab.metrics.extract import as_extractor
+
+    return as_extractor(args.extractor, args.weights, args.resize, args.compile)
 
 
 def _kw(args: argparse.Namespace) -> dict[str, Any]:
@@ -90,9 +100,9 @@ def cmd_fid(args: argparse.Namespace) -> int:
     if args.seeds > 1:
         fakes = [_load(args.b, args, args.seed + i) for i in range(args.seeds)]
         seeds = [args.seed + i for i in range(args.seeds)]
-        res = metrics.fid_over_seeds(real, fakes, args.extractor, seeds, **_kw(args))
+        res = metrics.fid_over_seeds(real, fakes, _ext(args), seeds, **_kw(args))
     else:
-        res = metrics.fid(real, _real_or_stats(args.b, args), args.extractor, **_kw(args))
+        res = metrics.fid(real, _real_or_stats(args.b, args), _ext(args), **_kw(args))
     return _print({"fid": res}, args)
 
 
@@ -100,7 +110,7 @@ def cmd_kid(args: argparse.Namespace) -> int:
     from ganlab import metrics
 
     res = metrics.kid(
-        _load(args.a, args), _load(args.b, args), args.extractor,
+        _load(args.a, args), _load(args.b, args), _ext(args),
         subsets=args.subsets, subset_size=args.subset_size, seed=args.seed, **_kw(args),
     )  # fmt: skip
     return _print({"kid": res}, args)
@@ -109,18 +119,14 @@ def cmd_kid(args: argparse.Namespace) -> int:
 def cmd_is(args: argparse.Namespace) -> int:
     from ganlab import metrics
 
-    res = metrics.inception_score(
-        _load(args.b, args), args.extractor, splits=args.splits, **_kw(args)
-    )
+    res = metrics.inception_score(_load(args.b, args), _ext(args), splits=args.splits, **_kw(args))
     return _print({"score": res}, args)
 
 
 def cmd_prdc(args: argparse.Namespace) -> int:
     from ganlab import metrics
 
-    res = metrics.prdc(
-        _load(args.a, args), _load(args.b, args), args.extractor, k=args.k, **_kw(args)
-    )
+    res = metrics.prdc(_load(args.a, args), _load(args.b, args), _ext(args), k=args.k, **_kw(args))
     return _print({"prdc": res}, args)
 
 
@@ -132,7 +138,7 @@ def cmd_modes(args: argparse.Namespace) -> int:
     if args.real and labels is None:
         raise GanlabError(f"--real {args.real} has no labels; give a dataset name")
     res = metrics.mode_counts(
-        _load(args.b, args), args.extractor, real_labels=labels, stacked=args.stacked,
+        _load(args.b, args), _ext(args), real_labels=labels, stacked=args.stacked,
         batch_size=args.batch_size, progress=True, use_cache=not args.no_cache,
     )  # fmt: skip
     return _print({"modes": res}, args)
@@ -163,23 +169,22 @@ def cmd_all(args: argparse.Namespace) -> int:
 
     real, fake = _load(args.a, args), _load(args.b, args)
     kw = _kw(args)
+    ext = _ext(args)
     results = {
-        "fid": metrics.fid(real, fake, args.extractor, **kw),
-        "kid": metrics.kid(real, fake, args.extractor, subset_size=args.subset_size, **kw),
-        "prdc": metrics.prdc(real, fake, args.extractor, **kw),
+        "fid": metrics.fid(real, fake, ext, **kw),
+        "kid": metrics.kid(real, fake, ext, subset_size=args.subset_size, **kw),
+        "prdc": metrics.prdc(real, fake, ext, **kw),
     }
-    from ganlab.metrics.extract import as_extractor
-
-    if as_extractor(args.extractor, args.weights, args.resize).spec.num_classes:
-        results["score"] = metrics.inception_score(fake, args.extractor, **kw)
+    if ext.spec.num_classes:
+        results["score"] = metrics.inception_score(fake, ext, **kw)
     return _print(results, args)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from ganlab.metrics.extract import as_extractor, statistics
+    from ganlab.metrics.extract import statistics
 
-    ext = as_extractor(args.extractor, args.weights, args.resize)
     images = _load(args.dataset, args)
+    ext = _ext(args)
     stats = statistics(images, ext, args.batch_size, True, not args.no_cache)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,15 @@ class FeatureExtractor:
         if channels_last:
             self.network = self.network.to(memory_format=torch.channels_last)
 
+    def compile(self) -> FeatureExtractor:
+        """Compile the network with TorchInductor (weights frozen, conv+ReLU fused).
+
+        Costs one to three minutes once per process (cached on disk by torch afterwards);
+        pays off for tens of thousands of images. Features agree with eager to ~1e-7.
+        """
+        self.network = torch.compile(self.network, options={"freezing": True})
+        return self
+
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N,C,H,W) -> the float tensor the network takes."""
         if images.dtype != torch.uint8:

@@ -60,13 +60,20 @@ EXTRACTORS: dict[str, Builder] = {
 
 
 def get_extractor(
-    name: str, weights: str | Path | None = None, resize: str = "tf1-bilinear"
+    name: str,
+    weights: str | Path | None = None,
+    resize: str = "tf1-bilinear",
+    compile: bool = False,
 ) -> FeatureExtractor:
-    """Build a registered extractor; ``name`` may also be a TorchScript file path (``*.pt``)."""
+    """Build a registered extractor; ``name`` may also be a TorchScript file path (``*.pt``).
+
+    ``compile=True`` runs it through TorchInductor (see ``FeatureExtractor.compile``).
+    """
     if resize not in RESIZE_MODES:
         raise GanlabError(f"unknown resize {resize!r}; choose one of {', '.join(RESIZE_MODES)}")
     if name in EXTRACTORS:
-        return EXTRACTORS[name](None if weights is None else str(weights), resize)
+        ext = EXTRACTORS[name](None if weights is None else str(weights), resize)
+        return ext.compile() if compile else ext
     if name.endswith((".pt", ".pth", ".ts")) or Path(name).is_file():
         from ganlab.features.adapter import torchscript_extractor
 

@@ -18,17 +18,22 @@ ExtractorLike = str | FeatureExtractor
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_extractor(name: str, weights: str | None, resize: str) -> FeatureExtractor:
-    return get_extractor(name, weights, resize)
+def _cached_extractor(
+    name: str, weights: str | None, resize: str, compile: bool
+) -> FeatureExtractor:
+    return get_extractor(name, weights, resize, compile)
 
 
 def as_extractor(
-    extractor: ExtractorLike, weights: str | Path | None = None, resize: str = "tf1-bilinear"
+    extractor: ExtractorLike,
+    weights: str | Path | None = None,
+    resize: str = "tf1-bilinear",
+    compile: bool = False,
 ) -> FeatureExtractor:
     """A FeatureExtractor from a name (built once per process) or an instance."""
     if isinstance(extractor, FeatureExtractor):
         return extractor
-    return _cached_extractor(extractor, None if weights is None else str(weights), resize)
+    return _cached_extractor(extractor, None if weights is None else str(weights), resize, compile)
 
 
 def as_uint8(images: Images) -> np.ndarray:
