@@ -61,3 +61,23 @@ def test_classifier_score_parts() -> None:
     uniform = classifier_score(np.zeros((100, 10)), splits=5)
     assert uniform["score_mean"] == pytest.approx(1.0)
     assert uniform["per_image_entropy"] == pytest.approx(np.log(10))
+
+
+def test_shipped_digits_classifier_counts_modes() -> None:
+    from ganlab import metrics
+    from ganlab.features import _realdata
+
+    try:
+        images, labels = _realdata.mnist5k("test")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"MNIST-5k not installed: {exc}")
+    collapsed = np.repeat(images[labels == 7][:1], 40, 0)  # a generator stuck on one digit
+    res = metrics.mode_counts(collapsed, "digits-classifier", use_cache=False)
+    assert res["modes_captured"] == 1 and res["histogram"][7] == 40
+    real = metrics.mode_counts(
+        images[::3], "digits-classifier", real_labels=labels, use_cache=False
+    )
+    assert real["modes_captured"] == 10 and real["kl_gen_data"] < 0.05
+    stacked, _ = make_stacked_digits(images, labels, 400, seed=0)
+    st = metrics.mode_counts(stacked, "digits-classifier", stacked=True, use_cache=False)
+    assert st["num_modes"] == 1000 and 250 <= st["modes_captured"] <= 400
