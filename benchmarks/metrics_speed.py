@@ -112,7 +112,7 @@ def conv_gflop_per_image(model: torch.nn.Module, side: int = 299) -> float:
     return total / 1e9
 
 
-def bench_inception(batch: int, batches: int, gflops_mm: float) -> list[str]:
+def bench_inception(batch: int, batches: int, gflops_mm: float, compile: bool) -> list[str]:
     from ganlab.features.inception import default_weights_path, load_inception, load_torchscript
 
     path = default_weights_path()
@@ -125,29 +125,63 @@ def bench_inception(batch: int, batches: int, gflops_mm: float) -> list[str]:
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch, 3, 299, 299, generator=gen) * 2 - 1
     x_cl = x.contiguous(memory_format=torch.channels_last)
+    rows = [
+        "| network | batch | images/s | GFLOP/s | fraction of matmul rate | rel. feature diff |",
+        "|---|---|---|---|---|---|",
+    ]
     with torch.inference_mode():
-        rel = float((ported_cl(x_cl) - shipped(x)).norm() / shipped(x).norm())
-        systems = [
-            ("TorchScript as shipped (NCHW)", lambda: shipped(x)),
-            ("ganlab port, NCHW", lambda: ported(x)),
-            ("ganlab port, channels_last", lambda: ported_cl(x_cl)),
-        ]
-        rows = [
-            "| network | images/s | GFLOP/s | fraction of matmul rate |",
-            "|---|---|---|---|",
-        ]
-        for name, fn in systems:
-            secs = median_time(fn, batches)
-            ips = batch / secs
+        ref = shipped(x)
+
+        def row(name: str, fn: Callable[[], torch.Tensor], inp_batch: int, reps: int) -> None:
+            out = fn().float()
+            rel = float((out - ref[: len(out)]).norm() / ref[: len(out)].norm())
+            ips = inp_batch / median_time(fn, reps)
             rows.append(
-                f"| {name} | {ips:.2f} | {ips * gflop:.0f} | {ips * gflop / gflops_mm:.2f} |"
+                f"| {name} | {inp_batch} | {ips:.2f} | {ips * gflop:.0f} | "
+                f"{ips * gflop / gflops_mm:.2f} | {rel:.1e} |"
+            )
+            print(rows[-1], flush=True)
+
+        row("TorchScript as shipped (NCHW)", lambda: shipped(x), batch, batches)
+        row("ganlab port, NCHW", lambda: ported(x), batch, batches)
+        row("ganlab port, channels_last", lambda: ported_cl(x_cl), batch, batches)
+        from ganlab.features.base import FeatureExtractor
+        from ganlab.features.registry import INCEPTION_SPEC, _inception_normalize
+
+        ext = FeatureExtractor(INCEPTION_SPEC, ported_cl, _inception_normalize, "", "tf1-bilinear")
+        grey = torch.randint(0, 256, (batch, 1, 28, 28), dtype=torch.uint8, generator=gen)
+        ips = batch / median_time(lambda: ext.features(grey), batches)
+        end_to_end = (
+            f"End to end from uint8 28x28 grey (TF1 resize to 299, normalise, channels_last "
+            f"port): {ips:.2f} images/s."
+        )
+        print(end_to_end, flush=True)
+        small = x_cl[:4]
+
+        def bf16() -> torch.Tensor:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return ported_cl(small)
+
+        row("ganlab port, channels_last, bf16 autocast", bf16, 4, 1)
+        if compile:
+            t = time.perf_counter()
+            compiled = torch.compile(ported_cl, options={"freezing": True})
+            compiled(x_cl)
+            secs = time.perf_counter() - t
+            row(
+                f"ganlab port, channels_last, torch.compile (first call {secs:.0f} s)",
+                lambda: compiled(x_cl),
+                batch,
+                batches,
             )
     rows.append("")
     rows.append(
-        f"Batch {batch}, median of {batches} batches after one warm-up; {gflop:.2f} GFLOP per "
-        f"image (convolutions, counted with hooks); port vs TorchScript relative feature "
-        f"difference {rel:.1e}."
+        f"Median of {batches} batches after one warm-up (bf16: 1); {gflop:.2f} GFLOP per "
+        "image (convolutions, counted with hooks); relative difference of pool3 features "
+        "against the TorchScript on the same random inputs."
     )
+    rows.append("")
+    rows.append(end_to_end)
     return rows
 
 
@@ -177,6 +211,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--batches", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compile", action="store_true", help="also time a torch.compile'd port")
     ap.add_argument("--out", default="docs/benchmarks/metrics.md")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -184,7 +219,7 @@ def main() -> None:
     print(f"float32 matmul: {gflops_mm:.0f} GFLOP/s", flush=True)
     fr = bench_frechet(args.repeats)
     print("\n".join(fr), flush=True)
-    inc = bench_inception(args.batch, args.batches, gflops_mm)
+    inc = bench_inception(args.batch, args.batches, gflops_mm, args.compile)
     print("\n".join(inc), flush=True)
     mem = bench_memory()
     print("\n".join(mem), flush=True)
@@ -192,6 +227,7 @@ def main() -> None:
     cmd = (
         f"python benchmarks/metrics_speed.py --threads {args.threads} --batch {args.batch} "
         f"--batches {args.batches} --repeats {args.repeats}"
+        + (" --compile" if args.compile else "")
     )
     text = [
         "## Metrics: speed and memory",
