@@ -179,3 +179,14 @@ def test_error_stacked_needs_three_channels(files, capsys, tmp_path) -> None:
     _error(
         ["eval", "modes", str(grey), "--stacked", "--extractor", files["ts"]], capsys, "3-channel"
     )
+
+
+def test_error_stats_from_other_extractor(files, capsys) -> None:
+    stats = files["tmp"] / "s.npz"
+    rc, _, _ = _run(["stats", files["a"], "--out", str(stats), "--extractor", files["ts"]], capsys)
+    assert rc == 0
+    _error(
+        ["eval", "fid", str(stats), files["a"], "--extractor", files["ts"], "--resize", "clean"],
+        capsys,
+        "resize=tf1-bilinear",
+    )

@@ -88,8 +88,18 @@ def _real_or_stats(spec: str, args: argparse.Namespace) -> Any:
     p = Path(spec)
     if p.suffix == ".npz" and p.is_file():
         with np.load(p) as z:
-            if "mu" in z.files:
-                return FeatureStats.load(p)
+            if "mu" not in z.files:
+                return _load(spec, args)
+            meta = {k: str(z[k]) for k in ("extractor", "weights_sha256", "resize") if k in z}
+        card = _ext(args).card()
+        for key, value in meta.items():
+            want = str(card["name"] if key == "extractor" else card[key])
+            if value != want:
+                raise GanlabError(
+                    f"{p} was made with {key}={value}, but this run uses {want}; "
+                    "recompute it with `ganlab stats` and the same options"
+                )
+        return FeatureStats.load(p)
     return _load(spec, args)
 
 
