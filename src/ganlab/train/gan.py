@@ -60,9 +60,9 @@ class GANFamily:
             self.D = self.D.to(memory_format=torch.channels_last)
         tc = cfg.train
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g,
-                                      betas=tuple(tc.betas_g), foreach=True)
+                                      betas=tuple(tc.betas_g), fused=True)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d,
-                                      betas=tuple(tc.betas_d), foreach=True)
+                                      betas=tuple(tc.betas_d), fused=True)
         self.G_ema = make_ema(self.G) if tc.ema else None
         self.fixed_z = self.G.sample_latent(N_FIXED, torch.Generator().manual_seed(cfg.seed + 2))
 
