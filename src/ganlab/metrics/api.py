@@ -25,8 +25,6 @@ from ganlab.metrics.extract import (
 )
 from ganlab.metrics.stats import FeatureStats
 
-CLASSIFIER_FOR_CHANNELS = {1: "fashion-classifier"}
-
 
 def _check_same_size(real: Images, fake: Images) -> None:
     a, b = as_uint8(real), as_uint8(fake)
