@@ -62,17 +62,22 @@ def count_macs(module: nn.Module, x: Tensor) -> int:
 class Textbook:
     """The reference DCGAN training loop, written out as in the well-known tutorial."""
 
-    def __init__(self, g: nn.Module, d: nn.Module, images: Tensor, seed: int = 0) -> None:
-        self.netG, self.netD, self.images = g, d, images
-        self.optD = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        self.optG = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    def __init__(self, g: nn.Module, d: nn.Module, images: Tensor, seed: int = 0,
+                 channels_last: bool = False, fused: bool = False,
+                 no_d_grads_in_g_step: bool = False) -> None:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.netG, self.netD = g.to(memory_format=fmt), d.to(memory_format=fmt)
+        self.images, self.fmt, self.freeze_d = images, fmt, no_d_grads_in_g_step
+        kw = {"fused": True} if fused else {}
+        self.optD = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), **kw)
+        self.optG = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), **kw)
         self.gen = torch.Generator().manual_seed(seed)
         self.ones = torch.ones(BATCH)
         self.zeros = torch.zeros(BATCH)
 
     def step(self) -> None:
         idx = torch.randint(0, len(self.images), (BATCH,), generator=self.gen)
-        real = self.images[idx].float() / 127.5 - 1
+        real = (self.images[idx].float() / 127.5 - 1).contiguous(memory_format=self.fmt)
         self.netD.zero_grad()
         err_real = F.binary_cross_entropy_with_logits(self.netD(real), self.ones)
         err_real.backward()
@@ -82,8 +87,10 @@ class Textbook:
         err_fake.backward()
         self.optD.step()
         self.netG.zero_grad()
+        self.netD.requires_grad_(not self.freeze_d)
         err_g = F.binary_cross_entropy_with_logits(self.netD(fake), self.ones)
         err_g.backward()
+        self.netD.requires_grad_(True)
         self.optG.step()
 
 
@@ -134,14 +141,18 @@ def main() -> None:
     families = {name: ganlab_family(images, o) for name, o in VARIANTS.items()}
     ref = families["ganlab (preset settings)"]
     torch.manual_seed(0)
-    g, d = (type(m) for m in (ref.G, ref.D))
     cfg = ref.cfg
     from ganlab.nn import build_models
 
     tg, td = build_models(cfg.model, ref.sample_shape)
     textbook = Textbook(tg, td, images)
-
     runners: dict[str, Callable[[], None]] = {"textbook PyTorch": textbook.step}
+    for name, kw in (("textbook + channels_last", {"channels_last": True}),
+                     ("textbook + fused Adam", {"fused": True}),
+                     ("textbook + no D grads in G step", {"no_d_grads_in_g_step": True})):
+        torch.manual_seed(0)
+        runners[name] = Textbook(*build_models(cfg.model, ref.sample_shape), images,
+                                 **kw).step  # type: ignore[arg-type]
     for name, fam in families.items():
         runners[name] = (lambda f: lambda: f.train_step(0, False))(fam)
     for fn in runners.values():  # warm-up
@@ -169,7 +180,6 @@ def main() -> None:
         med = statistics.median(ts)
         print(f"{name:36s} {1000 * med:8.1f} {base / med:10.2f}x {BATCH / med:7.0f} "
               f"{flops / med / 1e9:8.1f} {flops / med / 1e9 / rate:9.1%}")
-    del g, d
 
 
 if __name__ == "__main__":
