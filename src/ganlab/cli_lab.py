@@ -13,14 +13,14 @@ import argparse
 import math
 from pathlib import Path
 
-import torch
-
 DEFAULT_THETAS = (2.0, 1.5, 1.0, 0.75, 0.5, 0.25, 0.1, 0.05, 0.01, 0.0)
 
 
 def supports_table(thetas: tuple[float, ...] = DEFAULT_THETAS, n: int = 500, bins: int = 50,
                    seed: int = 0) -> list[dict[str, float]]:
     """JS, KL (binned) and W1 (exact, and sliced) between the two segments for each theta."""
+    import torch  # imported here so that `ganlab --help` does not pay for it
+
     from ganlab.metrics.divergences import binned_js, binned_kl, sliced_wasserstein1, wasserstein1
 
     g = torch.Generator().manual_seed(seed)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ganlab.errors import GanlabError
-from ganlab.report.grid import save_grid
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy, Pillow and torch (via ganlab.report.grid) are imported inside the commands, so that
+# building the ``ganlab`` parser (``ganlab --help``) stays fast.
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def _save_individual(images: np.ndarray, folder: Path) -> None:
+    from PIL import Image
+
     folder.mkdir(parents=True, exist_ok=True)
     for i, a in enumerate(images.transpose(0, 2, 3, 1)):
         mode = {1: "L", 3: "RGB", 4: "RGBA"}[a.shape[2]]
@@ -22,6 +27,9 @@ def _save_individual(images: np.ndarray, folder: Path) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ganlab.report.grid import save_grid
     from ganlab.sampling import load_generator
 
     if args.n < 1:
@@ -50,6 +58,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ganlab.report.grid import save_grid
     from ganlab.sampling import interpolate, load_generator
 
     gen = load_generator(args.run_dir)

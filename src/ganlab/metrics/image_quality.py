@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torchmetrics.functional.image import (
-    peak_signal_noise_ratio,
-    structural_similarity_index_measure,
-)
 
 from ganlab.errors import GanlabError
 
@@ -26,6 +22,8 @@ def _pair(
 
 def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     """Mean over images of 10 log10(255^2 / MSE)."""
+    from torchmetrics.functional.image import peak_signal_noise_ratio  # slow import: on use
+
     ta, tb = _pair(a, b)
     values = peak_signal_noise_ratio(ta, tb, data_range=255.0, reduction="none", dim=(1, 2, 3))
     return float(values.mean())
@@ -33,5 +31,7 @@ def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
 
 def ssim(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     """Mean SSIM, Gaussian window 11, sigma 1.5, K1=0.01, K2=0.03, data range 255."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
     ta, tb = _pair(a, b)
     return float(structural_similarity_index_measure(ta, tb, data_range=255.0))

@@ -11,11 +11,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "losses": ("Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
     "d_outputs": ("Discriminator on real and generated data", ("d_real", "d_fake")),
@@ -24,6 +19,16 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
 BOOKKEEPING = {"step", "wall_time", "lr_g_factor", "epoch"}
 LABELS = {"d_real": "D(x), real (prob. or critic score)",
           "d_fake": "D(G(z)), generated (prob. or critic score)"}
+
+
+def _pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (imported on first use: it is slow to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def numeric_series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
@@ -54,6 +59,7 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
     series = {k: s for k, s in series.items() if s[0]}
     if not series:
         return None
+    plt = _pyplot()
     n = len(series) if separate else 1
     fig, axes = plt.subplots(n, 1, figsize=(7, 2.6 * n if separate else 3.4), dpi=100,
                              squeeze=False)
