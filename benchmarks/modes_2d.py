@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         tail = tail.partition("<!-- /results -->")[2]
         DOC.write_text(f"{head}{marker}\n{text}\n<!-- /results -->{tail}")
     else:
-        DOC.write_text(f"# Mode collapse on 2-D mixtures\n\n{marker}\n{text}\n<!-- /results -->\n")
+        DOC.write_text(f"## Mode collapse on 2-D mixtures\n\n{marker}\n{text}\n<!-- /results -->\n")
     print(f"wrote {DOC}", flush=True)
     return 0
 
