@@ -17,7 +17,7 @@ _COMMAND_MODULES = ("ganlab.cli_sample", "ganlab.cli_eval", "ganlab.cli_lab")
 
 def _print_end(trainer, run_dir: Path) -> None:
     results = getattr(trainer, "results", None)
-    if results:
+    if results is not None:  # an image run without metrics says why in its summary lines
         for line in trainer.family.summary_lines(results):
             print(line)
     report = run_dir / "report.html"

@@ -95,10 +95,20 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation at the end of a run (and every ``every`` steps if > 0)."""
+    """Evaluation at the end of a run (and every ``every`` steps if > 0).
+
+    Image runs report FID, KID, precision/recall (and a classifier score) in the feature space
+    of ``extractor``: ``auto`` is the domain classifier of the training data when one exists
+    (``fashion-classifier`` for fashion-mnist, ``digits-classifier`` for mnist / mnist-5k),
+    else the metrics are skipped with a log line. ``reference`` is the real image set to
+    compare with (an input such as ``fashion-mnist:test``, ``npz:PATH``, a folder or an .npz
+    file); by default the held-out split of the training data.
+    """
 
     every: int = 0
     n_samples: int = 2500
+    extractor: str = "auto"
+    reference: str | None = None
 
 
 @dataclass
@@ -229,6 +239,25 @@ def _check_values(cfg: Config) -> None:
     from ganlab.losses import get_objective
 
     get_objective(cfg.objective.name)  # raises with the allowed names
+    _check_extractor(cfg.eval.extractor)
+    if cfg.eval.reference is not None and not cfg.eval.reference.strip():
+        raise GanlabError("eval.reference: must name real images (e.g. fashion-mnist:test, "
+                          "npz:PATH, a folder) or be left out for the held-out split")
+
+
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts")
+
+
+def _check_extractor(name: str) -> None:
+    """``auto``, a registered extractor, or a TorchScript file (checked when it is used)."""
+    if name == "auto" or name.endswith(TORCHSCRIPT_SUFFIXES):
+        return
+    from ganlab.features.registry import EXTRACTORS
+
+    if name not in EXTRACTORS:
+        raise GanlabError(f"eval.extractor: unknown feature extractor {name!r}; choose one of "
+                          f"auto, {', '.join(EXTRACTORS)}, or a TorchScript file "
+                          f"({', '.join(TORCHSCRIPT_SUFFIXES)})")
 
 
 def from_dict(data: dict[str, Any]) -> Config:

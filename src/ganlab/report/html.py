@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ganlab.report.plots import save_curves
+from ganlab.report.plots import metric_keys, save_curves
 
 REPORT = "report.html"
 MAX_SNAPSHOTS = 40  # more are thinned evenly (first and last always kept)
@@ -121,6 +121,27 @@ def _summary_table(summary: dict[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
+def _evaluations_html(records: list[dict[str, Any]]) -> str:
+    """One row per logged evaluation (``eval.every``): step and every metric it gave."""
+    keys = metric_keys(records)
+    rows = [r for r in records if any(k in r for k in keys)]
+    if not rows:
+        return ("<p class='muted'>No evaluation during training (set eval.every to measure "
+                "every N steps); the final values are in the summary above.</p>")
+    timed = any("eval_seconds" in r for r in rows)
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in ["step", *keys]) + (
+        "<th>seconds</th>" if timed else "")
+    body = "".join(
+        "<tr>" + "".join(f"<td class='num'>{_fmt(r.get(k, ''))}</td>" for k in ["step", *keys])
+        + (f"<td class='num'>{_fmt(r.get('eval_seconds', ''))}</td>" if timed else "")
+        + "</tr>" for r in rows)
+    names = sorted({str(r["extractor"]) for r in rows if "extractor" in r})
+    note = (f"<p class='muted'>Image metrics in {html.escape(', '.join(names))} features.</p>"
+            if names else "")
+    return f"{note}<div style='overflow-x:auto'><table id='evaluations'><tr>{head}</tr>" \
+           f"{body}</table></div>"
+
+
 def _snapshots_html(snaps: list[tuple[int, Path]]) -> str:
     if not snaps:
         return "<p class='muted'>No snapshots (train.snapshot_every was 0).</p>"
@@ -170,6 +191,7 @@ def render(run_dir: Path) -> str:
 <h1>{html.escape(str(name))}</h1>
 <p class="muted">{' &middot; '.join([html.escape(str(run_dir)), *facts])}</p>
 <h2>Final summary</h2>{_summary_table(summary)}
+<h2>Evaluations during training</h2>{_evaluations_html(records)}
 <h2>Snapshots</h2>{_snapshots_html(snaps)}
 <h2>Training curves</h2>{_curves_html(curves)}
 <h2>Config</h2><pre>{html.escape(config_text)}</pre>

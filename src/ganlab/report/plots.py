@@ -16,7 +16,10 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "d_outputs": ("Discriminator on real and generated data", ("d_real", "d_fake")),
     "grad_norms": ("Gradient norms (L2, all parameters)", ("d_grad_norm", "g_grad_norm")),
 }
-BOOKKEEPING = {"step", "wall_time", "lr_g_factor", "epoch"}
+BOOKKEEPING = {"step", "wall_time", "lr_g_factor", "epoch", "eval_seconds"}
+# metrics drawn in one panel of the "metrics" figure (any other metric gets a panel of its own)
+SHARED_PANELS = (("kid_mean", "kid_std"), ("precision", "recall", "density", "coverage"),
+                 ("per_image_entropy", "marginal_entropy"))
 LABELS = {"d_real": "D(x), real (prob. or critic score)",
           "d_fake": "D(G(z)), generated (prob. or critic score)"}
 
@@ -53,6 +56,22 @@ def metric_keys(records: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def panels_of(keys: list[str]) -> list[list[str]]:
+    """Metric keys grouped into panels: :data:`SHARED_PANELS` together, others alone."""
+    panels: list[list[str]] = []
+    where: dict[tuple[str, ...], list[str]] = {}
+    for key in keys:
+        shared = next((g for g in SHARED_PANELS if key in g), None)
+        if shared is None:
+            panels.append([key])
+        elif shared in where:
+            where[shared].append(key)
+        else:
+            where[shared] = [key]
+            panels.append(where[shared])
+    return panels
+
+
 def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str],
           separate: bool = False) -> Path | None:
     series = {k: numeric_series(records, k) for k in keys}
@@ -60,16 +79,19 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
     if not series:
         return None
     plt = _pyplot()
-    n = len(series) if separate else 1
+    panels = panels_of(list(series)) if separate else [list(series)]
+    n = len(panels)
     fig, axes = plt.subplots(n, 1, figsize=(7, 2.6 * n if separate else 3.4), dpi=100,
                              squeeze=False)
-    for i, (key, (steps, values)) in enumerate(series.items()):
-        ax = axes[i if separate else 0][0]
-        marker = "o" if len(steps) < 20 else None
-        ax.plot(steps, values, label=LABELS.get(key, key), linewidth=1.2, marker=marker,
-                markersize=3)
+    for i, panel in enumerate(panels):
+        ax = axes[i][0]
+        for key in panel:
+            steps, values = series[key]
+            marker = "o" if len(steps) < 20 else None
+            ax.plot(steps, values, label=LABELS.get(key, key), linewidth=1.2, marker=marker,
+                    markersize=3)
         if separate:
-            ax.set_ylabel(key, fontsize=8)
+            ax.set_ylabel(panel[0] if len(panel) == 1 else "", fontsize=8)
     for row in axes:
         row[0].grid(alpha=0.3)
         row[0].legend(fontsize=8, loc="best")

@@ -44,11 +44,12 @@ class Family(Protocol):
         """Write images that show the model now; return their paths."""
         ...
 
-    def evaluate(self, run_dir: Path, final: bool) -> dict[str, float]:
-        """Diagnostics of the current model (logged; printed at the end of a run)."""
+    def evaluate(self, run_dir: Path, final: bool) -> dict[str, Any]:
+        """Diagnostics of the current model (logged; printed at the end of a run): numbers,
+        plus short strings that say how they were made (e.g. the feature extractor)."""
         ...
 
-    def summary_lines(self, results: dict[str, float]) -> list[str]:
+    def summary_lines(self, results: dict[str, Any]) -> list[str]:
         """Human-readable lines for the end of a run."""
         ...
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from ganlab.config import Config
 from ganlab.data import DataSource, build_data
@@ -16,11 +18,17 @@ from ganlab.nn import build_models
 from ganlab.penalties import clip_weights, gradient_penalty, r1_penalty
 from ganlab.train.ema import make_ema, update_ema
 from ganlab.train.family import register_family
+from ganlab.train.image_eval import ImageEvaluator
 
 RUN_INFO = "run_info.json"
 N_FIXED = 64          # fixed latents for image grids
 N_SCATTER = 2500      # points drawn for 2-D snapshots
 N_W1 = 500            # points for the exact W1 estimate of 2-D evaluations
+
+
+def log_line(message: str) -> None:
+    """One line on stderr that does not break a running progress bar."""
+    tqdm.write(message, file=sys.stderr)
 
 
 def grad_norm(module: nn.Module) -> float:
@@ -65,6 +73,8 @@ class GANFamily:
                                       betas=tuple(tc.betas_d), fused=True)
         self.G_ema = make_ema(self.G) if tc.ema else None
         self.fixed_z = self.G.sample_latent(N_FIXED, torch.Generator().manual_seed(cfg.seed + 2))
+        self.image_eval = (ImageEvaluator(cfg.eval, cfg.data, self.sample_shape, log_line)
+                           if self.data.kind == "images" else None)
 
     # -- contract with the loop ----------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
@@ -203,10 +213,15 @@ class GANFamily:
         save_grid(imgs, path)
         return [path]
 
-    def evaluate(self, run_dir: Path, final: bool) -> dict[str, float]:
+    def evaluate(self, run_dir: Path, final: bool) -> dict[str, Any]:
+        if self.image_eval is not None:
+            # latents from their own seed, and torch's global RNG restored afterwards: the
+            # training streams (and so an exact resume) never see an evaluation
+            with torch.random.fork_rng(devices=[]):
+                return self.image_eval(lambda n: self.generate(n, self.cfg.seed + 4))
         if self.data.kind != "points":
             return {}
-        results: dict[str, float] = {}
+        results: dict[str, Any] = {}
         fake = self.generate(self.cfg.eval.n_samples, self.cfg.seed + 4)
         mixture = getattr(self.data, "mixture", None)
         if mixture is not None:
@@ -229,12 +244,27 @@ class GANFamily:
         n = min(n_w1, fake.shape[0])
         return {"js": binned_js(real, fake), "w1": wasserstein1(real[:n], fake[:n])}
 
-    def summary_lines(self, results: dict[str, float]) -> list[str]:
+    def summary_lines(self, results: dict[str, Any]) -> list[str]:
+        if self.image_eval is not None:
+            return self._image_line(results)
         if "modes_captured" in results:
             return [f"modes captured: {results['modes_captured']:.0f}/{results['n_modes']:.0f}, "
                     f"high quality: {100 * results['high_quality']:.1f}%, "
                     f"reverse KL: {results['reverse_kl']:.3f}"] + self._div_line(results)
         return self._div_line(results)
+
+    def _image_line(self, results: dict[str, Any]) -> list[str]:
+        assert self.image_eval is not None
+        if "fid" not in results:
+            reason = self.image_eval.skip_reason
+            return [f"image metrics skipped: {reason}"] if reason else []
+        line = (f"FID ({results.get('extractor', '?')} features) {results['fid']:.2f}, "
+                f"KID {results['kid_mean']:.4f}, precision {results['precision']:.2f}, "
+                f"recall {results['recall']:.2f}")
+        if "score" in results:
+            line += f", classifier score {results['score']:.2f}"
+        return [line + f" ({self.cfg.eval.n_samples} samples vs "
+                f"{self.image_eval.reference_name})"]
 
     @staticmethod
     def _div_line(results: dict[str, float]) -> list[str]:

@@ -48,6 +48,7 @@ class Trainer:
         self.wall_before = 0.0
         self.stream = stream if stream is not None else sys.stderr
         self.ckpt_root = self.run_dir / "checkpoints"
+        self._last_eval: tuple[int, dict[str, Any]] | None = None
 
     # -- state ------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -103,7 +104,9 @@ class Trainer:
         try:
             while self.step < stop_at:
                 self._set_lr()
-                log = (self.step + 1) % tc.log_every == 0 or self.step + 1 == tc.steps
+                evaluate = self._eval_due(self.step + 1)
+                log = ((self.step + 1) % tc.log_every == 0 or self.step + 1 == tc.steps
+                       or evaluate)
                 logs = self.family.train_step(self.step, log)
                 self.step += 1
                 bar.update(1)
@@ -112,8 +115,10 @@ class Trainer:
                               "lr_g_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
                               "wall_time": round(self.wall_before
                                                  + time.perf_counter() - self._t0, 3)}
-                    if self.cfg.eval.every and self.step % self.cfg.eval.every == 0:
-                        record.update(self.family.evaluate(self.run_dir, final=False))
+                    if evaluate:
+                        results = self.family.evaluate(self.run_dir, final=False)
+                        self._last_eval = (self.step, results)
+                        record.update(results)
                     self._log(record)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
                                      if k in ("d_loss", "g_loss")}, refresh=False)
@@ -136,11 +141,20 @@ class Trainer:
         self.finish()
         return 0
 
-    def finish(self) -> dict[str, float]:
+    def _eval_due(self, step: int) -> bool:
+        """Evaluate after ``step``: every ``eval.every`` steps, and at the last step."""
+        every = self.cfg.eval.every
+        return bool(every) and (step % every == 0 or step == self.cfg.train.steps)
+
+    def finish(self) -> dict[str, Any]:
         """Final snapshot, evaluation, summary.json and report for a completed run."""
         if not (self.cfg.train.snapshot_every and self.step % self.cfg.train.snapshot_every == 0):
             self.family.snapshot(self.run_dir, self.step)
-        results = self.family.evaluate(self.run_dir, final=True)
+        last = self._last_eval
+        if last is not None and last[0] == self.step:
+            results = last[1]  # the loop has just evaluated this very model
+        else:
+            results = self.family.evaluate(self.run_dir, final=True)
         summary = {"name": self.cfg.name, "steps": self.step,
                    "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3),
                    **results}
