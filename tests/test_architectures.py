@@ -98,7 +98,7 @@ def test_preset_smoke_run(preset: str, data_name: str, tmp_path: Path) -> None:
     args = ["train", "--preset", preset, "--out", str(tmp_path), "--no-progress"]
     for o in (f"data.name={data_name}", "data.limit=256", "train.threads=1", "train.steps=20",
               "model.width=8", "train.batch_size=16", "train.log_every=10",
-              "train.snapshot_every=10", "train.checkpoint_every=20"):
+              "train.snapshot_every=10", "train.checkpoint_every=20", "eval.n_samples=100"):
         args += ["--set", o]
     assert main(args) == 0
     (run,) = tmp_path.iterdir()
