@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,18 +34,20 @@ DEFAULT_PRESETS = (
 )
 
 
-def train(preset: str, out: Path, overrides: list[str]) -> Path:
-    """Run ``ganlab train --preset`` and return the run folder it prints."""
+def train(preset: str, out: Path, overrides: list[str]) -> tuple[Path, float]:
+    """Run ``ganlab train --preset``; return the run folder it prints and the wall time."""
     cmd = [sys.executable, "-m", "ganlab", "train", "--preset", preset, "--out", str(out)]
     for o in overrides:
         cmd += ["--set", o]
+    t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"training {preset} failed:\n{proc.stderr[-2000:]}")
     match = re.search(r"run folder: (\S+)", proc.stdout)
     if match is None:
         raise SystemExit(f"training {preset}: no run folder in output:\n{proc.stdout[-2000:]}")
-    return Path(match.group(1))
+    return Path(match.group(1)), wall
 
 
 def evaluate(run_dir: Path, real: np.ndarray, args: argparse.Namespace) -> dict[str, float]:
@@ -79,6 +83,13 @@ def main() -> None:
         help="reuse runs: a folder with one run folder per preset, named as the preset",
     )
     ap.add_argument("--set", action="append", default=[], help="training override KEY=VALUE")
+    ap.add_argument(
+        "--steps",
+        action="append",
+        default=[],
+        metavar="PRESET=N",
+        help="train PRESET for N steps instead of its default (e.g. to equalise CPU budgets)",
+    )
     ap.add_argument("--extractor", default="fashion-classifier")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--seeds", type=int, default=3)
@@ -90,16 +101,21 @@ def main() -> None:
     from ganlab.metrics.sources import load_images
 
     real = load_images("fashion-mnist:test").images
+    steps = dict(item.split("=", 1) for item in args.steps)
     rows = []
     for preset in args.presets:
-        run_dir = (
-            (args.runs_from / preset) if args.runs_from else train(preset, args.runs, args.set)
-        )
+        if args.runs_from:
+            run_dir, wall = args.runs_from / preset, float("nan")
+        else:
+            extra = [f"train.steps={steps[preset]}"] if preset in steps else []
+            run_dir, wall = train(preset, args.runs, [*args.set, *extra])
+        summary = json.loads((run_dir / "summary.json").read_text())
+        n_steps, wall = summary.get("steps", "?"), summary.get("wall_time", wall)
         r = evaluate(run_dir, real, args)
         values = ", ".join(f"{v:.2f}" for v in r["fid_values"])
         rows.append(
-            f"| {preset} | {r['fid_mean']:.2f} ± {r['fid_std']:.2f} | {values} | "
-            f"{r['kid_mean'] * 1e3:.2f} ± {r['kid_std'] * 1e3:.2f} | `{run_dir}` |"
+            f"| {preset} | {n_steps} | {wall:.0f} | {r['fid_mean']:.2f} ± {r['fid_std']:.2f} | "
+            f"{values} | {r['kid_mean'] * 1e3:.2f} ± {r['kid_std'] * 1e3:.2f} |"
         )
         print(rows[-1], flush=True)
     text = [
@@ -111,8 +127,8 @@ def main() -> None:
         f"Extractor: {args.extractor} (weights sha256 {r['sha']}..., resize {r['resize']}); "
         f"real: fashion-mnist:test (10,000); generated: {args.n:,} per seed, {args.seeds} seeds.",
         "",
-        "| preset | FID mean ± std | FID per seed | KID x1e3 | run |",
-        "|---|---|---|---|---|",
+        "| preset | steps | train wall s | FID mean ± std | FID per seed | KID x1e3 |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
     ]
