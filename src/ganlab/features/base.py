@@ -115,7 +115,12 @@ def iter_batches(images: np.ndarray | torch.Tensor, batch_size: int) -> Iterator
     """uint8 (N,C,H,W) array or tensor -> tensors of at most batch_size images."""
     for i in range(0, len(images), batch_size):
         b = images[i : i + batch_size]
-        yield b if isinstance(b, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(b))
+        if isinstance(b, torch.Tensor):
+            yield b
+        elif b.flags.writeable and b.flags.c_contiguous:
+            yield torch.from_numpy(b)
+        else:  # read-only (e.g. memory-mapped) or strided: copy this batch only
+            yield torch.from_numpy(np.array(b, order="C"))
 
 
 def run_extractor(

@@ -76,7 +76,7 @@ def accuracy(model: SmallCNN, images: np.ndarray, labels: np.ndarray) -> float:
     correct = 0
     with torch.inference_mode():
         for i in range(0, len(images), 1000):
-            x = normalize_unit(torch.from_numpy(images[i : i + 1000]).float())
+            x = normalize_unit(torch.tensor(images[i : i + 1000]).float())
             correct += int((model(x)[1].argmax(1).numpy() == labels[i : i + 1000]).sum())
     return correct / len(images)
 
