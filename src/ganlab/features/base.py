@@ -7,6 +7,7 @@ what it is, so every number computed from it can say how it was made.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
@@ -140,6 +141,8 @@ def run_extractor(
             total=(len(images) + batch_size - 1) // batch_size,
             desc=f"features ({extractor.spec.name})",
             unit="batch",
+            # a terminal gets a live bar; a log file gets a line every 10 s, not one per batch
+            mininterval=0.5 if sys.stderr.isatty() else 10.0,
         )
     for b in batches:
         feats, logits = extractor.forward(b)
