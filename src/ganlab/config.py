@@ -91,6 +91,7 @@ class TrainConfig:
     threads: int | None = None
     channels_last: bool = False
     bf16: bool = False
+    tensorboard: bool = False          # also write RUN/tensorboard/events.out.tfevents.*
 
 
 @dataclass

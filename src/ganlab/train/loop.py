@@ -49,6 +49,11 @@ class Trainer:
         self.stream = stream if stream is not None else sys.stderr
         self.ckpt_root = self.run_dir / "checkpoints"
         self._last_eval: tuple[int, dict[str, Any]] | None = None
+        self._tb: Any = None
+        if cfg.train.tensorboard:
+            from ganlab.report.tensorboard import EventWriter
+
+            self._tb = EventWriter(self.run_dir / "tensorboard")
 
     # -- state ------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -90,6 +95,15 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.run_dir / METRICS, "a") as fh:
             fh.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            self._tb.add_scalars(int(record["step"]),
+                                 {k: v for k, v in record.items() if k != "step"})
+
+    def _snapshot(self, step: int) -> None:
+        paths = self.family.snapshot(self.run_dir, step)
+        if self._tb is not None:
+            for path in paths:
+                self._tb.add_png(step, "samples", path)
 
     def run(self, until: int | None = None) -> int:
         """Train to ``cfg.train.steps`` (or stop after step ``until``). Returns an exit code."""
@@ -100,7 +114,7 @@ class Trainer:
                    disable=not tc.progress, file=self.stream, dynamic_ncols=True,
                    mininterval=0.5)
         if self.step == 0 and tc.snapshot_every:
-            self.family.snapshot(self.run_dir, 0)
+            self._snapshot(0)
         try:
             while self.step < stop_at:
                 self._set_lr()
@@ -123,11 +137,13 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
                                      if k in ("d_loss", "g_loss")}, refresh=False)
                 if tc.snapshot_every and self.step % tc.snapshot_every == 0:
-                    self.family.snapshot(self.run_dir, self.step)
+                    self._snapshot(self.step)
                 if self.step % tc.checkpoint_every == 0 and self.step < stop_at:
                     self.save_checkpoint()
         except KeyboardInterrupt:
             bar.close()
+            if self._tb is not None:
+                self._tb.close()
             path = self.save_checkpoint()
             print(f"\ninterrupted at step {self.step}; checkpoint saved to {path}\n"
                   f"continue with: ganlab resume {self.run_dir}", file=self.stream)
@@ -135,6 +151,8 @@ class Trainer:
         bar.close()
         self.save_checkpoint()
         if self.step < tc.steps:
+            if self._tb is not None:
+                self._tb.close()
             print(f"stopped at step {self.step} of {tc.steps}; "
                   f"continue with: ganlab resume {self.run_dir}", file=self.stream)
             return 0
@@ -149,7 +167,7 @@ class Trainer:
     def finish(self) -> dict[str, Any]:
         """Final snapshot, evaluation, summary.json and report for a completed run."""
         if not (self.cfg.train.snapshot_every and self.step % self.cfg.train.snapshot_every == 0):
-            self.family.snapshot(self.run_dir, self.step)
+            self._snapshot(self.step)
         last = self._last_eval
         if last is not None and last[0] == self.step:
             results = last[1]  # the loop has just evaluated this very model
@@ -160,6 +178,9 @@ class Trainer:
                    **results}
         (self.run_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
         self.results = results
+        if self._tb is not None:
+            self._tb.add_scalars(self.step, results, prefix="final/")
+            self._tb.close()
         try:
             from ganlab.report.html import write_report
         except ImportError:
