@@ -34,6 +34,26 @@ DEFAULT_PRESETS = (
 )
 
 
+# PROTOCOLS.md section 3: Lucic et al. 2018, Table 2 (best FID over a large hyper-parameter
+# search, 10k samples, Inception features), as quoted in two later papers. Not measured here.
+QUOTED = [
+    "Published, for orientation only (**quoted, not measured here**; Lucic et al. 2018, "
+    "\"Are GANs Created Equal?\", Table 2: best Inception FID over a large hyper-parameter "
+    "search, 10k samples). The table above uses the extractor named in its header; numbers "
+    "from different extractors are not comparable.",
+    "",
+    "| model | Fashion-MNIST FID (Inception) |",
+    "|---|---|",
+    "| MM GAN | 29.6 ± 1.6 |",
+    "| NS GAN | 26.5 ± 1.6 |",
+    "| LSGAN | 30.7 ± 2.2 |",
+    "| WGAN | 21.5 ± 1.6 |",
+    "| WGAN-GP | 24.5 ± 2.1 |",
+    "| DRAGAN | 27.7 ± 1.2 |",
+    "",
+]
+
+
 def train(preset: str, out: Path, overrides: list[str]) -> tuple[Path, float]:
     """Run ``ganlab train --preset``; return the run folder it prints and the wall time."""
     cmd = [sys.executable, "-m", "ganlab", "train", "--preset", preset, "--out", str(out)]
@@ -131,6 +151,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *rows,
         "",
+        *QUOTED,
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(text))
