@@ -38,7 +38,7 @@ DEFAULT_PRESETS = (
 # search, 10k samples, Inception features), as quoted in two later papers. Not measured here.
 QUOTED = [
     "Published, for orientation only (**quoted, not measured here**; Lucic et al. 2018, "
-    "\"Are GANs Created Equal?\", Table 2: best Inception FID over a large hyper-parameter "
+    '"Are GANs Created Equal?", Table 2: best Inception FID over a large hyper-parameter '
     "search, 10k samples). The table above uses the extractor named in its header; numbers "
     "from different extractors are not comparable.",
     "",
