@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -77,7 +79,7 @@ def test_resume_through_the_cli(tmp_path: Path, tiny_ring_overrides: list[str],
     assert (run_b / "summary.json").is_file()
 
 
-def test_interrupt_saves_a_checkpoint_and_resumes_exactly(
+def test_ctrl_c_mid_step_finishes_the_step_then_checkpoints(
         tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
     cfg = config.load(preset="ring-ns",
                       overrides=[*tiny_ring_overrides, "train.steps=20",
@@ -89,17 +91,61 @@ def test_interrupt_saves_a_checkpoint_and_resumes_exactly(
     trainer = Trainer(cfg, run)
     real_step = trainer.family.train_step
 
-    def step_then_ctrl_c(step: int, log: bool) -> dict[str, float]:
-        if step == 13:
-            raise KeyboardInterrupt
+    def ctrl_c_inside_step(step: int, log: bool) -> dict[str, float]:
+        if step == 12:  # a real SIGINT while the 13th step is running
+            os.kill(os.getpid(), signal.SIGINT)
         return real_step(step, log)
 
-    trainer.family.train_step = step_then_ctrl_c  # type: ignore[method-assign]
+    trainer.family.train_step = ctrl_c_inside_step  # type: ignore[method-assign]
     assert trainer.run() == INTERRUPTED
     resumed = Trainer(cfg, run)
     assert resumed.restore() and resumed.step == 13
     resumed.run()
     assert_identical(full, run)
+
+
+def test_forced_stop_inside_a_step_saves_nothing_and_resumes_exactly(
+        tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
+    cfg = config.load(preset="ring-ns",
+                      overrides=[*tiny_ring_overrides, "train.steps=20",
+                                 "train.checkpoint_every=10"])
+    full = new_run(cfg, tmp_path / "full")
+    Trainer(cfg, full).run()
+
+    run = new_run(cfg, tmp_path / "int")
+    trainer = Trainer(cfg, run)
+    real_step = trainer.family.train_step
+
+    def half_a_step(step: int, log: bool) -> dict[str, float]:
+        out = real_step(step, log)          # the weights have moved ...
+        if step == 13:
+            raise KeyboardInterrupt         # ... but the step never completes
+        return out
+
+    trainer.family.train_step = half_a_step  # type: ignore[method-assign]
+    assert trainer.run() == INTERRUPTED
+    resumed = Trainer(cfg, run)
+    assert resumed.restore() and resumed.step == 10   # the half-done step was not saved
+    resumed.run()
+    assert_identical(full, run)
+
+
+def test_crash_before_the_first_checkpoint_starts_over_cleanly(
+        tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
+    cfg = config.load(preset="ring-ns",
+                      overrides=[*tiny_ring_overrides, "train.steps=20",
+                                 "train.checkpoint_every=100"])
+    full = new_run(cfg, tmp_path / "full")
+    Trainer(cfg, full).run()
+    run = new_run(cfg, tmp_path / "crash")
+    with open(run / "metrics.jsonl", "w") as fh:   # logged steps 5 and 10, then died
+        fh.write('{"step": 5}\n{"step": 10}\n')
+    resumed = Trainer(cfg, run)
+    assert not resumed.restore()
+    resumed.run()
+    assert_identical(full, run)
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20]
 
 
 def test_crash_after_checkpoint_drops_stale_log_lines(

@@ -8,9 +8,13 @@ state and the data position, and the learning rate is a pure function of the ste
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,27 @@ from ganlab.train.rundir import METRICS, SUMMARY, truncate_metrics
 from ganlab.train.schedule import lr_factor
 
 INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def _deferred_sigint() -> Iterator[Callable[[], bool]]:
+    """While active, the first SIGINT only sets a flag (read with the yielded function); a
+    second one raises KeyboardInterrupt. Outside the main thread, SIGINT is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hits: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        hits.append(signum)
+        if len(hits) > 1:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def seed_everything(seed: int) -> None:
@@ -73,6 +98,7 @@ class Trainer:
         """Load the newest checkpoint of the run folder, if any. Returns whether one was found."""
         path = ckpt.latest(self.ckpt_root)
         if path is None:
+            truncate_metrics(self.run_dir, 0)  # a crash before the first checkpoint: start over
             return False
         ckpt.load_weights(path, self.family.modules())
         state = ckpt.load_state(path)
@@ -106,7 +132,12 @@ class Trainer:
                 self._tb.add_png(step, "samples", path)
 
     def run(self, until: int | None = None) -> int:
-        """Train to ``cfg.train.steps`` (or stop after step ``until``). Returns an exit code."""
+        """Train to ``cfg.train.steps`` (or stop after step ``until``). Returns an exit code.
+
+        Ctrl-C (SIGINT) is deferred to the end of the current step, so the checkpoint it saves
+        holds a whole number of steps and ``ganlab resume`` stays exact. A second Ctrl-C stops
+        at once, without saving (the last periodic checkpoint remains).
+        """
         tc = self.cfg.train
         stop_at = min(tc.steps, until) if until is not None else tc.steps
         self._t0 = time.perf_counter()
@@ -115,49 +146,62 @@ class Trainer:
                    mininterval=0.5)
         if self.step == 0 and tc.snapshot_every:
             self._snapshot(0)
-        try:
-            while self.step < stop_at:
-                self._set_lr()
-                evaluate = self._eval_due(self.step + 1)
-                log = ((self.step + 1) % tc.log_every == 0 or self.step + 1 == tc.steps
-                       or evaluate)
-                logs = self.family.train_step(self.step, log)
-                self.step += 1
-                bar.update(1)
-                if log:
-                    record = {"step": self.step, **logs,
-                              "lr_g_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
-                              "wall_time": round(self.wall_before
-                                                 + time.perf_counter() - self._t0, 3)}
-                    if evaluate:
-                        results = self.family.evaluate(self.run_dir, final=False)
-                        self._last_eval = (self.step, results)
-                        record.update(results)
-                    self._log(record)
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
-                                     if k in ("d_loss", "g_loss")}, refresh=False)
-                if tc.snapshot_every and self.step % tc.snapshot_every == 0:
-                    self._snapshot(self.step)
-                if self.step % tc.checkpoint_every == 0 and self.step < stop_at:
-                    self.save_checkpoint()
-        except KeyboardInterrupt:
-            bar.close()
-            if self._tb is not None:
-                self._tb.close()
-            path = self.save_checkpoint()
-            print(f"\ninterrupted at step {self.step}; checkpoint saved to {path}\n"
-                  f"continue with: ganlab resume {self.run_dir}", file=self.stream)
-            return INTERRUPTED
+        with _deferred_sigint() as interrupted:
+            try:
+                while self.step < stop_at:
+                    if interrupted():
+                        bar.close()
+                        path = self.save_checkpoint()
+                        print(f"\ninterrupted at step {self.step}; checkpoint saved to {path}\n"
+                              f"continue with: ganlab resume {self.run_dir}", file=self.stream)
+                        self._close_tb()
+                        return INTERRUPTED
+                    self._one_step(bar, stop_at)
+            except KeyboardInterrupt:
+                bar.close()
+                last = ckpt.latest(self.ckpt_root)
+                where = f"the last checkpoint is {last}" if last else "no checkpoint was saved"
+                print(f"\nstopped inside step {self.step + 1} without saving ({where})\n"
+                      f"continue with: ganlab resume {self.run_dir}", file=self.stream)
+                self._close_tb()
+                return INTERRUPTED
         bar.close()
         self.save_checkpoint()
         if self.step < tc.steps:
-            if self._tb is not None:
-                self._tb.close()
+            self._close_tb()
             print(f"stopped at step {self.step} of {tc.steps}; "
                   f"continue with: ganlab resume {self.run_dir}", file=self.stream)
             return 0
         self.finish()
         return 0
+
+    def _one_step(self, bar: Any, stop_at: int) -> None:
+        tc = self.cfg.train
+        self._set_lr()
+        evaluate = self._eval_due(self.step + 1)
+        log = (self.step + 1) % tc.log_every == 0 or self.step + 1 == tc.steps or evaluate
+        logs = self.family.train_step(self.step, log)
+        self.step += 1
+        bar.update(1)
+        if log:
+            record = {"step": self.step, **logs,
+                      "lr_g_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
+                      "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3)}
+            if evaluate:
+                results = self.family.evaluate(self.run_dir, final=False)
+                self._last_eval = (self.step, results)
+                record.update(results)
+            self._log(record)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
+                             if k in ("d_loss", "g_loss")}, refresh=False)
+        if tc.snapshot_every and self.step % tc.snapshot_every == 0:
+            self._snapshot(self.step)
+        if self.step % tc.checkpoint_every == 0 and self.step < stop_at:
+            self.save_checkpoint()
+
+    def _close_tb(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
 
     def _eval_due(self, step: int) -> bool:
         """Evaluate after ``step``: every ``eval.every`` steps, and at the last step."""
@@ -180,7 +224,7 @@ class Trainer:
         self.results = results
         if self._tb is not None:
             self._tb.add_scalars(self.step, results, prefix="final/")
-            self._tb.close()
+            self._close_tb()
         try:
             from ganlab.report.html import write_report
         except ImportError:
