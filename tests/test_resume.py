@@ -183,3 +183,51 @@ def test_corrupt_checkpoint_error_names_the_file(tmp_path: Path,
     (path / ckpt.WEIGHTS).write_bytes(b"\x00" * 10)
     with pytest.raises(GanlabError, match="weights.safetensors: cannot read"):
         Trainer(cfg, run).restore()
+
+
+def _tiny_run(tmp_path: Path, overrides: list[str], steps: int = 10) -> Path:
+    args = ["train", "--preset", "ring-ns", "--out", str(tmp_path)]
+    for o in [*overrides, f"train.steps={steps}"]:
+        args += ["--set", o]
+    assert main(args) == 0
+    (run,) = tmp_path.iterdir()
+    return run
+
+
+def test_rejected_resume_override_leaves_the_run_intact(
+        tmp_path: Path, tiny_ring_overrides: list[str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = _tiny_run(tmp_path, tiny_ring_overrides)
+    before = (run / "config.yaml").read_text()
+    capsys.readouterr()
+    code = main(["resume", str(run), "--set", "model.width=48", "--set", "train.steps=20"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "shape" in err and "model.width" in err and "weights.safetensors" in err
+    assert "Traceback" not in err
+    assert (run / "config.yaml").read_text() == before      # not rewritten
+    assert main(["resume", str(run), "--set", "train.steps=12"]) == 0   # still resumable
+
+
+def test_ema_switched_on_at_resume_starts_from_g(
+        tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
+    run = _tiny_run(tmp_path, [*tiny_ring_overrides, "train.ema=false"])
+    cfg = config.load(path=str(run / "config.yaml"), overrides=["train.ema=true"])
+    trainer = Trainer(cfg, run)
+    assert trainer.restore()
+    g, g_ema = trainer.family.G.state_dict(), trainer.family.G_ema.state_dict()
+    for key in g:
+        assert torch.equal(g[key], g_ema[key]), key
+
+
+def test_resume_finishes_a_run_whose_end_was_interrupted(
+        tmp_path: Path, tiny_ring_overrides: list[str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = _tiny_run(tmp_path, tiny_ring_overrides)
+    (run / "summary.json").unlink()       # as if Ctrl-C hit the final evaluation
+    (run / "report.html").unlink(missing_ok=True)
+    capsys.readouterr()
+    assert main(["resume", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "writing the summary" in out and "modes captured" in out
+    assert (run / "summary.json").is_file()

@@ -51,7 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from ganlab.train.loop import Trainer
-    from ganlab.train.rundir import open_run
+    from ganlab.train.rundir import SUMMARY, open_run, save_config
 
     cfg, run_dir = open_run(args.run_dir, args.set)
     if args.no_progress:
@@ -59,6 +59,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg, run_dir)
     if not trainer.restore():
         print(f"{run_dir}: no checkpoint yet; starting from step 0", file=sys.stderr)
+    if args.set:
+        save_config(cfg, run_dir)   # only now: the checkpoint loaded with the new config
+    if trainer.step >= cfg.train.steps and not (run_dir / SUMMARY).is_file():
+        print(f"{run_dir}: all {trainer.step} steps trained; writing the summary and report",
+              flush=True)
+        trainer.finish()
+        _print_end(trainer, run_dir)
+        return 0
     if trainer.step >= cfg.train.steps:
         print(f"{run_dir}: already trained {trainer.step} of {cfg.train.steps} steps; "
               "raise train.steps with --set to train further")

@@ -77,24 +77,37 @@ def latest(ckpt_root: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def load_weights(path: Path, modules: dict[str, nn.Module]) -> None:
-    """Load ``weights.safetensors`` from checkpoint folder ``path`` into ``modules``."""
+def load_weights(path: Path, modules: dict[str, nn.Module]) -> list[str]:
+    """Load ``weights.safetensors`` from checkpoint folder ``path`` into ``modules``.
+
+    Returns the names of the modules it loaded (a module the checkpoint lacks is left as is,
+    e.g. an EMA copy switched on at resume)."""
     file = path / WEIGHTS
     try:
         tensors = load_file(str(file))
     except Exception as exc:  # safetensors raises several types for corrupt files
         raise GanlabError(f"{file}: cannot read checkpoint weights ({exc}); "
                           "delete this checkpoint folder to fall back to an older one") from exc
+    loaded = []
     for name, module in modules.items():
         prefix = f"{name}."
         sub = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         if not sub:
             continue
+        own = module.state_dict()
+        for key, value in sub.items():
+            if key in own and own[key].shape != value.shape:
+                raise GanlabError(
+                    f"{file}: {name}.{key} has shape {tuple(value.shape)} in the checkpoint "
+                    f"but {tuple(own[key].shape)} in the model; was the config changed since "
+                    "this run was made (model.width, model.z_dim, data.resolution ...)?")
         missing, unexpected = module.load_state_dict(sub, strict=False)
         if missing or unexpected:
             raise GanlabError(f"{file}: weights do not match module {name!r} "
                               f"(missing {missing[:3]}, unexpected {unexpected[:3]}); "
                               "was the config changed since this run was made?")
+        loaded.append(name)
+    return loaded
 
 
 def load_state(path: Path) -> dict[str, Any]:

@@ -29,6 +29,11 @@ class Family(Protocol):
         """Each optimiser with its base learning rate (the loop applies lr decay)."""
         ...
 
+    def weights_restored(self, loaded: list[str], stream: Any) -> None:
+        """Called after a checkpoint loaded the modules named in ``loaded``; a family fills
+        in any module the checkpoint lacked (e.g. an EMA copy switched on at resume)."""
+        ...
+
     def train_step(self, step: int, log: bool) -> dict[str, float]:
         """One generator update (with its discriminator updates); returns numbers to log
         (only needs to be complete when ``log`` is True)."""

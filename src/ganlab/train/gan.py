@@ -83,6 +83,12 @@ class GANFamily:
             mods["G_ema"] = self.G_ema
         return mods
 
+    def weights_restored(self, loaded: list[str], stream: Any) -> None:
+        if self.G_ema is not None and "G_ema" not in loaded:
+            self.G_ema.load_state_dict(self.G.state_dict())
+            print("resume: the checkpoint has no EMA generator (train.ema was off); "
+                  "it starts as a copy of G", file=stream)
+
     def optimizers(self) -> dict[str, tuple[torch.optim.Optimizer, float]]:
         return {"G": (self.opt_g, self.cfg.train.lr_g), "D": (self.opt_d, self.cfg.train.lr_d)}
 

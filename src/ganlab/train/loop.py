@@ -74,6 +74,7 @@ class Trainer:
         self.stream = stream if stream is not None else sys.stderr
         self.ckpt_root = self.run_dir / "checkpoints"
         self._last_eval: tuple[int, dict[str, Any]] | None = None
+        self._t0 = time.perf_counter()
         self._tb: Any = None
         if cfg.train.tensorboard:
             from ganlab.report.tensorboard import EventWriter
@@ -100,7 +101,8 @@ class Trainer:
         if path is None:
             truncate_metrics(self.run_dir, 0)  # a crash before the first checkpoint: start over
             return False
-        ckpt.load_weights(path, self.family.modules())
+        loaded = ckpt.load_weights(path, self.family.modules())
+        self.family.weights_restored(loaded, self.stream)
         state = ckpt.load_state(path)
         for name, (opt, _) in self.family.optimizers().items():
             opt.load_state_dict(state["optimizers"][name])

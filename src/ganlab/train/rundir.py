@@ -31,7 +31,10 @@ def new_run(cfg: Config, out_dir: str | Path | None = None) -> Path:
 
 
 def open_run(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[Config, Path]:
-    """Read the config of an existing run folder (with optional overrides)."""
+    """Read the config of an existing run folder, with optional overrides.
+
+    Nothing is written: call :func:`save_config` once the checkpoint has loaded with the new
+    config, so a rejected override never leaves the folder unreadable."""
     path = Path(run_dir)
     file = path / CONFIG
     if not file.is_file():
@@ -41,9 +44,14 @@ def open_run(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[C
     for item in overrides or []:
         data = config_mod.apply_override(data, item)
     cfg = config_mod.from_dict(data)
-    if overrides:
-        (path / CONFIG).write_text(config_mod.dump(cfg))
     return cfg, path
+
+
+def save_config(cfg: Config, run_dir: Path) -> None:
+    """Write the run's resolved config atomically."""
+    tmp = run_dir / f".{CONFIG}.tmp"
+    tmp.write_text(config_mod.dump(cfg))
+    tmp.replace(run_dir / CONFIG)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
