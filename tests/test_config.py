@@ -39,6 +39,12 @@ def test_overrides_are_typed() -> None:
     ("train.betas_d=[0.5]", "train.betas_d: expected two numbers in [0, 1)"),
     ("objective.name=wgangp", "objective.name: unknown objective 'wgangp'; allowed: minimax"),
     ("train.steps", "expected KEY=VALUE"),
+    ("train.threads=-1", "train.threads: must be > 0 when set, got -1"),
+    ("model.g_width=-3", "model.g_width: must be > 0 when set, got -3"),
+    ("data.limit=-5", "data.limit: must be > 0 when set, got -5"),
+    ("eval.n_samples=5", "eval.n_samples: must be >= 10"),
+    ("train.lr_g=.nan", "train.lr_g: must be a finite number"),
+    ("train.lr_g=1e-x", "train.lr_g: expected a number, got '1e-x'"),
 ])
 def test_bad_values_name_the_key(override: str, message: str) -> None:
     with pytest.raises(GanlabError) as info:
@@ -71,3 +77,20 @@ def test_round_trip_through_yaml() -> None:
     cfg = config.load(preset="ring-wgan-gp")
     again = config.from_dict(__import__("yaml").safe_load(config.dump(cfg)))
     assert again == cfg
+
+
+def test_exponent_without_a_dot_is_a_number() -> None:
+    # YAML 1.1 reads 1e-4 as a string; ganlab reads it as the number a user means
+    cfg = config.load(preset="ring-ns", overrides=["train.lr_g=1e-4", "train.lr_d=2E-4"])
+    assert cfg.train.lr_g == 1e-4 and cfg.train.lr_d == 2e-4
+
+
+def test_gradient_penalty_with_batch_norm_in_d_is_refused() -> None:
+    with pytest.raises(GanlabError) as info:
+        config.load(preset="fashion-dcgan-ns", overrides=["objective.name=wgan-gp"])
+    assert "model.batch_norm_d" in str(info.value) and "objective.gp_weight" in str(info.value)
+    cfg = config.load(preset="fashion-dcgan-ns",
+                      overrides=["objective.name=wgan-gp", "model.batch_norm_d=false"])
+    assert cfg.objective.name == "wgan-gp"
+    with pytest.raises(GanlabError, match="objective.r1_gamma"):
+        config.load(preset="fashion-dcgan-ns", overrides=["objective.r1_gamma=1"])

@@ -79,6 +79,7 @@ def test_registry_names_and_defaults() -> None:
     assert losses.get_objective("wgan").default_penalties == {"clip": 0.01}
     assert losses.get_objective("wgan-gp").default_penalties == {"gp_weight": 10.0}
     assert losses.get_objective("wgan").critic and not losses.get_objective("ns").critic
+    assert losses.get_objective("lsgan").critic   # regression outputs, logged raw, not sigmoid
 
 
 def test_unknown_objective_lists_allowed() -> None:

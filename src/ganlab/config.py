@@ -9,6 +9,7 @@ whose values it overrides.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ class ModelConfig:
     d_width: int | None = None
     spectral_norm: bool = False
     batch_norm_g: bool = True
-    batch_norm_d: bool = True          # image D only; off with spectral norm, and for WGAN-GP
+    batch_norm_d: bool = True          # DCGAN D only; ignored with spectral norm; must be off
+                                       # with a gradient penalty or R1 (validated)
 
 
 @dataclass
@@ -186,9 +188,19 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return int(value)
         raise GanlabError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
+        number: float | None = None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise GanlabError(f"{key}: expected a number, got {value!r}")
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is None:
+            raise GanlabError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(number):
+            raise GanlabError(f"{key}: must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -234,19 +246,39 @@ def _check_values(cfg: Config) -> None:
         betas = flat[key]
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise GanlabError(f"{key}: expected two numbers in [0, 1), got {betas!r}")
-    for key in ("objective.clip", "objective.gp_weight", "data.std"):
+    for key in ("objective.clip", "objective.gp_weight", "data.std", "train.threads",
+                "model.g_width", "model.d_width", "data.limit", "data.resolution",
+                "data.channels"):
         if flat[key] is not None and flat[key] <= 0:
             raise GanlabError(f"{key}: must be > 0 when set, got {flat[key]!r}")
+    if flat["eval.n_samples"] < MIN_EVAL_SAMPLES:
+        raise GanlabError(f"eval.n_samples: must be >= {MIN_EVAL_SAMPLES} (precision/recall "
+                          f"use 5 nearest neighbours), got {flat['eval.n_samples']!r}")
     from ganlab.losses import get_objective
 
     get_objective(cfg.objective.name)  # raises with the allowed names
+    _check_penalty_with_batch_norm(cfg)
     _check_extractor(cfg.eval.extractor)
     if cfg.eval.reference is not None and not cfg.eval.reference.strip():
         raise GanlabError("eval.reference: must name real images (e.g. fashion-mnist:test, "
                           "npz:PATH, a folder) or be left out for the held-out split")
 
 
+def _check_penalty_with_batch_norm(cfg: Config) -> None:
+    """Gradient penalties are per-sample; BatchNorm in D mixes the samples of a batch."""
+    o, m = cfg.objective, cfg.model
+    gp = o.gp_weight if o.gp_weight is not None else (10.0 if o.name == "wgan-gp" else 0.0)
+    uses_bn = m.arch == "dcgan" and m.batch_norm_d and not m.spectral_norm
+    if uses_bn and (gp > 0 or o.r1_gamma > 0):
+        which = "objective.gp_weight" if gp > 0 else "objective.r1_gamma"
+        raise GanlabError(
+            f"model.batch_norm_d: BatchNorm in the discriminator couples the samples of a batch, "
+            f"so the per-sample gradient penalty ({which}) is ill-defined; set "
+            "model.batch_norm_d=false (as the fashion-dcgan-wgan-gp preset does)")
+
+
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts")
+MIN_EVAL_SAMPLES = 10
 
 
 def _check_extractor(name: str) -> None:

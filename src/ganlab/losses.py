@@ -112,8 +112,9 @@ def hinge_d_loss(real: Tensor, fake: Tensor) -> Tensor:
 class Objective:
     """A named pair of losses and what a trainer needs to know about it.
 
-    ``critic`` is True when the discriminator's output is an unbounded score rather than a logit
-    (then ``D(real)``/``D(fake)`` are logged as raw means instead of probabilities).
+    ``critic`` is True when the discriminator's output is not a logit (an unbounded critic
+    score, or LSGAN's regression towards its targets a / b): then ``D(real)``/``D(fake)`` are
+    logged, and drawn in 2-D heat maps, as raw values instead of probabilities.
     ``default_penalties`` are the penalty settings the family is defined with (e.g. WGAN's
     weight clipping); config values override them.
     """
@@ -152,7 +153,8 @@ def get_objective(name: str, *, a: float = 0.0, b: float = 1.0, c: float = 1.0) 
                          OBJECTIVES[name])
     if name == "lsgan":
         d, g = _lsgan(a, b, c)
-        return Objective(name, d, g, False, "Pearson chi-squared (for b-c=1, b-a=2)",
+        # D regresses to the targets a / b: its output is not a logit, so it is logged raw
+        return Objective(name, d, g, True, "Pearson chi-squared (for b-c=1, b-a=2)",
                          OBJECTIVES[name])
     if name == "wgan":
         return Objective(name, wasserstein_d_loss, wasserstein_g_loss, True, "Wasserstein-1",
