@@ -81,7 +81,7 @@ class TrainConfig:
     lr_d: float = 1e-3
     betas_g: list[float] = field(default_factory=lambda: [0.5, 0.999])
     betas_d: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    lr_decay: str = "none"             # none | linear | cosine (towards zero: the last step uses 1/steps)
+    lr_decay: str = "none"             # none | linear | cosine (last step: factor 1/steps)
     ema: bool = False
     ema_decay: float = 0.999
     ema_start: int = 0
