@@ -166,7 +166,7 @@ def test_error_unknown_extractor(files, capsys) -> None:
 def test_error_npz_without_images(files, capsys) -> None:
     bad = files["tmp"] / "bad.npz"
     np.savez(bad, pixels=np.zeros((2, 4, 4), np.uint8))
-    _error(["eval", "fid", str(bad), files["b"]], capsys, "no 'images' key")
+    _error(["eval", "fid", str(bad), files["b"]], capsys, "no 'images' array")
 
 
 def test_error_no_classifier_head(files, capsys) -> None:

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ganlab.errors import GanlabError
-from ganlab.features import _realdata
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 DATASETS = (
     "fashion-mnist:train",
     "fashion-mnist:test",
+    "mnist:train",
+    "mnist:test",
     "mnist-5k",
     "mnist-5k:train",
     "mnist-5k:test",
@@ -46,51 +45,54 @@ def to_nchw(arr: np.ndarray, where: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def load_folder(path: Path) -> np.ndarray:
-    """All images in a folder (sorted by name), which must share one size."""
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise GanlabError(f"empty folder: no images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
-    arrays = []
-    for f in files:
-        with Image.open(f) as im:
-            mode = "L" if im.mode in ("L", "1", "I", "I;16") else "RGB"
-            a = np.asarray(im.convert(mode))
-        a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
-        if arrays and a.shape != arrays[0].shape:
-            raise GanlabError(
-                f"mismatched image sizes in {path}: {files[0].name} is {arrays[0].shape} (C,H,W) "
-                f"but {f.name} is {a.shape}"
-            )
-        arrays.append(a)
-    return np.stack(arrays)
+def load_folder(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images under a folder, read as training reads them (recursive; class subfolders give
+    labels; RGBA composited over white). They must share one size: eval compares images as
+    they are and never resizes behind the user's back."""
+    from ganlab.data.images import read_folder
 
-
-def load_npz(path: Path) -> np.ndarray:
-    """The 'images' array of an .npz file."""
     try:
-        with np.load(path) as z:
-            if "images" not in z:
-                raise GanlabError(f"{path} has no 'images' key (keys: {', '.join(z.files)})")
-            return to_nchw(z["images"], str(path))
-    except (OSError, ValueError) as exc:
-        raise GanlabError(f"cannot read {path}: {exc}") from exc
+        return read_folder(path)
+    except GanlabError as exc:
+        msg = str(exc)
+        if "holds no images" in msg:
+            raise GanlabError(f"empty folder: {msg}") from None
+        if "images have sizes" in msg:
+            raise GanlabError(
+                f"mismatched image sizes in {path}: {msg.split('have sizes ')[1].split(';')[0]}; "
+                "resize them to one size first"
+            ) from None
+        raise
 
 
-def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A named real dataset: images uint8 (N,1,H,W) and labels."""
-    if name == "fashion-mnist":
-        name = "fashion-mnist:train"
-    if name.startswith("fashion-mnist:"):
-        return _realdata.fashion_mnist(name.split(":", 1)[1])
-    if name == "mnist-5k" or name.startswith("mnist-5k:"):
-        return _realdata.mnist5k(name.split(":", 1)[1] if ":" in name else "all")
-    if name == "digits":
-        return _realdata.sklearn_digits()
-    raise GanlabError(
-        f"unknown dataset or path {name!r}: give a folder, an .npz file, a run folder, "
-        f"or one of {', '.join(DATASETS)}"
-    )
+def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The 'images' (uint8, or float in [0, 1]) and optional 'labels' arrays of an .npz."""
+    from ganlab.data.images import read_npz
+
+    return read_npz(path)
+
+
+# the split a bare dataset name means
+DEFAULT_SPLIT = {"fashion-mnist": "train", "mnist": "train", "mnist-5k": "all", "digits": "all"}
+
+
+def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """A named real dataset (``fashion-mnist:test``, ``mnist``, ``folder:PATH`` ...)."""
+    from ganlab.data.images import IMAGE_NAMES
+    from ganlab.data.images import load_images as load_named
+
+    if name.startswith("folder:"):
+        return load_folder(Path(name[len("folder:") :]))
+    if name.startswith("npz:"):
+        return load_npz(Path(name[len("npz:") :]))
+    base, _, split = name.partition(":")
+    if base not in IMAGE_NAMES:
+        raise GanlabError(
+            f"unknown dataset or path {name!r}: give a folder, an .npz file, a run folder, "
+            f"folder:PATH, npz:PATH, or one of {', '.join(DATASETS)}"
+        )
+    images, labels = load_named(base, split or DEFAULT_SPLIT[base])
+    return images.numpy(), None if labels is None else labels.numpy()
 
 
 def is_run_folder(path: Path) -> bool:
@@ -122,11 +124,11 @@ def load_images(spec: str, n: int | None = None, seed: int = 0) -> ImageSet:
     if path.is_dir():
         if is_run_folder(path):
             return ImageSet(sample_run(path, n or 10_000, seed), f"run:{path}")
-        images = load_folder(path)
-    elif path.suffix == ".npz":
+        images, labels = load_folder(path)
+    elif path.suffix == ".npz" and not spec.startswith("npz:"):
         if not path.is_file():
             raise GanlabError(f"file not found: {path}")
-        images = load_npz(path)
+        images, labels = load_npz(path)
     else:
         images, labels = load_dataset(spec)
     images, labels = _subset(images, labels, n, seed)
