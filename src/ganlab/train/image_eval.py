@@ -74,7 +74,7 @@ def default_reference(data: DataConfig) -> tuple[str, np.ndarray]:
     the training images themselves when the data has no held-out split."""
     from ganlab.data.images import load_images
 
-    if data.name in HELD_OUT:
+    if data.name in HELD_OUT and data.split != "all":   # "all" leaves nothing held out
         split = "train" if data.split == "test" else "test"
         images, _ = load_images(data.name, split, path=data.path, resolution=data.resolution,
                                 channels=data.channels)
