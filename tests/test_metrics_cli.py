@@ -190,3 +190,21 @@ def test_error_stats_from_other_extractor(files, capsys) -> None:
         capsys,
         "resize=tf1-bilinear",
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "is", "a", "--splits", "0"], "argument --splits: must be > 0, got 0"),
+        (["eval", "prdc", "a", "b", "--k", "0"], "argument --k: must be > 0, got 0"),
+        (["eval", "kid", "a", "b", "--subsets", "-1"], "argument --subsets: must be > 0"),
+        (["eval", "fid", "a", "b", "--n", "x"], "argument --n: expected an integer, got 'x'"),
+    ],
+)
+def test_counts_must_be_positive(args: list[str], message: str, capsys) -> None:
+    from ganlab.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -98,3 +98,20 @@ def test_points_run_is_refused(tmp_path: Path) -> None:
     (run / "run_info.json").write_text('{"sample_shape": [2], "kind": "points"}')
     with pytest.raises(GanlabError, match="not images"):
         load_generator(run).sample(3)
+
+
+def test_sample_works_before_any_snapshot(tmp_path: Path) -> None:
+    n = torch.get_num_threads()
+    data = tmp_path / "d.npz"
+    np.savez(data, images=np.random.default_rng(0).integers(0, 256, (16, 28, 28), np.uint8))
+    args = ["train", "--preset", "fashion-dcgan-ns", "--out", str(tmp_path / "runs"),
+            "--no-progress", "--until", "2"]
+    for o in (f"data.name=npz:{data}", "train.steps=8", "model.width=8", "train.threads=1",
+              "train.batch_size=8", "train.snapshot_every=0", "eval.every=0"):
+        args += ["--set", o]
+    assert main(args) == 0
+    torch.set_num_threads(n)
+    (run,) = (tmp_path / "runs").iterdir()
+    assert not (run / "samples").exists()            # stopped early: no snapshot yet
+    assert main(["sample", str(run), "-n", "4", "--npz", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["images"].shape[0] == 4

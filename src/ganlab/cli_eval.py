@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ganlab.errors import GanlabError
+from ganlab.errors import GanlabError, positive_int
 
 
 def _common(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> None:
@@ -25,9 +25,11 @@ def _common(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> Non
     )
     p.add_argument("--weights", default=None, help="weights file for the extractor")
     p.add_argument("--resize", default="tf1-bilinear", choices=("tf1-bilinear", "clean"))
-    p.add_argument("--n", type=int, default=None, help="images to use (run folders: samples)")
+    p.add_argument(
+        "--n", type=positive_int, default=None, help="images to use (run folders: samples)"
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached features")
     p.add_argument(
         "--compile", action="store_true", help="compile the extractor (slow start, faster run)"
@@ -223,28 +225,30 @@ def add_commands(subparsers: Any) -> None:
     p = evsub.add_parser("fid", help="Fréchet Inception Distance", description=ab)
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--seeds", type=int, default=1, help="sample B this many times; mean, std, all")
+    p.add_argument(
+        "--seeds", type=positive_int, default=1, help="sample B this many times; mean, std, all"
+    )
     _common(p)
     p.set_defaults(func=cmd_fid)
 
     p = evsub.add_parser("kid", help="Kernel Inception Distance", description=ab)
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--subsets", type=int, default=100)
-    p.add_argument("--subset-size", type=int, default=1000)
+    p.add_argument("--subsets", type=positive_int, default=100)
+    p.add_argument("--subset-size", type=positive_int, default=1000)
     _common(p)
     p.set_defaults(func=cmd_kid)
 
     p = evsub.add_parser("is", help="classifier (Inception-style) score with entropies")
     p.add_argument("b")
-    p.add_argument("--splits", type=int, default=10)
+    p.add_argument("--splits", type=positive_int, default=10)
     _common(p, "fashion-classifier")
     p.set_defaults(func=cmd_is)
 
     p = evsub.add_parser("prdc", help="precision, recall, density, coverage", description=ab)
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--k", type=positive_int, default=5)
     _common(p)
     p.set_defaults(func=cmd_prdc)
 
@@ -267,7 +271,7 @@ def add_commands(subparsers: Any) -> None:
     p = evsub.add_parser("all", help="FID, KID, PRDC (and score if the extractor classifies)")
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--subset-size", type=int, default=1000)
+    p.add_argument("--subset-size", type=positive_int, default=1000)
     _common(p)
     p.set_defaults(func=cmd_all)
 

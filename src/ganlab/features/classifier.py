@@ -71,6 +71,17 @@ def load_classifier(
             f"classifier weights not found at {st}; run: ganlab classifier train {domain}"
         )
     info: dict[str, object] = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    model = SmallCNN(width=int(info.get("width", 32)))  # type: ignore[call-overload]
-    model.load_state_dict(load_file(str(st)))
+    try:
+        state = load_file(str(st))
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise GanlabError(f"{st}: cannot read classifier weights ({exc})") from exc
+    # the stem width is the first conv's output channels: no JSON needed to rebuild the net
+    first = state.get("body.0.0.weight")
+    width = int(first.shape[0]) if first is not None else 32
+    model = SmallCNN(width=width)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise GanlabError(f"{st}: not a ganlab {domain} classifier ({str(exc).splitlines()[0]}); "
+                          f"make one with: ganlab classifier train {domain}") from None
     return model.eval().requires_grad_(False), info

@@ -92,6 +92,10 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path:
+        # what `ganlab sample` needs to rebuild the generator, even when no snapshot was taken
+        write_info = getattr(self.family, "write_run_info", None)
+        if write_info is not None and not (self.run_dir / "run_info.json").exists():
+            write_info(self.run_dir)
         return ckpt.save(self.ckpt_root, self.step, self.family.modules(), self._state(),
                          keep=self.cfg.train.keep_checkpoints)
 
