@@ -79,55 +79,48 @@ def test_resume_through_the_cli(tmp_path: Path, tiny_ring_overrides: list[str],
     assert (run_b / "summary.json").is_file()
 
 
-def test_ctrl_c_mid_step_finishes_the_step_then_checkpoints(
-        tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
-    cfg = config.load(preset="ring-ns",
-                      overrides=[*tiny_ring_overrides, "train.steps=20",
-                                 "train.checkpoint_every=100"])
+def _interrupt_then_resume(tmp_path: Path, overrides: list[str], wrap, resumed_at: int) -> None:
+    """Train 20 steps straight, and again with ``wrap(real_train_step)`` stopping the loop;
+    resume from the checkpoint found at ``resumed_at`` and compare bit for bit."""
+    cfg = config.load(preset="ring-ns", overrides=[*overrides, "train.steps=20"])
     full = new_run(cfg, tmp_path / "full")
     Trainer(cfg, full).run()
-
     run = new_run(cfg, tmp_path / "int")
     trainer = Trainer(cfg, run)
-    real_step = trainer.family.train_step
-
-    def ctrl_c_inside_step(step: int, log: bool) -> dict[str, float]:
-        if step == 12:  # a real SIGINT while the 13th step is running
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_step(step, log)
-
-    trainer.family.train_step = ctrl_c_inside_step  # type: ignore[method-assign]
+    trainer.family.train_step = wrap(trainer.family.train_step)  # type: ignore[method-assign]
     assert trainer.run() == INTERRUPTED
     resumed = Trainer(cfg, run)
-    assert resumed.restore() and resumed.step == 13
+    assert resumed.restore() and resumed.step == resumed_at
     resumed.run()
     assert_identical(full, run)
+
+
+def test_ctrl_c_mid_step_finishes_the_step_then_checkpoints(
+        tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
+    def wrap(real_step):
+        def ctrl_c_inside_step(step: int, log: bool) -> dict[str, float]:
+            if step == 12:  # a real SIGINT while the 13th step is running
+                os.kill(os.getpid(), signal.SIGINT)
+            return real_step(step, log)
+        return ctrl_c_inside_step
+
+    _interrupt_then_resume(tmp_path, [*tiny_ring_overrides, "train.checkpoint_every=100"],
+                           wrap, resumed_at=13)
 
 
 def test_forced_stop_inside_a_step_saves_nothing_and_resumes_exactly(
         tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
-    cfg = config.load(preset="ring-ns",
-                      overrides=[*tiny_ring_overrides, "train.steps=20",
-                                 "train.checkpoint_every=10"])
-    full = new_run(cfg, tmp_path / "full")
-    Trainer(cfg, full).run()
+    def wrap(real_step):
+        def half_a_step(step: int, log: bool) -> dict[str, float]:
+            out = real_step(step, log)          # the weights have moved ...
+            if step == 13:
+                raise KeyboardInterrupt         # ... but the step never completes
+            return out
+        return half_a_step
 
-    run = new_run(cfg, tmp_path / "int")
-    trainer = Trainer(cfg, run)
-    real_step = trainer.family.train_step
-
-    def half_a_step(step: int, log: bool) -> dict[str, float]:
-        out = real_step(step, log)          # the weights have moved ...
-        if step == 13:
-            raise KeyboardInterrupt         # ... but the step never completes
-        return out
-
-    trainer.family.train_step = half_a_step  # type: ignore[method-assign]
-    assert trainer.run() == INTERRUPTED
-    resumed = Trainer(cfg, run)
-    assert resumed.restore() and resumed.step == 10   # the half-done step was not saved
-    resumed.run()
-    assert_identical(full, run)
+    # the half-done step is not saved: resume starts from the step-10 checkpoint
+    _interrupt_then_resume(tmp_path, [*tiny_ring_overrides, "train.checkpoint_every=10"],
+                           wrap, resumed_at=10)
 
 
 def test_crash_before_the_first_checkpoint_starts_over_cleanly(
