@@ -348,6 +348,8 @@ def _read(name: str, split: str, path: str | None, resolution: int | None,
 
 
 IMAGE_NAMES = ("fashion-mnist", "mnist", "mnist-5k", "digits")
+# the split a bare name means where one is asked for without a split (e.g. by `ganlab eval`)
+DEFAULT_SPLIT = {"fashion-mnist": "train", "mnist": "train", "mnist-5k": "all", "digits": "all"}
 
 
 def load_images(name: str, split: str = "train", *, path: str | None = None,

@@ -35,6 +35,16 @@ def _check_same_size(real: Images, fake: Images) -> None:
         )
 
 
+def _pair_features(
+    real: Images, fake: Images, ext: Any, batch_size: int, progress: bool, use_cache: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features of two image sets of the same size, with one extractor."""
+    _check_same_size(real, fake)
+    fr, _ = features_and_logits(real, ext, batch_size, progress, use_cache)
+    ff, _ = features_and_logits(fake, ext, batch_size, progress, use_cache)
+    return fr, ff
+
+
 def _n(x: Images | FeatureStats) -> int:
     return x.n if isinstance(x, FeatureStats) else len(x)
 
@@ -113,10 +123,8 @@ def kid(
     use_cache: bool = True,
 ) -> MetricResult:
     """KID (unbiased, cubic polynomial kernel) mean and std over random subsets."""
-    _check_same_size(real, fake)
     ext = as_extractor(extractor, weights, resize)
-    fr, _ = features_and_logits(real, ext, batch_size, progress, use_cache)
-    ff, _ = features_and_logits(fake, ext, batch_size, progress, use_cache)
+    fr, ff = _pair_features(real, fake, ext, batch_size, progress, use_cache)
     values = kid_mod.kid(fr, ff, subsets, subset_size, seed)
     card = MetricCard.for_extractor("kid", ext.card(), n_real=len(fr), n_fake=len(ff), seed=seed)
     return MetricResult(values, card)
@@ -154,10 +162,8 @@ def prdc(
     use_cache: bool = True,
 ) -> MetricResult:
     """Precision, recall, density and coverage in an extractor's feature space."""
-    _check_same_size(real, fake)
     ext = as_extractor(extractor, weights, resize)
-    fr, _ = features_and_logits(real, ext, batch_size, progress, use_cache)
-    ff, _ = features_and_logits(fake, ext, batch_size, progress, use_cache)
+    fr, ff = _pair_features(real, fake, ext, batch_size, progress, use_cache)
     card = MetricCard.for_extractor("prdc", ext.card(), n_real=len(fr), n_fake=len(ff))
     return MetricResult(prdc_mod.prdc(fr, ff, k), card)
 

@@ -72,13 +72,9 @@ def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return read_npz(path)
 
 
-# the split a bare dataset name means
-DEFAULT_SPLIT = {"fashion-mnist": "train", "mnist": "train", "mnist-5k": "all", "digits": "all"}
-
-
 def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """A named real dataset (``fashion-mnist:test``, ``mnist``, ``folder:PATH`` ...)."""
-    from ganlab.data.images import IMAGE_NAMES
+    from ganlab.data.images import DEFAULT_SPLIT, IMAGE_NAMES
     from ganlab.data.images import load_images as load_named
 
     if name.startswith("folder:"):

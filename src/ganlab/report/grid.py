@@ -10,6 +10,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ganlab.report.atomic import write_atomically
+
 
 def to_uint8(images: Tensor) -> Tensor:
     """Images in [-1, 1] (float) or uint8 -> uint8 (N, C, H, W)."""
@@ -40,9 +42,4 @@ def save_grid(images: Tensor, path: Path, nrow: int | None = None, scale: int = 
     img = Image.fromarray(canvas[:, :, 0] if mode == "L" else canvas, mode)
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    img.save(tmp)
-    tmp.replace(path)
-    return path
+    return write_atomically(path, lambda tmp: img.save(tmp, format="PNG"))

@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ganlab.report.atomic import write_atomically
+
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "losses": ("Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
     "d_outputs": ("Discriminator on real and generated data", ("d_real", "d_fake")),
@@ -98,12 +100,9 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
     axes[-1][0].set_xlabel("step")
     axes[0][0].set_title(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return Path(path)
 
 
 def save_curves(records: list[dict[str, Any]], folder: Path) -> list[tuple[str, Path]]:

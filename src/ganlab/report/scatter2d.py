@@ -6,6 +6,8 @@ from pathlib import Path
 
 import matplotlib
 
+from ganlab.report.atomic import write_atomically
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
@@ -49,9 +51,6 @@ def save_scatter(path: Path, real: Tensor, fake: Tensor, D: nn.Module | None,
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return Path(path)

@@ -29,9 +29,8 @@ AUTO_EXTRACTORS = {
     "mnist": "digits-classifier",
     "mnist-5k": "digits-classifier",
 }
-# named image sets with a held-out split, and the split a bare name means
+# named image sets with a held-out split
 HELD_OUT = ("fashion-mnist", "mnist", "mnist-5k")
-DEFAULT_SPLIT = {"fashion-mnist": "train", "mnist": "train", "mnist-5k": "all", "digits": "all"}
 
 
 def auto_extractor(data_name: str) -> tuple[str | None, str]:
@@ -47,26 +46,12 @@ def auto_extractor(data_name: str) -> tuple[str | None, str]:
                   "(set eval.extractor, e.g. inception-fid, to measure anyway)")
 
 
-def _load_named(spec: str) -> np.ndarray | None:
-    """Images of a training-data name (``fashion-mnist:test``, ``npz:PATH`` ...), or None."""
-    from ganlab.data.images import IMAGE_NAMES, load_images
-
-    if spec.startswith(("npz:", "folder:")):
-        return load_images(spec)[0].numpy()
-    name, _, split = spec.partition(":")
-    if name not in IMAGE_NAMES:
-        return None
-    return load_images(name, split or DEFAULT_SPLIT[name])[0].numpy()
-
-
 def load_reference(spec: str) -> np.ndarray:
-    """Real images uint8 (N,C,H,W) for an ``eval.reference`` spec."""
-    images = _load_named(spec)
-    if images is None:  # a folder, an .npz file or a run folder
-        from ganlab.metrics.sources import load_images
+    """Real images uint8 (N,C,H,W) for an ``eval.reference`` spec (read as ``ganlab eval``
+    reads its inputs: a dataset split, folder:/npz:, a folder, an .npz or a run folder)."""
+    from ganlab.metrics.sources import load_images
 
-        images = load_images(spec).images
-    return images
+    return load_images(spec).images
 
 
 def default_reference(data: DataConfig) -> tuple[str, np.ndarray]:
