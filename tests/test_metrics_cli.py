@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ganlab import cli_eval
+from ganlab.cli import main as cli_main
 
 
 class Tiny(nn.Module):
@@ -39,7 +39,7 @@ def files(tmp_path, monkeypatch):
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str, str]:
-    rc = cli_eval.main(argv)
+    rc = cli_main(argv)
     out, err = capsys.readouterr()
     return rc, out, err
 

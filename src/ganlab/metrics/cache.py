@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ganlab.atomic import write_atomically
 
 CACHE_VERSION = 1
 
@@ -57,12 +58,11 @@ def save_arrays(key: str, **arrays: np.ndarray) -> Path | None:
     """Atomically write arrays under a key; a cache that cannot be written is skipped."""
     root = cache_dir()
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        final = root / f"{key}.npz"
-        os.replace(tmp, final)
-        return final
+        return write_atomically(root / f"{key}.npz", lambda tmp: _savez(tmp, arrays))
     except OSError:
         return None
+
+
+def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:  # a file object: np.savez would append .npz to a name
+        np.savez(fh, **arrays)

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ganlab.report.atomic import write_atomically
+from ganlab.atomic import write_atomically
 
 
 def to_uint8(images: Tensor) -> Tensor:

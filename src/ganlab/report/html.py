@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ganlab.atomic import write_text
 from ganlab.report.plots import metric_keys, save_curves
 
 REPORT = "report.html"
@@ -204,8 +203,4 @@ def write_report(run_dir: Path) -> Path:
     """Write ``run_dir/report.html`` atomically and return its path."""
     run_dir = Path(run_dir)
     text = render(run_dir)
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".report.", suffix=".html")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, run_dir / REPORT)
-    return run_dir / REPORT
+    return write_text(run_dir / REPORT, text)

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ganlab.report.atomic import write_atomically
+from ganlab.atomic import write_atomically
 
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "losses": ("Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import matplotlib
 
-from ganlab.report.atomic import write_atomically
+from ganlab.atomic import write_atomically
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ganlab import config as config_mod
+from ganlab.atomic import write_text
 from ganlab.config import Config
 from ganlab.errors import GanlabError
 
@@ -49,9 +50,7 @@ def open_run(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[C
 
 def save_config(cfg: Config, run_dir: Path) -> None:
     """Write the run's resolved config atomically."""
-    tmp = run_dir / f".{CONFIG}.tmp"
-    tmp.write_text(config_mod.dump(cfg))
-    tmp.replace(run_dir / CONFIG)
+    write_text(run_dir / CONFIG, config_mod.dump(cfg), durable=True)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

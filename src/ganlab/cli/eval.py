@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -289,18 +288,3 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_classifier_train)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run these commands alone (the ``ganlab`` entry point adds them to its own parser)."""
-    parser = argparse.ArgumentParser(prog="ganlab")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except GanlabError as exc:
-        print(f"ganlab: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

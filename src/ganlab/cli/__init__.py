@@ -12,7 +12,7 @@ from ganlab import config as config_mod
 from ganlab.errors import GanlabError
 
 # Modules that add their own subcommands with ``add_commands(subparsers)``.
-_COMMAND_MODULES = ("ganlab.cli_sample", "ganlab.cli_eval", "ganlab.cli_lab")
+_COMMAND_MODULES = ("ganlab.cli.sample", "ganlab.cli.eval", "ganlab.cli.lab")
 
 
 def _print_end(trainer, run_dir: Path) -> None:
@@ -132,13 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_config)
 
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.add_commands(sub)
+        # a command module that fails to import is a broken install: let the error show
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 
