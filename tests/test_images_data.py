@@ -181,16 +181,17 @@ def test_image_source_epochs_and_state(tmp_path: Path) -> None:
     src = build_data(DataConfig(name=name, limit=7))
     assert src.kind == "images" and len(src) == 7 and src.sample_shape == (1, 28, 28)
     g = torch.Generator().manual_seed(0)
-    x, y = src.batch(7, g)
+    b = src.batch(7, g)
+    x, y = b.x, b.labels
     assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
     assert sorted(y.tolist()) == list(range(7))  # one epoch: each image once
     src.batch(3, g)
     state, g_state = src.state_dict(), g.get_state()
-    after = [src.batch(5, g)[1].tolist() for _ in range(3)]  # crosses an epoch boundary
+    after = [src.batch(5, g).labels.tolist() for _ in range(3)]  # crosses an epoch boundary
     src2 = build_data(DataConfig(name=name, limit=7))
     src2.load_state_dict(state)
     g.set_state(g_state)
-    assert [src2.batch(5, g)[1].tolist() for _ in range(3)] == after
+    assert [src2.batch(5, g).labels.tolist() for _ in range(3)] == after
     with pytest.raises(GanlabError, match="no labels"):
         np.savez(tmp_path / "u.npz", images=np.zeros((2, 8, 8), np.uint8))
         build_data(DataConfig(name=f"npz:{tmp_path / 'u.npz'}", labels=True))

@@ -52,6 +52,11 @@ class DataConfig:
     channels: int | None = None
     limit: int | None = None           # use only the first N images
     labels: bool = False
+    # folders too large for memory: read in DataLoader workers, with augmentation
+    stream: bool = False               # read a folder: / pairs: set file by file in workers
+    workers: int = 2                   # DataLoader worker processes when streaming
+    load_size: int | None = None       # resize to this, then random-crop to data.resolution
+    flip: bool = False                 # random horizontal flips when streaming
 
 
 @dataclass

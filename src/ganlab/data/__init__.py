@@ -13,18 +13,25 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
-from torch import Tensor
 
+from ganlab.data.batch import Batch, DataSpec
 from ganlab.errors import GanlabError
+
+__all__ = ["Batch", "DataSource", "DataSpec", "build_data", "data_names", "register"]
 
 
 class DataSource(Protocol):
-    """What the training loop needs from data."""
+    """What a family needs from data: batches drawn with the family's random generator, a
+    description (:class:`DataSpec`) and a resumable position."""
 
-    kind: str  # "points" (N, 2) or "images" (N, C, H, W) in [-1, 1]
+    kind: str  # "points" (N, 2), "images" (N, C, H, W) in [-1, 1], or "tokens"
 
-    def batch(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
-        """``n`` samples (and labels, or None), drawn with ``generator``."""
+    def spec(self) -> DataSpec:
+        """Shapes, classes, vocabulary: what building networks needs (no data is read)."""
+        ...
+
+    def batch(self, n: int, generator: torch.Generator) -> Batch:
+        """``n`` examples drawn with ``generator`` (on the CPU; the family moves them)."""
         ...
 
     def state_dict(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from ganlab.data import register
+from ganlab.data.batch import Batch, DataSpec
 from ganlab.errors import GanlabError
 
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -389,6 +390,7 @@ class ImageSource:
     labels: Tensor | None = None   # int64 (N,)
     name: str = "images"
     kind: str = "images"
+    class_names: list[str] | None = None
 
     def __post_init__(self) -> None:
         self._perm: Tensor | None = None
@@ -415,10 +417,18 @@ class ImageSource:
             n -= take
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
-    def batch(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor | None]:
+    def spec(self) -> DataSpec:
+        num_classes = None
+        if self.labels is not None:
+            num_classes = len(self.class_names) if self.class_names else \
+                int(self.labels.max()) + 1
+        return DataSpec("images", self.sample_shape, num_classes=num_classes,
+                        class_names=self.class_names if self.labels is not None else None)
+
+    def batch(self, n: int, generator: torch.Generator) -> Batch:
         idx = self._indices(n, generator)
         labels = self.labels[idx] if self.labels is not None else None
-        return to_float(self.images[idx]), labels
+        return Batch(x=to_float(self.images[idx]), labels=labels)
 
     def state_dict(self) -> dict[str, Any]:
         return {"perm": self._perm, "pos": self._pos, "epoch": self.epoch}
@@ -436,7 +446,9 @@ def build_image_source(cfg: Any) -> ImageSource:
     if cfg.labels and labels is None:
         raise GanlabError(f"data.labels: {cfg.name} has no labels (for a folder, put each "
                           "class in its own subfolder)")
-    return ImageSource(images, labels, cfg.name)
+    names = list(FASHION_CLASSES) if cfg.name == "fashion-mnist" else (
+        [str(d) for d in range(10)] if cfg.name in ("mnist", "mnist-5k", "digits") else None)
+    return ImageSource(images, labels, cfg.name, class_names=names)
 
 
 for _name in IMAGE_NAMES:

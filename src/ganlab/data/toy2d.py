@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ganlab.data import register
+from ganlab.data.batch import Batch, DataSpec
 from ganlab.errors import GanlabError
 
 
@@ -95,11 +96,14 @@ class PointSource:
         self.mixture = mix
         self.noise = noise
 
-    def batch(self, n: int, generator: torch.Generator) -> tuple[Tensor, None]:
+    def spec(self) -> DataSpec:
+        return DataSpec("points", (2,), extra={"bounds": list(self.bounds())})
+
+    def batch(self, n: int, generator: torch.Generator) -> Batch:
         if self.mixture is not None:
-            return self.mixture.sample(n, generator), None
+            return Batch(x=self.mixture.sample(n, generator))
         fn = spiral if self.name == "spiral" else swissroll
-        return fn(n, self.noise, generator), None
+        return Batch(x=fn(n, self.noise, generator))
 
     def state_dict(self) -> dict[str, Any]:
         return {}
