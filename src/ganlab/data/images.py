@@ -30,7 +30,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from ganlab.data import register
+from ganlab.data import DataSource, register
 from ganlab.data.batch import Batch, DataSpec
 from ganlab.errors import GanlabError
 
@@ -225,13 +225,13 @@ def _resize(img: Image.Image, resolution: int) -> Image.Image:
     return img.resize((resolution, resolution), filt)
 
 
-def read_folder(root: str | Path, resolution: int | None = None, channels: int | None = None,
-                limit: int | None = None) -> Arrays:
-    """PNG/JPEG/WebP files under ``root`` (recursive), sorted by path.
+def list_folder(root: str | Path, limit: int | None = None
+                ) -> tuple[list[Path], np.ndarray | None, list[str] | None]:
+    """The image files under ``root`` (recursive, sorted by path, the first ``limit``), their
+    int64 labels and the class names, without decoding anything.
 
-    When every image lies in a first-level subfolder, the subfolders (sorted) are the classes
-    and give the labels; otherwise there are none. Without ``resolution`` all images must share
-    one square size; without ``channels`` the set is grey if every image is grey, else RGB.
+    When every file lies in a first-level subfolder, the subfolders (sorted) are the classes
+    and give the labels; otherwise labels and class names are None.
     """
     root = Path(root)
     if not root.is_dir():
@@ -243,6 +243,25 @@ def read_folder(root: str | Path, resolution: int | None = None, channels: int |
                           f"({', '.join(IMAGE_SUFFIXES)}, searched recursively)")
     if limit:
         files = files[:limit]
+    rel = [p.relative_to(root).parts for p in files]
+    if not all(len(parts) >= 2 for parts in rel):
+        return files, None, None
+    classes = sorted({parts[0] for parts in rel})
+    index = {c: i for i, c in enumerate(classes)}
+    return files, np.array([index[parts[0]] for parts in rel], dtype=np.int64), classes
+
+
+def read_folder(root: str | Path, resolution: int | None = None, channels: int | None = None,
+                limit: int | None = None) -> Arrays:
+    """PNG/JPEG/WebP files under ``root`` (recursive), sorted by path.
+
+    When every image lies in a first-level subfolder, the subfolders (sorted) are the classes
+    and give the labels; otherwise there are none (see :func:`list_folder`). Without
+    ``resolution`` all images must share one square size; without ``channels`` the set is grey
+    if every image is grey, else RGB.
+    """
+    root = Path(root)
+    files, labels, _ = list_folder(root, limit)
     imgs = [_open_image(p) for p in files]
     if channels is None:
         channels = 1 if all(_image_mode(im) == 1 for im in imgs) else 3
@@ -259,12 +278,6 @@ def read_folder(root: str | Path, resolution: int | None = None, channels: int |
         a = np.asarray(im, dtype=np.uint8)
         arrays.append(a[:, :, None] if a.ndim == 2 else a)
     images = np.stack(arrays).transpose(0, 3, 1, 2).copy()
-    rel = [p.relative_to(root).parts for p in files]
-    labels = None
-    if all(len(parts) >= 2 for parts in rel):
-        classes = sorted({parts[0] for parts in rel})
-        index = {c: i for i, c in enumerate(classes)}
-        labels = np.array([index[parts[0]] for parts in rel], dtype=np.int64)
     return images, labels
 
 
@@ -439,8 +452,13 @@ class ImageSource:
         self.epoch = int(state["epoch"])
 
 
-def build_image_source(cfg: Any) -> ImageSource:
-    """An :class:`ImageSource` from a :class:`ganlab.config.DataConfig`."""
+def build_image_source(cfg: Any) -> DataSource:
+    """An :class:`ImageSource` from a :class:`ganlab.config.DataConfig`; a ``folder:`` set with
+    ``data.stream`` is read file by file in workers instead (:mod:`ganlab.data.stream`)."""
+    if cfg.stream and cfg.name.startswith("folder:"):
+        from ganlab.data.stream import build_stream_source
+
+        return build_stream_source(cfg)
     images, labels = load_images(cfg.name, cfg.split, path=cfg.path, resolution=cfg.resolution,
                                  channels=cfg.channels, limit=cfg.limit)
     if cfg.labels and labels is None:
