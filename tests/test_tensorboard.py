@@ -1,46 +1,99 @@
-"""TensorBoard event files written without TensorFlow: framing, CRCs, TensorBoard reading them."""
+"""TensorBoard logging through ``EventWriter`` (torch's SummaryWriter), read back by TensorBoard."""
 
 from __future__ import annotations
 
-import struct
+import io
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ganlab.cli import main
-from ganlab.report.tensorboard import EventWriter, crc32c, masked_crc32c
+from ganlab.errors import GanlabError
+from ganlab.report.tensorboard import EventWriter
 
 
-def test_crc32c_check_value() -> None:
-    # the standard CRC-32C check value (RFC 3720, B.4)
-    assert crc32c(b"123456789") == 0xE3069283
-    assert crc32c(b"") == 0
+def _accumulator(folder: Path):  # noqa: ANN202 (tensorboard's class; the package is optional)
+    ea = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    acc = ea.EventAccumulator(str(folder), size_guidance={ea.IMAGES: 0, ea.SCALARS: 0,
+                                                          ea.TENSORS: 0})
+    acc.Reload()
+    return acc
 
 
-def _records(path: Path) -> list[bytes]:
-    """TFRecord reader that verifies both CRCs of every record."""
-    data = path.read_bytes()
-    out, pos = [], 0
-    while pos < len(data):
-        header = data[pos : pos + 8]
-        (length,) = struct.unpack("<Q", header)
-        assert struct.unpack("<I", data[pos + 8 : pos + 12])[0] == masked_crc32c(header)
-        payload = data[pos + 12 : pos + 12 + length]
-        crc = struct.unpack("<I", data[pos + 12 + length : pos + 16 + length])[0]
-        assert crc == masked_crc32c(payload)
-        out.append(payload)
-        pos += 16 + length
-    return out
+def _decode(encoded: bytes) -> np.ndarray:
+    assert encoded.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(encoded)) as im:
+        return np.asarray(im)
 
 
-def test_writer_frames_records(tmp_path: Path) -> None:
-    w = EventWriter(tmp_path)
-    assert w.add_scalars(3, {"loss": 0.5, "flag": True, "name": "x", "bad": float("nan")}) == 1
+def test_writer_reads_back_in_tensorboard(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    rgb = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3) * 3
+    grey = np.array([[0, 255], [7, 128], [64, 32]], dtype=np.uint8)
+    png = tmp_path / "grid.png"
+    Image.fromarray(grey, "L").save(png)
+
+    w = EventWriter(tmp_path / "tb")
+    written = w.add_scalars(3, {"loss": 0.5, "n": 7, "name": "x", "bad": float("nan"),
+                                "inf": float("inf"), "flag": True, "none": None,
+                                "nested": {"a": 1.0}, "f32": np.float32(0.25)}, prefix="p/")
+    assert written == 3
+    w.add_scalars(4, {"loss": -1.25})
+    w.add_image(3, "array", rgb)
+    w.add_image(4, "array", rgb[:, :, 0])            # (H, W) greyscale
+    w.add_image(3, "file", png)
+    w.add_png(5, "file", str(png))                    # the loop's spelling, a str path
+    w.add_text(6, "notes", "hello **tensorboard**")
+    w.flush()
     w.close()
-    records = _records(w.path)
-    assert len(records) == 2                  # file_version + one summary
-    assert b"brain.Event:2" in records[0]
-    assert b"loss" in records[1] and struct.pack("<f", 0.5) in records[1]
+    w.close()                                         # idempotent
+
+    acc = _accumulator(tmp_path / "tb")
+    tags = acc.Tags()
+    assert set(tags["scalars"]) == {"p/loss", "p/n", "p/f32", "loss"}
+    assert [(e.step, e.value) for e in acc.Scalars("p/loss")] == [(3, 0.5)]
+    assert [(e.step, e.value) for e in acc.Scalars("p/n")] == [(3, 7.0)]
+    assert [(e.step, e.value) for e in acc.Scalars("p/f32")] == [(3, 0.25)]
+    assert [(e.step, e.value) for e in acc.Scalars("loss")] == [(4, -1.25)]
+
+    assert set(tags["images"]) == {"array", "file"}
+    arrays = acc.Images("array")
+    assert [(e.step, e.height, e.width) for e in arrays] == [(3, 4, 5), (4, 4, 5)]
+    np.testing.assert_array_equal(_decode(arrays[0].encoded_image_string), rgb)
+    np.testing.assert_array_equal(_decode(arrays[1].encoded_image_string)[..., 0], rgb[:, :, 0])
+    files = acc.Images("file")
+    assert [(e.step, e.height, e.width) for e in files] == [(3, 3, 2), (5, 3, 2)]
+    decoded = _decode(files[0].encoded_image_string)
+    np.testing.assert_array_equal(decoded if decoded.ndim == 2 else decoded[..., 0], grey)
+
+    (text_tag,) = tags["tensors"]
+    assert text_tag.startswith("notes")
+    (text,) = acc.Tensors(text_tag)
+    assert text.step == 6
+    assert text.tensor_proto.string_val == [b"hello **tensorboard**"]
+
+
+def test_writer_rejects_bad_images(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    w = EventWriter(tmp_path)
+    with pytest.raises(GanlabError, match="uint8"):
+        w.add_image(0, "x", np.zeros((2, 2, 3), np.float32))
+    with pytest.raises(GanlabError, match="shape"):
+        w.add_image(0, "x", np.zeros((2, 2, 2), np.uint8))
+    w.close()
+
+
+def test_missing_tensorboard_is_a_ganlab_error(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # a None entry in sys.modules makes ``import`` of that name raise ImportError
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    with pytest.raises(GanlabError, match="pip install tensorboard") as info:
+        EventWriter(tmp_path / "tb")
+    assert "\n" not in str(info.value)
+    assert "train.tensorboard=false" in str(info.value)
 
 
 def test_run_log_reads_back_in_tensorboard(tmp_path: Path, tiny_ring_overrides: list[str]) -> None:

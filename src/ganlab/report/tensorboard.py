@@ -1,139 +1,92 @@
-"""A TensorBoard event-file writer with no dependencies (scalars and PNG images).
+"""TensorBoard logging: ganlab's small adapter over ``torch.utils.tensorboard.SummaryWriter``.
 
-TensorBoard reads ``events.out.tfevents.*`` files: TFRecord framing (length, masked CRC-32C of
-the length, payload, masked CRC-32C of the payload) around serialised ``tensorflow.Event``
-protocol buffers. ganlab writes the few fields it needs by hand, so a run can be watched with
-``tensorboard --logdir runs/`` without ganlab depending on TensorFlow, tensorboard or protobuf
-(``pip install tensorboard`` only where you want to *view* the logs).
-
-Fields written (from tensorflow/core/util/event.proto and framework/summary.proto):
-``Event{wall_time=1 (double), step=2 (int64), file_version=3 (string), summary=5 (Summary)}``,
-``Summary{value=1 (repeated Value)}``, ``Value{tag=1 (string), simple_value=2 (float),
-image=4 (Image)}``, ``Image{height=1, width=2, colorspace=3 (int32), encoded_image_string=4}``.
+The training loop writes ``RUN/tensorboard/events.out.tfevents.*`` through :class:`EventWriter`
+when ``train.tensorboard=true``; watch a run with ``tensorboard --logdir runs/``. Writing needs
+the ``tensorboard`` package (``pip install tensorboard``, or the ``tensorboard`` extra), which is
+imported only when an :class:`EventWriter` is made, so ``import ganlab`` stays fast.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import socket
-import struct
-import time
+import numbers
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganlab.errors import GanlabError
+
+# Seconds between background flushes of pending events (SummaryWriter's default is 120).
+FLUSH_SECS = 10
 
 
-def _crc32c_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
+def _png_array(path: str | Path) -> np.ndarray:
+    """A PNG file as a uint8 array: (H, W) for greyscale, (H, W, 3|4) otherwise."""
+    from PIL import Image
 
-
-_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), as TFRecord uses it."""
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = _TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-# -- protocol-buffer wire format (only what Event needs) ------------------------------------------
-def _varint(n: int) -> bytes:
-    if n < 0:
-        n += 1 << 64
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _key(field: int, wire: int) -> bytes:
-    return _varint((field << 3) | wire)
-
-
-def _bytes_field(field: int, payload: bytes) -> bytes:
-    return _key(field, 2) + _varint(len(payload)) + payload
-
-
-def _int_field(field: int, value: int) -> bytes:
-    return _key(field, 0) + _varint(value)
-
-
-def _event(step: int, wall_time: float, *, summary: bytes | None = None,
-           file_version: str | None = None) -> bytes:
-    out = _key(1, 1) + struct.pack("<d", wall_time) + _int_field(2, step)
-    if file_version is not None:
-        out += _bytes_field(3, file_version.encode())
-    if summary is not None:
-        out += _bytes_field(5, summary)
-    return out
-
-
-def _scalar_value(tag: str, value: float) -> bytes:
-    return _bytes_field(1, _bytes_field(1, tag.encode()) + _key(2, 5) + struct.pack("<f", value))
-
-
-def _image_value(tag: str, png: bytes, height: int, width: int, channels: int) -> bytes:
-    image = (_int_field(1, height) + _int_field(2, width) + _int_field(3, channels)
-             + _bytes_field(4, png))
-    return _bytes_field(1, _bytes_field(1, tag.encode()) + _bytes_field(4, image))
+    with Image.open(path) as im:
+        if im.mode not in ("L", "RGB", "RGBA"):
+            has_alpha = "A" in im.getbands() or "transparency" in im.info
+            im = im.convert("RGBA" if has_alpha else "RGB")
+        return np.asarray(im, dtype=np.uint8).copy()
 
 
 class EventWriter:
-    """Appends scalar and image summaries to one ``events.out.tfevents.*`` file in ``logdir``."""
+    """Scalars, images and text for TensorBoard, written to one event file in ``folder``."""
 
-    def __init__(self, logdir: str | Path) -> None:
-        self.logdir = Path(logdir)
-        self.logdir.mkdir(parents=True, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}"
-        self.path = self.logdir / name
-        self._fh = open(self.path, "ab")  # noqa: SIM115 (kept open for the run)
-        self._write(_event(0, time.time(), file_version="brain.Event:2"))
+    def __init__(self, folder: str | Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise GanlabError(
+                "TensorBoard logging needs the tensorboard package: pip install tensorboard "
+                "(or set train.tensorboard=false)") from exc
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._writer: Any = SummaryWriter(log_dir=str(self.folder), flush_secs=FLUSH_SECS)
 
-    def _write(self, record: bytes) -> None:
-        header = struct.pack("<Q", len(record))
-        self._fh.write(header + struct.pack("<I", masked_crc32c(header)) + record
-                       + struct.pack("<I", masked_crc32c(record)))
+    def add_scalars(self, step: int, values: Mapping[str, Any], prefix: str = "") -> int:
+        """Write every finite int/float of ``values`` as the scalar ``prefix + key``.
 
-    def add_scalars(self, step: int, values: Mapping[str, object], prefix: str = "") -> int:
-        """Write every finite int/float of ``values`` as ``prefix + key``; returns how many."""
-        parts = [_scalar_value(prefix + k, float(v)) for k, v in values.items()
-                 if isinstance(v, int | float) and not isinstance(v, bool)
-                 and math.isfinite(float(v))]
-        if parts:
-            self._write(_event(step, time.time(), summary=b"".join(parts)))
-            self._fh.flush()
-        return len(parts)
+        Anything else (strings, dicts, None, bools, NaN, inf) is skipped; returns how many
+        scalars were written.
+        """
+        n = 0
+        for key, value in values.items():
+            if (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                    and math.isfinite(float(value))):
+                self._writer.add_scalar(prefix + key, float(value), global_step=int(step))
+                n += 1
+        return n
 
-    def add_png(self, step: int, tag: str, png_path: str | Path) -> None:
-        """Write a PNG file (as written by the snapshot code) as an image summary."""
-        from PIL import Image
+    def add_image(self, step: int, tag: str, image: str | Path | np.ndarray) -> None:
+        """Write an image summary: ``image`` is a PNG path or a uint8 array (H, W, C) / (H, W)."""
+        arr = _png_array(image) if isinstance(image, str | Path) else np.asarray(image)
+        if arr.dtype != np.uint8:
+            raise GanlabError(f"add_image({tag!r}) needs a uint8 array, got {arr.dtype}")
+        if arr.ndim == 2:
+            formats = "HW"
+        elif arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
+            formats = "HWC"
+        else:
+            raise GanlabError(f"add_image({tag!r}) needs (H, W) or (H, W, 1|3|4), "
+                              f"got shape {arr.shape}")
+        self._writer.add_image(tag, arr, global_step=int(step), dataformats=formats)
 
-        data = Path(png_path).read_bytes()
-        with Image.open(png_path) as im:
-            width, height = im.size
-            channels = len(im.getbands())
-        self._write(_event(step, time.time(),
-                           summary=_image_value(tag, data, height, width, channels)))
-        self._fh.flush()
+    def add_png(self, step: int, tag: str, path: str | Path) -> None:
+        """Write a PNG file as an image summary (the same as :meth:`add_image` with a path)."""
+        self.add_image(step, tag, Path(path))
+
+    def add_text(self, step: int, tag: str, text: str) -> None:
+        """Write a text summary (shown in TensorBoard's Text tab)."""
+        self._writer.add_text(tag, text, global_step=int(step))
+
+    def flush(self) -> None:
+        """Write pending events to disk."""
+        self._writer.flush()
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
+        """Flush and close the event file; calling it again does nothing."""
+        self._writer.close()
