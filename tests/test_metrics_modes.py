@@ -65,10 +65,10 @@ def test_classifier_score_parts() -> None:
 
 def test_shipped_digits_classifier_counts_modes() -> None:
     from ganlab import metrics
-    from ganlab.features import _realdata
+    from ganlab.features.classifier_train import load_split
 
     try:
-        images, labels = _realdata.mnist5k("test")
+        images, labels = load_split("digits", "test")
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"MNIST-5k not installed: {exc}")
     collapsed = np.repeat(images[labels == 7][:1], 40, 0)  # a generator stuck on one digit

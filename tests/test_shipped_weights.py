@@ -25,10 +25,10 @@ def test_weights_match_their_card(domain: str) -> None:
 
 
 def test_fashion_classifier_accuracy_on_test_images() -> None:
-    from ganlab.features import _realdata
+    from ganlab.features.classifier_train import load_split
 
     try:
-        images, labels = _realdata.fashion_mnist("test")
+        images, labels = load_split("fashion", "test")
     except GanlabError as err:
         pytest.skip(str(err))
     model, info = load_classifier("fashion")

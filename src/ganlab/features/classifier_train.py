@@ -12,7 +12,6 @@ import torch
 from safetensors.torch import save_file
 from torch.nn import functional as F
 
-from ganlab.features import _realdata
 from ganlab.features.classifier import SmallCNN, normalize_unit, weights_paths
 from ganlab.features.inception import sha256_file
 
@@ -39,13 +38,22 @@ DATA_NOTE = {
 }
 
 
+# the image set each domain's classifier is trained and scored on (read by ganlab.data.images)
+DATASETS = {"digits": "mnist-5k", "fashion": "fashion-mnist"}
+
+
+def load_split(domain: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N,1,28,28) images and int64 labels of a domain's ``train`` or ``test`` split."""
+    from ganlab.data.images import load_images
+
+    images, labels = load_images(DATASETS[domain], split)
+    assert labels is not None  # both sets are labelled
+    return images.numpy(), labels.numpy()
+
+
 def _load(domain: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    if domain == "digits":
-        xtr, ytr = _realdata.mnist5k("train")
-        xte, yte = _realdata.mnist5k("test")
-    else:
-        xtr, ytr = _realdata.fashion_mnist("train")
-        xte, yte = _realdata.fashion_mnist("test")
+    xtr, ytr = load_split(domain, "train")
+    xte, yte = load_split(domain, "test")
     return xtr, ytr, xte, yte
 
 
