@@ -1,4 +1,4 @@
-"""Python API: extractor adapter, caching, metric cards, the training-loop helper."""
+"""Python API: extractor adapter, caching, metric cards, one feature pass for many metrics."""
 
 from __future__ import annotations
 
@@ -76,7 +76,41 @@ def test_fid_over_seeds(ext) -> None:
     assert res["fid_mean"] == pytest.approx(np.mean(res["fid_values"]))
 
 
-def test_compute_training_metrics(ext) -> None:
-    out = metrics.compute_training_metrics(torch.from_numpy(_images(9)), _images(10), ext)
-    assert {"fid", "kid_mean", "precision", "recall", "density", "coverage", "score"} <= set(out)
-    assert all(isinstance(v, float) for v in out.values())
+def test_evaluate_reads_only_the_feature_sets(ext) -> None:
+    from ganlab.metrics.card import joint_card
+
+    a, b = _images(9), _images(10, shift=20)
+    fr, ff = metrics.extract_features(a, ext), metrics.extract_features(b, ext)
+    ext.network = None  # every metric must read the features, never the network again
+    res = metrics.evaluate(fr, ff, ext, kid_subsets=5, kid_subset_size=30, score_splits=3)
+    assert list(res) == ["fid", "kid", "prdc", "score"]
+    assert res["kid"].card.extra == {"subsets": 5, "subset_size": 30}
+    assert res["prdc"].card.extra == {"k": 5} and res["score"].card.extra == {"splits": 3}
+    card = joint_card(res, reference="b")
+    assert card["extractor"] == "tiny" and card["n_fake"] == 60 and card["reference"] == "b"
+    assert card["metrics"]["fid"] == {"n_real": 60} and card["metrics"]["kid"]["seed"] == 0
+    assert card["metrics"]["classifier_score"] == {"splits": 3}
+
+
+def test_evaluate_matches_the_single_metrics(ext) -> None:
+    a, b = _images(11), _images(12, shift=30)
+    res = metrics.evaluate(a, b, ext, kid_subsets=4, kid_subset_size=25, score_splits=2)
+    assert res["fid"]["fid"] == pytest.approx(metrics.fid(a, b, ext)["fid"], rel=1e-9)
+    assert res["kid"].values == metrics.kid(a, b, ext, subsets=4, subset_size=25).values
+    assert res["prdc"].values == metrics.prdc(a, b, ext).values
+    assert res["score"].values == metrics.inception_score(b, ext, splits=2).values
+
+
+def test_prdc_max_n_subsamples_and_says_so(ext) -> None:
+    res = metrics.prdc(_images(13, n=50), _images(14, n=40), ext, max_n=30)
+    assert res.card.n_real == 30 and res.card.n_fake == 30
+    assert res.card.extra["subset_of"] == {"n_real": 50, "n_fake": 40, "seed": 0}
+
+
+def test_features_of_another_extractor_are_refused(ext) -> None:
+    from ganlab.errors import GanlabError
+
+    fs = metrics.extract_features(_images(15), ext)
+    other = module_extractor(TinyClassifier(), name="other", input_size=12, channels=1)
+    with pytest.raises(GanlabError, match="made with extractor tiny"):
+        metrics.fid(fs, fs, other)

@@ -176,18 +176,13 @@ def cmd_memorization(args: argparse.Namespace) -> int:
 
 
 def cmd_all(args: argparse.Namespace) -> int:
+    """FID, KID, PRDC (+ score): one extractor pass per input set feeds them all."""
     from ganlab import metrics
 
     real, fake = _load(args.a, args), _load(args.b, args)
-    kw = _kw(args)
-    ext = _ext(args)
-    results = {
-        "fid": metrics.fid(real, fake, ext, **kw),
-        "kid": metrics.kid(real, fake, ext, subset_size=args.subset_size, **kw),
-        "prdc": metrics.prdc(real, fake, ext, **kw),
-    }
-    if ext.spec.num_classes:
-        results["score"] = metrics.inception_score(fake, ext, **kw)
+    results = metrics.evaluate(
+        real, fake, _ext(args), kid_subset_size=args.subset_size, **_kw(args)
+    )
     return _print(results, args)
 
 

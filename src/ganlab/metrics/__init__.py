@@ -1,7 +1,10 @@
 """Evaluation: images -> features (extractor) -> statistics (cached) -> metric (+ metric card).
 
-High-level functions take uint8 images (N,C,H,W) and return a ``MetricResult``; the pure
-functions (``frechet_distance``, ``mmd2_unbiased``, ``prdc`` ...) live in their own modules.
+High-level functions take uint8 images (N,C,H,W), or the ``FeatureSet`` of one extractor pass
+(``extract_features``), and return a ``MetricResult``; ``evaluate`` is the bundle that
+``ganlab eval all`` and training-time evaluation share. The pure functions
+(``frechet_distance``, ``mmd2_unbiased``, ``prdc`` ...) live in their own modules; streamed
+statistics (``FeatureMoments``, ``ClassMoments``) merge across shards and processes.
 
 The public names below are imported on first use, so ``import ganlab.metrics`` (and every
 ``import ganlab.metrics.<module>``) stays cheap: torch, torchmetrics and scipy load only when
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ganlab.metrics.api import (
+        evaluate,
         fid,
         fid_over_seeds,
         inception_score,
@@ -24,18 +28,23 @@ if TYPE_CHECKING:
         prdc,
     )
     from ganlab.metrics.card import MetricCard, MetricResult
+    from ganlab.metrics.class_score import ClassMoments
+    from ganlab.metrics.extract import FeatureSet, extract_features, feature_moments
     from ganlab.metrics.frechet import frechet_distance
     from ganlab.metrics.image_quality import psnr, ssim
     from ganlab.metrics.stats import FeatureMoments, FeatureStats
-    from ganlab.metrics.training import compute_training_metrics
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
+    "ClassMoments": "class_score",
     "FeatureMoments": "stats",
+    "FeatureSet": "extract",
     "FeatureStats": "stats",
     "MetricCard": "card",
     "MetricResult": "card",
-    "compute_training_metrics": "training",
+    "evaluate": "api",
+    "extract_features": "extract",
+    "feature_moments": "extract",
     "fid": "api",
     "fid_over_seeds": "api",
     "frechet_distance": "frechet",
@@ -49,11 +58,15 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "ClassMoments",
     "FeatureMoments",
+    "FeatureSet",
     "FeatureStats",
     "MetricCard",
     "MetricResult",
-    "compute_training_metrics",
+    "evaluate",
+    "extract_features",
+    "feature_moments",
     "fid",
     "fid_over_seeds",
     "frechet_distance",

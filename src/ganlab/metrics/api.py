@@ -1,4 +1,11 @@
-"""The Python API: images in, MetricResult (values + card) out."""
+"""The Python API: images (or one pass's features) in, MetricResult (values + card) out.
+
+Every metric function takes uint8 images (N,C,H,W), or a :class:`FeatureSet` from
+:func:`extract_features` so that several metrics share one extractor pass; FID also takes
+:class:`FeatureStats`. :func:`evaluate` is the bundle ``ganlab eval all`` and training-time
+evaluation both use: one pass per set feeds FID, KID, precision/recall/density/coverage and,
+when the extractor classifies, the classifier score.
+"""
 
 from __future__ import annotations
 
@@ -17,41 +24,79 @@ from ganlab.metrics import nearest_train as mem
 from ganlab.metrics.card import MetricCard, MetricResult
 from ganlab.metrics.extract import (
     ExtractorLike,
+    FeatureSet,
     Images,
     as_extractor,
     as_uint8,
+    extract_features,
     features_and_logits,
     statistics,
 )
 from ganlab.metrics.stats import FeatureStats
 
+Input = Images | FeatureSet
 
-def _check_same_size(real: Images, fake: Images) -> None:
-    a, b = as_uint8(real), as_uint8(fake)
-    if a.shape[1:] != b.shape[1:]:
+
+def _image_shape(x: Images | FeatureSet | FeatureStats) -> tuple[int, ...] | None:
+    if isinstance(x, FeatureStats):
+        return None
+    if isinstance(x, FeatureSet):
+        return x.image_shape
+    return tuple(as_uint8(x).shape[1:])
+
+
+def _check_same_size(real: Any, fake: Any) -> None:
+    a, b = _image_shape(real), _image_shape(fake)
+    if a is not None and b is not None and a != b:
         raise GanlabError(
-            f"mismatched image sizes: real {a.shape[1:]} vs generated {b.shape[1:]} (C,H,W); "
+            f"mismatched image sizes: real {a} vs generated {b} (C,H,W); "
             "resize one set or compare statistics computed at the same size"
         )
 
 
-def _pair_features(
-    real: Images, fake: Images, ext: Any, batch_size: int, progress: bool, use_cache: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features of two image sets of the same size, with one extractor."""
+def _feature_set(
+    x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool
+) -> FeatureSet:
+    """``x`` itself when it is already features of ``ext``, else one pass over the images."""
+    if isinstance(x, FeatureSet):
+        x.check_extractor(ext)
+        return x
+    return extract_features(x, ext, batch_size, progress, use_cache)
+
+
+def _pair(
+    real: Input, fake: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool
+) -> tuple[FeatureSet, FeatureSet]:
+    """Features of two sets of the same image size, with one extractor."""
     _check_same_size(real, fake)
-    fr, _ = features_and_logits(real, ext, batch_size, progress, use_cache)
-    ff, _ = features_and_logits(fake, ext, batch_size, progress, use_cache)
-    return fr, ff
+    return (
+        _feature_set(real, ext, batch_size, progress, use_cache),
+        _feature_set(fake, ext, batch_size, progress, use_cache),
+    )
 
 
-def _n(x: Images | FeatureStats) -> int:
+def _n(x: Images | FeatureSet | FeatureStats) -> int:
     return x.n if isinstance(x, FeatureStats) else len(x)
 
 
+def _stats(
+    x: Images | FeatureSet | FeatureStats,
+    ext: Any,
+    batch_size: int,
+    progress: bool,
+    use_cache: bool,
+) -> FeatureStats:
+    if isinstance(x, FeatureStats):
+        return x
+    if isinstance(x, FeatureSet):
+        x.check_extractor(ext)
+        return x.stats()
+    return statistics(x, ext, batch_size, progress, use_cache)
+
+
 def fid(
-    real: Images | FeatureStats,
-    fake: Images | FeatureStats,
+    real: Images | FeatureSet | FeatureStats,
+    fake: Images | FeatureSet | FeatureStats,
     extractor: ExtractorLike = "inception-fid",
     *,
     weights: str | Path | None = None,
@@ -60,14 +105,10 @@ def fid(
     progress: bool = False,
     use_cache: bool = True,
 ) -> MetricResult:
-    """FID between two image sets (or precomputed statistics)."""
+    """FID between two image sets (or their features, or precomputed statistics)."""
     ext = as_extractor(extractor, weights, resize)
-    if not isinstance(real, FeatureStats) and not isinstance(fake, FeatureStats):
-        _check_same_size(real, fake)
-    stats = [
-        x if isinstance(x, FeatureStats) else statistics(x, ext, batch_size, progress, use_cache)
-        for x in (real, fake)
-    ]
+    _check_same_size(real, fake)
+    stats = [_stats(x, ext, batch_size, progress, use_cache) for x in (real, fake)]
     value = fid_mod.fid_from_stats(stats[0], stats[1])
     card = MetricCard.for_extractor("fid", ext.card(), n_real=_n(real), n_fake=_n(fake))
     return MetricResult({"fid": value}, card)
@@ -109,8 +150,8 @@ def fid_over_seeds(
 
 
 def kid(
-    real: Images,
-    fake: Images,
+    real: Input,
+    fake: Input,
     extractor: ExtractorLike = "inception-fid",
     *,
     subsets: int = 100,
@@ -124,14 +165,17 @@ def kid(
 ) -> MetricResult:
     """KID (unbiased, cubic polynomial kernel) mean and std over random subsets."""
     ext = as_extractor(extractor, weights, resize)
-    fr, ff = _pair_features(real, fake, ext, batch_size, progress, use_cache)
-    values = kid_mod.kid(fr, ff, subsets, subset_size, seed)
-    card = MetricCard.for_extractor("kid", ext.card(), n_real=len(fr), n_fake=len(ff), seed=seed)
+    fr, ff = _pair(real, fake, ext, batch_size, progress, use_cache)
+    values = kid_mod.kid(fr.features, ff.features, subsets, subset_size, seed)
+    card = MetricCard.for_extractor(
+        "kid", ext.card(), n_real=len(fr), n_fake=len(ff), seed=seed,
+        extra={"subsets": subsets, "subset_size": int(values["subset_size"])},
+    )  # fmt: skip
     return MetricResult(values, card)
 
 
 def inception_score(
-    fake: Images,
+    fake: Input,
     extractor: ExtractorLike = "fashion-classifier",
     *,
     splits: int = 10,
@@ -143,41 +187,66 @@ def inception_score(
 ) -> MetricResult:
     """Classifier (Inception-style) score with quality and diversity entropies beside it."""
     ext = as_extractor(extractor, weights, resize)
-    _, logits = features_and_logits(fake, ext, batch_size, progress, use_cache, want_logits=True)
-    assert logits is not None
-    card = MetricCard.for_extractor("classifier_score", ext.card(), n_fake=len(logits))
+    logits = _logits(fake, ext, batch_size, progress, use_cache)
+    card = MetricCard.for_extractor(
+        "classifier_score", ext.card(), n_fake=len(logits), extra={"splits": splits}
+    )
     return MetricResult(is_mod.classifier_score(logits, splits), card)
 
 
 def prdc(
-    real: Images,
-    fake: Images,
+    real: Input,
+    fake: Input,
     extractor: ExtractorLike = "inception-fid",
     *,
     k: int = 5,
+    max_n: int | None = None,
+    seed: int = 0,
     weights: str | Path | None = None,
     resize: str = "tf1-bilinear",
     batch_size: int = 32,
     progress: bool = False,
     use_cache: bool = True,
 ) -> MetricResult:
-    """Precision, recall, density and coverage in an extractor's feature space."""
+    """Precision, recall, density and coverage in an extractor's feature space.
+
+    ``max_n`` bounds the O(N^2) distance matrices: both sides are cut to
+    ``n = min(max_n, N_real, N_fake)`` images (a seeded random subset of the real features,
+    the first n generated ones), and the card says so.
+    """
     ext = as_extractor(extractor, weights, resize)
-    fr, ff = _pair_features(real, fake, ext, batch_size, progress, use_cache)
-    card = MetricCard.for_extractor("prdc", ext.card(), n_real=len(fr), n_fake=len(ff))
+    fs_real, fs_fake = _pair(real, fake, ext, batch_size, progress, use_cache)
+    fr, ff = fs_real.features, fs_fake.features
+    extra: dict[str, Any] = {"k": k}
+    if max_n is not None:
+        n = min(max_n, len(fr), len(ff))
+        if n < max(len(fr), len(ff)):
+            extra["subset_of"] = {"n_real": len(fr), "n_fake": len(ff), "seed": seed}
+        if n < len(fr):
+            fr = fr[np.random.default_rng(seed).choice(len(fr), n, replace=False)]
+        ff = ff[:n]
+    card = MetricCard.for_extractor("prdc", ext.card(), n_real=len(fr), n_fake=len(ff), extra=extra)
     return MetricResult(prdc_mod.prdc(fr, ff, k), card)
 
 
-def _predict(
-    images: Images, ext: Any, batch_size: int, progress: bool, use_cache: bool
-) -> np.ndarray:
-    _, logits = features_and_logits(images, ext, batch_size, progress, use_cache, want_logits=True)
-    assert logits is not None
-    return logits.argmax(1)
+def _logits(x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool) -> np.ndarray:
+    """The classifier logits of a set (from its features when given)."""
+    if isinstance(x, FeatureSet):
+        x.check_extractor(ext)
+        logits = x.logits
+    else:
+        logits = features_and_logits(x, ext, batch_size, progress, use_cache, want_logits=True)[1]
+    if logits is None:
+        raise GanlabError(f"extractor {ext.spec.name} has no classification head")
+    return logits
+
+
+def _predict(x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool) -> np.ndarray:
+    return _logits(x, ext, batch_size, progress, use_cache).argmax(1)
 
 
 def mode_counts(
-    fake: Images,
+    fake: Input,
     extractor: ExtractorLike = "digits-classifier",
     *,
     real_labels: np.ndarray | None = None,
@@ -186,10 +255,16 @@ def mode_counts(
     progress: bool = False,
     use_cache: bool = True,
 ) -> MetricResult:
-    """Class histogram / modes captured / KL(p_gen || p_data); stacked=True: 1,000 modes."""
+    """Class histogram / modes captured / KL(p_gen || p_data); stacked=True: 1,000 modes.
+
+    ``fake`` may be a FeatureSet (its logits are used) unless ``stacked``: stacked digits are
+    classified channel by channel, so they need the images.
+    """
     ext = as_extractor(extractor)
-    arr = as_uint8(fake)
     if stacked:
+        if isinstance(fake, FeatureSet):
+            raise GanlabError("stacked digits are classified channel by channel: give images")
+        arr = as_uint8(fake)
         if arr.shape[1] != 3:
             raise GanlabError(f"stacked digits need 3-channel images, got {arr.shape[1]} channels")
         n, _, h, w = arr.shape
@@ -200,10 +275,10 @@ def mode_counts(
         k = ext.spec.num_classes or 0
         p_data = None if real_labels is None else np.bincount(real_labels, minlength=k)
         values = modes_mod.class_modes(
-            _predict(arr, ext, batch_size, progress, use_cache), k, p_data
+            _predict(fake, ext, batch_size, progress, use_cache), k, p_data
         )
         metric = "modes"
-    card = MetricCard.for_extractor(metric, ext.card(), n_fake=len(arr))
+    card = MetricCard.for_extractor(metric, ext.card(), n_fake=_n(fake))
     return MetricResult(values, card)
 
 
@@ -261,3 +336,38 @@ def memorization(
         extra={"n_test": None if te is None else len(te), "pixel_scale": "x/255, L2"},
     )
     return MetricResult(values, card)
+
+
+def evaluate(
+    real: Input,
+    fake: Input,
+    extractor: ExtractorLike = "inception-fid",
+    *,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    k: int = 5,
+    prdc_max_n: int | None = None,
+    score_splits: int | None = 10,
+    weights: str | Path | None = None,
+    resize: str = "tf1-bilinear",
+    batch_size: int = 32,
+    progress: bool = False,
+    use_cache: bool = True,
+) -> dict[str, MetricResult]:
+    """FID, KID, PRDC and (when the extractor classifies) the classifier score, from one pass.
+
+    Each set goes through the extractor once (or comes as a :class:`FeatureSet` already);
+    its features and logits feed every metric. Returns ``{"fid", "kid", "prdc"[, "score"]}``.
+    ``score_splits=None`` leaves the score out; ``prdc_max_n`` caps PRDC's sample count (see
+    :func:`prdc`). ``ganlab eval all`` and training-time evaluation both call this.
+    """
+    ext = as_extractor(extractor, weights, resize)
+    fr, ff = _pair(real, fake, ext, batch_size, progress, use_cache)
+    results = {
+        "fid": fid(fr, ff, ext),
+        "kid": kid(fr, ff, ext, subsets=kid_subsets, subset_size=kid_subset_size),
+        "prdc": prdc(fr, ff, ext, k=k, max_n=prdc_max_n),
+    }
+    if ext.spec.num_classes and score_splits:
+        results["score"] = inception_score(ff, ext, splits=score_splits)
+    return results

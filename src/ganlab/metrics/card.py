@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,6 +56,29 @@ class MetricResult:
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
+
+
+def joint_card(results: Mapping[str, MetricResult], **extra: Any) -> dict[str, Any]:
+    """One JSON-ready card for several results of one evaluation.
+
+    Fields every card agrees on (extractor, weights sha256, resize, usually N generated,
+    ganlab version ...) sit at the top with ``extra`` (e.g. the reference set's name); under
+    ``metrics``, each metric keeps the fields where it differs (those it has: ``None`` means
+    "does not apply" and is left out) and its own ``extra`` (KID's subsets, PRDC's k ...).
+    Written into ``metrics.jsonl`` by training-time evaluation.
+    """
+    cards = [asdict(r.card) for r in results.values()]
+    fields = [k for k in (cards[0] if cards else {}) if k not in ("metric", "extra")]
+    shared = {k: cards[0][k] for k in fields if all(c[k] == cards[0][k] for c in cards)}
+    per_metric = {
+        c["metric"]: {
+            **{k: c[k] for k in fields if k not in shared and c[k] is not None},
+            **c["extra"],
+        }
+        for c in cards
+    }
+    out = {**shared, **extra, "metrics": per_metric}
+    return json.loads(json.dumps(out, default=_jsonable))  # plain types only
 
 
 def _jsonable(x: Any) -> Any:

@@ -1,8 +1,20 @@
-"""Feature statistics as streamed float64 moments: memory stays flat in the sample count."""
+"""Feature statistics as streamed float64 moments: memory stays flat in the sample count.
+
+The moments are sums, so they are computed on shards and merged. A caller that splits one
+image set across processes (or machines, or days) does::
+
+    part = feature_moments(shard_images, extractor)  # each process (ganlab.metrics.extract)
+    arrays = part.to_arrays()  # n, total, outer: np.savez them, send them, or all-reduce (sum)
+    whole = FeatureMoments.merge_all(FeatureMoments.from_arrays(a) for a in gathered)
+    stats = FeatureStats.from_moments(whole)  # then fid(stats, other) as usual
+
+``merge_all`` of the shards equals one pass over the whole set up to float64 summation order
+(tested to 1e-10 relative on FID); each image must be in exactly one shard.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +25,7 @@ from ganlab.errors import GanlabError
 
 @dataclass
 class FeatureMoments:
-    """Running n, sum(x) and sum(x x^T) in float64."""
+    """Running n, sum(x) and sum(x x^T) in float64; additive across disjoint shards."""
 
     n: int
     total: np.ndarray  # (d,)
@@ -32,7 +44,40 @@ class FeatureMoments:
 
     def merge(self, other: FeatureMoments) -> FeatureMoments:
         """Moments of the union of two disjoint sample sets (e.g. two processes)."""
+        if self.total.shape != other.total.shape:
+            raise GanlabError(
+                f"cannot merge moments of {self.total.shape[0]}-d and {other.total.shape[0]}-d "
+                "features: the shards were made with different extractors"
+            )
         return FeatureMoments(self.n + other.n, self.total + other.total, self.outer + other.outer)
+
+    @classmethod
+    def merge_all(cls, parts: Iterable[FeatureMoments]) -> FeatureMoments:
+        """Moments of the union of any number of disjoint shards (at least one)."""
+        merged: FeatureMoments | None = None
+        for part in parts:
+            merged = part if merged is None else merged.merge(part)
+        if merged is None:
+            raise GanlabError("no moments to merge: give at least one shard")
+        return merged
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """``n`` (int64), ``total`` and ``outer`` (float64): for np.savez or an all-reduce sum."""
+        return {"n": np.int64(self.n), "total": self.total, "outer": self.outer}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> FeatureMoments:
+        """Inverse of :meth:`to_arrays` (also reads an ``np.load`` of a saved shard)."""
+        try:
+            return cls(
+                int(arrays["n"]),
+                np.asarray(arrays["total"], np.float64),
+                np.asarray(arrays["outer"], np.float64),
+            )
+        except KeyError as exc:
+            raise GanlabError(
+                f"not feature moments (needs n, total, outer): missing {exc}"
+            ) from None
 
     def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
         """(mean, unbiased covariance)."""
@@ -58,10 +103,7 @@ class FeatureStats:
 
     @classmethod
     def from_features(cls, feats: np.ndarray, chunk: int = 4096) -> FeatureStats:
-        m = FeatureMoments.empty(feats.shape[1])
-        for i in range(0, len(feats), chunk):
-            m.update(feats[i : i + chunk])
-        return cls.from_moments(m)
+        return cls.from_moments(moments_of(feats, chunk))
 
     @classmethod
     def from_batches(cls, batches: Iterable[np.ndarray], dim: int) -> FeatureStats:
@@ -83,3 +125,11 @@ class FeatureStats:
             raise GanlabError(
                 f"{path} is not a statistics file (needs mu, sigma, n): {exc}"
             ) from exc
+
+
+def moments_of(feats: np.ndarray, chunk: int = 4096) -> FeatureMoments:
+    """Moments of a feature array (N, d), accumulated ``chunk`` rows at a time."""
+    m = FeatureMoments.empty(feats.shape[1])
+    for i in range(0, len(feats), chunk):
+        m.update(feats[i : i + chunk])
+    return m

@@ -6,6 +6,11 @@
 be had (no classifier for this data, weights not trained yet, reference missing) it says why in
 one log line and the run goes on without image metrics.
 
+The numbers come from :func:`ganlab.metrics.evaluate`, the function ``ganlab eval all`` uses:
+the reference set goes through the extractor once per run (cached on disk across runs), each
+evaluation's samples once, and the result carries a metric card (extractor, weights sha256,
+resize, N, reference) that lands in ``metrics.jsonl`` beside the numbers.
+
 Evaluation draws its latents from its own seeded generator and runs under a forked torch RNG,
 so it never changes the training streams: a resumed run stays bit-for-bit equal to an
 uninterrupted one.
@@ -31,6 +36,23 @@ AUTO_EXTRACTORS = {
 }
 # named image sets with a held-out split
 HELD_OUT = ("fashion-mnist", "mnist", "mnist-5k")
+# the settings of a training-time evaluation (cheaper than `ganlab eval all`'s defaults)
+KID_SUBSETS = 10
+PRDC_MAX_N = 5000  # PRDC's distance matrices grow as N^2
+BATCH_SIZE = 256
+# flat record key -> (result name, value key) of ganlab.metrics.evaluate's results
+FLAT_KEYS = {
+    "fid": ("fid", "fid"),
+    "kid_mean": ("kid", "kid_mean"),
+    "kid_std": ("kid", "kid_std"),
+    "precision": ("prdc", "precision"),
+    "recall": ("prdc", "recall"),
+    "density": ("prdc", "density"),
+    "coverage": ("prdc", "coverage"),
+    "score": ("score", "score_mean"),
+    "per_image_entropy": ("score", "per_image_entropy"),
+    "marginal_entropy": ("score", "marginal_entropy"),
+}
 
 
 def auto_extractor(data_name: str) -> tuple[str | None, str]:
@@ -95,6 +117,7 @@ class ImageEvaluator:
         self.extractor_name: str | None = None
         self.reference: np.ndarray | None = None
         self.reference_name: str | None = None
+        self._reference_features: Any = None  # a FeatureSet, extracted on the first call
         self.skip_reason: str | None = None
         self._resolved = False
 
@@ -138,15 +161,30 @@ class ImageEvaluator:
         return True
 
     def __call__(self, generate: Callable[[int], Tensor]) -> dict[str, Any]:
-        """Metrics of ``generate(eval.n_samples)`` (float images in [-1, 1], N,C,H,W), with the
-        extractor's name and the seconds it took (sampling included); {} when skipped."""
+        """Metrics of ``generate(eval.n_samples)`` (float images in [-1, 1], N,C,H,W); {} when
+        skipped. Flat numbers (``fid``, ``kid_mean``, ``precision`` ... and ``score`` with its
+        entropies when the extractor classifies), the extractor's name, ``card`` (how they were
+        made, JSON-ready) and ``eval_seconds`` (sampling included)."""
         if not self.resolve():
             return {}
-        from ganlab.metrics.training import compute_training_metrics
+        from ganlab.metrics.api import evaluate
+        from ganlab.metrics.card import joint_card
+        from ganlab.metrics.extract import extract_features
         from ganlab.report.grid import to_uint8
 
         t0 = time.perf_counter()
         fake = to_uint8(generate(self.cfg.n_samples)).cpu().numpy()
-        values = compute_training_metrics(fake, self.reference, extractor=self.extractor)
+        if self._reference_features is None:
+            assert self.reference is not None
+            self._reference_features = extract_features(self.reference, self.extractor,
+                                                        BATCH_SIZE, use_cache=True)
+        n = len(fake)
+        results = evaluate(self._reference_features, fake, self.extractor,
+                           kid_subsets=KID_SUBSETS, prdc_max_n=PRDC_MAX_N,
+                           score_splits=min(10, n // 10) or None, batch_size=BATCH_SIZE,
+                           use_cache=False)
+        values: dict[str, Any] = {key: float(results[name][value])
+                                  for key, (name, value) in FLAT_KEYS.items() if name in results}
         return {**values, "extractor": self.extractor_name,
+                "card": joint_card(results, reference=self.reference_name),
                 "eval_seconds": round(time.perf_counter() - t0, 3)}
