@@ -35,7 +35,7 @@ FIG = ROOT / "docs" / "figures" / "modes_2d_{data}.png"
 
 # Shared by every baseline so that only the objective differs: a 3 x WIDTH MLP for G and D,
 # batch 256, Adam; no EMA, no R1, constant learning rate (the objectives as published).
-BASE = ["train.batch_size=256", "train.ema=false", "objective.r1_gamma=0",
+BASE = ["train.batch_size=256", "gan.ema.enabled=false", "gan.objective.r1_gamma=0",
         "train.lr_decay=none"]
 # Each objective's standard settings (the presets hold them; see `ganlab config --preset ...`):
 OBJECTIVES = {
@@ -88,7 +88,7 @@ def run_one(job: dict) -> dict:
 
 def jobs_for(args: argparse.Namespace) -> list[dict]:
     jobs = []
-    width = f"model.width={args.width}"
+    width = f"gan.model.width={args.width}"
     for data in args.data:
         for label, (preset, extra) in OBJECTIVES.items():
             for seed in range(args.seeds):
@@ -101,7 +101,7 @@ def jobs_for(args: argparse.Namespace) -> list[dict]:
                          "overrides": over})
     if args.quick:
         for j in jobs:
-            j["overrides"] += ["train.steps=20", "model.width=32", "train.batch_size=64"]
+            j["overrides"] += ["train.steps=20", "gan.model.width=32", "train.batch_size=64"]
     # longest first (n_critic 5 objectives), so two workers finish together
     jobs.sort(key=lambda j: (j["label"] not in ("wgan", "wgan-gp"), j["label"] != "best"))
     return jobs

@@ -125,7 +125,7 @@ def time_steps(fn: Callable[[], None], iters: int) -> list[float]:
 VARIANTS = {
     "ganlab (preset settings)": [],
     "ganlab, NCHW (channels_last off)": ["train.channels_last=false"],
-    "ganlab, no EMA": ["train.ema=false"],
+    "ganlab, no EMA": ["gan.ema.enabled=false"],
 }
 
 
@@ -144,14 +144,14 @@ def main() -> None:
     cfg = ref.cfg
     from ganlab.nn import build_models
 
-    tg, td = build_models(cfg.model, ref.sample_shape)
+    tg, td = build_models(cfg.section.model, ref.sample_shape)
     textbook = Textbook(tg, td, images)
     runners: dict[str, Callable[[], None]] = {"textbook PyTorch": textbook.step}
     for name, kw in (("textbook + channels_last", {"channels_last": True}),
                      ("textbook + fused Adam", {"fused": True}),
                      ("textbook + no D grads in G step", {"no_d_grads_in_g_step": True})):
         torch.manual_seed(0)
-        runners[name] = Textbook(*build_models(cfg.model, ref.sample_shape), images,
+        runners[name] = Textbook(*build_models(cfg.section.model, ref.sample_shape), images,
                                  **kw).step  # type: ignore[arg-type]
     for name, fam in families.items():
         runners[name] = (lambda f: lambda: f.train_step(0, False))(fam)
@@ -165,7 +165,7 @@ def main() -> None:
         for name, fn in runners.items():
             times[name] += time_steps(fn, args.iters)
 
-    z = torch.randn(BATCH, cfg.model.z_dim)
+    z = torch.randn(BATCH, cfg.section.model.z_dim)
     macs_g = count_macs(tg, z)
     macs_d = count_macs(td, tg(z).detach())
     flops = 2 * (3 * macs_g + 9 * macs_d)

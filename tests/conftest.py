@@ -14,6 +14,6 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 @pytest.fixture
 def tiny_ring_overrides() -> list[str]:
     """Overrides that make a ring run take well under a second per 20 steps."""
-    return ["model.width=32", "model.depth=2", "train.batch_size=64", "train.log_every=5",
+    return ["gan.model.width=32", "gan.model.depth=2", "train.batch_size=64", "train.log_every=5",
             "train.snapshot_every=0", "train.checkpoint_every=5", "train.progress=false",
             "eval.n_samples=200"]

@@ -68,7 +68,7 @@ def test_width_is_configurable() -> None:
 @pytest.mark.parametrize("shape", [(2,), (1, 28, 20), (1, 30, 30)])
 def test_bad_shapes_are_refused(shape: tuple[int, ...]) -> None:
     for arch in ("dcgan", "resnet"):
-        with pytest.raises(GanlabError, match="model.arch|data.resolution"):
+        with pytest.raises(GanlabError, match="gan.model.arch|data.resolution"):
             build_models(model_cfg(arch), shape)
 
 
@@ -97,7 +97,7 @@ def test_every_fashion_preset_is_listed_and_default() -> None:
 def test_preset_smoke_run(preset: str, data_name: str, tmp_path: Path) -> None:
     args = ["train", "--preset", preset, "--out", str(tmp_path), "--no-progress"]
     for o in (f"data.name={data_name}", "data.limit=256", "train.threads=1", "train.steps=20",
-              "model.width=8", "train.batch_size=16", "train.log_every=10",
+              "gan.model.width=8", "train.batch_size=16", "train.log_every=10",
               "train.snapshot_every=10", "train.checkpoint_every=20", "eval.n_samples=100"):
         args += ["--set", o]
     assert main(args) == 0

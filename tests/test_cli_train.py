@@ -23,8 +23,8 @@ def test_presets_lists_every_preset_with_a_line(capsys: pytest.CaptureFixture[st
 def test_short_ring_run_captures_all_modes(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["train", "--preset", "ring-ns", "--out", str(tmp_path), "--no-progress",
-                 "--set", "train.steps=600", "--set", "model.width=64",
-                 "--set", "train.batch_size=256", "--set", "train.ema_decay=0.99",
+                 "--set", "train.steps=600", "--set", "gan.model.width=64",
+                 "--set", "train.batch_size=256", "--set", "gan.ema.decay=0.99",
                  "--set", "train.snapshot_every=300", "--set", "train.threads=1"])
     out = capsys.readouterr().out
     assert code == 0

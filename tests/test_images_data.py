@@ -200,9 +200,9 @@ def test_image_source_epochs_and_state(tmp_path: Path) -> None:
 def test_resume_on_images_is_bit_exact(tmp_path: Path) -> None:
     name = npz_source(tmp_path, n=40)
     cfg = config.load(preset="fashion-dcgan-ns", overrides=[
-        f"data.name={name}", "model.width=8", "train.batch_size=16", "train.steps=6",
+        f"data.name={name}", "gan.model.width=8", "train.batch_size=16", "train.steps=6",
         "train.log_every=1", "train.snapshot_every=0", "train.checkpoint_every=3",
-        "train.progress=false", "train.ema=true"])
+        "train.progress=false", "gan.ema.enabled=true"])
     full = new_run(cfg, tmp_path / "full")
     Trainer(cfg, full).run()
     half = new_run(cfg, tmp_path / "half")

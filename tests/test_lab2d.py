@@ -159,7 +159,7 @@ def test_evaluate_logs_js_and_w1(tmp_path, tiny_ring_overrides):
     assert [r["step"] for r in records] == [5, 10]
     assert all("js" in r and "w1" in r for r in records)
     gen_state = trainer.family.gen.get_state().clone()
-    results = trainer.family.evaluate(run_dir, final=True)   # what summary.json holds
+    results = trainer.family.evaluate(final=True)   # what summary.json holds
     assert 0.0 <= results["js"] <= math.log(2) + 1e-9
     assert results["w1"] > 0
     assert torch.equal(trainer.family.gen.get_state(), gen_state)   # resume stays exact

@@ -118,7 +118,7 @@ def tiny_image_run(tmp_path: Path) -> Path:
     np.savez(data, images=rng.integers(0, 256, (64, 28, 28)).astype(np.uint8))
     args = ["train", "--preset", "fashion-dcgan-ns", "--out", str(tmp_path / "img"),
             "--no-progress"]
-    for o in (f"data.name=npz:{data}", "train.steps=10", "model.width=8", "train.threads=1",
+    for o in (f"data.name=npz:{data}", "train.steps=10", "gan.model.width=8", "train.threads=1",
               "train.batch_size=16", "train.log_every=5", "train.snapshot_every=5"):
         args += ["--set", o]
     assert main(args) == 0
@@ -128,7 +128,7 @@ def tiny_image_run(tmp_path: Path) -> Path:
 
 def tiny_ring_run(tmp_path: Path) -> Path:
     args = ["train", "--preset", "ring-ns", "--out", str(tmp_path / "ring"), "--no-progress"]
-    for o in ("train.steps=10", "model.width=16", "train.threads=1", "train.log_every=5",
+    for o in ("train.steps=10", "gan.model.width=16", "train.threads=1", "train.log_every=5",
               "train.snapshot_every=5", "eval.n_samples=200"):
         args += ["--set", o]
     assert main(args) == 0

@@ -18,12 +18,12 @@ from ganlab.train.loop import INTERRUPTED, Trainer
 from ganlab.train.rundir import new_run, open_run
 
 VARIANTS = {
-    "ns-r1-ema": ["objective.name=ns", "objective.r1_gamma=1.0", "train.ema=true"],
-    "wgan-gp": ["objective.name=wgan-gp", "train.n_critic=2"],
-    "wgan-clip": ["objective.name=wgan", "train.n_critic=3"],
-    "hinge-sn-linear-decay": ["objective.name=hinge", "model.spectral_norm=true",
+    "ns-r1-ema": ["gan.objective.name=ns", "gan.objective.r1_gamma=1.0", "gan.ema.enabled=true"],
+    "wgan-gp": ["gan.objective.name=wgan-gp", "gan.n_critic=2"],
+    "wgan-clip": ["gan.objective.name=wgan", "gan.n_critic=3"],
+    "hinge-sn-linear-decay": ["gan.objective.name=hinge", "gan.model.spectral_norm=true",
                               "train.lr_decay=linear"],
-    "lsgan-cosine": ["objective.name=lsgan", "train.lr_decay=cosine", "train.ema=true"],
+    "lsgan-cosine": ["gan.objective.name=lsgan", "train.lr_decay=cosine", "gan.ema.enabled=true"],
 }
 
 
@@ -66,7 +66,7 @@ def test_resume_is_bit_exact(variant: str, tmp_path: Path,
 def test_resume_through_the_cli(tmp_path: Path, tiny_ring_overrides: list[str],
                                 capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--preset", "ring-ns", "--no-progress"]
-    for o in [*tiny_ring_overrides, "train.steps=16", "train.ema=true"]:
+    for o in [*tiny_ring_overrides, "train.steps=16", "gan.ema.enabled=true"]:
         args += ["--set", o]
     assert main(["train", *args, "--out", str(tmp_path / "a")]) == 0
     assert main(["train", *args, "--out", str(tmp_path / "b"), "--until", "8"]) == 0
@@ -193,10 +193,10 @@ def test_rejected_resume_override_leaves_the_run_intact(
     run = _tiny_run(tmp_path, tiny_ring_overrides)
     before = (run / "config.yaml").read_text()
     capsys.readouterr()
-    code = main(["resume", str(run), "--set", "model.width=48", "--set", "train.steps=20"])
+    code = main(["resume", str(run), "--set", "gan.model.width=48", "--set", "train.steps=20"])
     err = capsys.readouterr().err
     assert code != 0
-    assert "shape" in err and "model.width" in err and "weights.safetensors" in err
+    assert "shape" in err and "gan.model.width" in err and "weights.safetensors" in err
     assert "Traceback" not in err
     assert (run / "config.yaml").read_text() == before      # not rewritten
     assert main(["resume", str(run), "--set", "train.steps=12"]) == 0   # still resumable
@@ -204,8 +204,8 @@ def test_rejected_resume_override_leaves_the_run_intact(
 
 def test_ema_switched_on_at_resume_starts_from_g(
         tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
-    run = _tiny_run(tmp_path, [*tiny_ring_overrides, "train.ema=false"])
-    cfg = config.load(path=str(run / "config.yaml"), overrides=["train.ema=true"])
+    run = _tiny_run(tmp_path, [*tiny_ring_overrides, "gan.ema.enabled=false"])
+    cfg = config.load(path=str(run / "config.yaml"), overrides=["gan.ema.enabled=true"])
     trainer = Trainer(cfg, run)
     assert trainer.restore()
     g, g_ema = trainer.family.G.state_dict(), trainer.family.G_ema.state_dict()

@@ -22,8 +22,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = root / "d.npz"
     np.savez(data, images=np.random.default_rng(0).integers(0, 256, (32, 28, 28), np.uint8))
     args = ["train", "--preset", "fashion-dcgan-ns", "--out", str(root / "runs"), "--no-progress"]
-    for o in (f"data.name=npz:{data}", "train.steps=8", "model.width=8", "train.threads=1",
-              "train.batch_size=8", "train.snapshot_every=0", "train.ema=true"):
+    for o in (f"data.name=npz:{data}", "train.steps=8", "gan.model.width=8", "train.threads=1",
+              "train.batch_size=8", "train.snapshot_every=0", "gan.ema.enabled=true"):
         args += ["--set", o]
     assert main(args) == 0
     torch.set_num_threads(n)
@@ -89,7 +89,7 @@ def test_bad_input(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_points_run_is_refused(tmp_path: Path) -> None:
     n = torch.get_num_threads()
     args = ["train", "--preset", "ring-ns", "--out", str(tmp_path), "--no-progress"]
-    for o in ("train.steps=4", "model.width=8", "train.snapshot_every=0", "train.threads=1",
+    for o in ("train.steps=4", "gan.model.width=8", "train.snapshot_every=0", "train.threads=1",
               "eval.n_samples=100"):
         args += ["--set", o]
     assert main(args) == 0
@@ -106,7 +106,7 @@ def test_sample_works_before_any_snapshot(tmp_path: Path) -> None:
     np.savez(data, images=np.random.default_rng(0).integers(0, 256, (16, 28, 28), np.uint8))
     args = ["train", "--preset", "fashion-dcgan-ns", "--out", str(tmp_path / "runs"),
             "--no-progress", "--until", "2"]
-    for o in (f"data.name=npz:{data}", "train.steps=8", "model.width=8", "train.threads=1",
+    for o in (f"data.name=npz:{data}", "train.steps=8", "gan.model.width=8", "train.threads=1",
               "train.batch_size=8", "train.snapshot_every=0", "eval.every=0"):
         args += ["--set", o]
     assert main(args) == 0

@@ -41,7 +41,7 @@ def npz_data(tmp_path: Path) -> str:
 
 
 def tiny(data: str, *extra: str) -> list[str]:
-    return [f"data.name={data}", "model.width=8", "train.batch_size=16", "train.threads=1",
+    return [f"data.name={data}", "gan.model.width=8", "train.batch_size=16", "train.threads=1",
             "train.log_every=4", "train.snapshot_every=0", "train.checkpoint_every=3",
             "train.progress=false", "eval.n_samples=40", *extra]
 
@@ -106,8 +106,8 @@ def test_missing_classifier_weights_skip_with_the_reason(
                       overrides=tiny(npz_data, "train.steps=1",
                                      "eval.extractor=fashion-classifier"))
     trainer = Trainer(cfg, new_run(cfg, tmp_path / "runs"))
-    assert trainer.family.evaluate(trainer.run_dir, final=True) == {}
-    assert trainer.family.evaluate(trainer.run_dir, final=True) == {}
+    assert trainer.family.evaluate(final=True) == {}
+    assert trainer.family.evaluate(final=True) == {}
     err = capsys.readouterr().err
     assert err.count("eval: image metrics skipped: eval.extractor=fashion-classifier: "
                      "classifier weights not found at") == 1  # said once, not every time
@@ -152,7 +152,7 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
 
 
 def test_resume_with_evaluations_is_bit_exact(npz_data: str, tmp_path: Path) -> None:
-    base = tiny(npz_data, "train.steps=6", "train.ema=true", "train.log_every=1",
+    base = tiny(npz_data, "train.steps=6", "gan.ema.enabled=true", "train.log_every=1",
                 "eval.extractor=digits-classifier")
     cfg = config.load(preset="fashion-dcgan-ns", overrides=[*base, "eval.every=2"])
     full = new_run(cfg, tmp_path / "full")
@@ -182,5 +182,5 @@ def test_resume_with_evaluations_is_bit_exact(npz_data: str, tmp_path: Path) -> 
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     family = resumed.family
     rng, gen = torch.get_rng_state(), family.gen.get_state()
-    family.evaluate(half, final=True)
+    family.evaluate(final=True)
     assert torch.equal(torch.get_rng_state(), rng) and torch.equal(family.gen.get_state(), gen)

@@ -1,15 +1,27 @@
 """Typed run configuration: dataclasses, YAML presets, ``--set`` overrides and validation.
 
-A config is a tree of dataclasses. :func:`from_dict` builds one from plain data and rejects
-an unknown key, a wrong type or an impossible value with one line that names the key and what
-is allowed. Presets are YAML files in ``ganlab/presets``; a preset may name a ``base`` preset
-whose values it overrides.
+A config is a tree of dataclasses. The shared part holds what the training loop owns (``train``:
+steps, intervals, lr schedule, device, threads; ``data``; ``eval``; ``seed``); each family
+declares its own section (networks, optimisers by name, loss weights) as a dataclass and
+registers it (:mod:`ganlab.families`) before validation, so ``family: NAME`` validates that
+family's keys. The section lives in YAML under the family's name (``gan:``).
+
+Constraints sit next to the fields (``setting(2000, check="positive")``) and are checked by one
+walker for every section; a dataclass may add cross-field checks in a ``validate(prefix)``
+method. :func:`from_dict` rejects an unknown key, a wrong type or an impossible value with one
+line that names the key and what is allowed; a key that moved names its new home. Presets are
+YAML files in ``ganlab/presets``; a preset may name a ``base`` preset whose values it overrides.
+
+Why dataclasses and not pydantic: the checks need one-line messages that name the dotted key
+and what to do (``train.steps: must be > 0, got 0``), YAML 1.1 quirks (``1e-4`` read as a
+string) and "moved to" hints; this module is that, in a few hundred lines, with no dependency.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,18 +33,18 @@ import yaml
 
 from ganlab.errors import GanlabError
 
+DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps|meta)$")
+Check = str  # "positive", "non_negative", "probability", "positive_or_none", "betas"
 
-@dataclass
-class ObjectiveConfig:
-    """Which loss, and the discriminator regularisers that go with it."""
 
-    name: str = "ns"
-    lsgan_a: float = 0.0
-    lsgan_b: float = 1.0
-    lsgan_c: float = 1.0
-    clip: float | None = None          # WGAN weight clipping; default 0.01 for "wgan"
-    gp_weight: float | None = None     # WGAN-GP lambda; default 10 for "wgan-gp"
-    r1_gamma: float = 0.0              # R1 penalty weight gamma (applied as gamma/2 * R1)
+def setting(default: Any = dataclasses.MISSING, *, check: Check | None = None,
+            choices: tuple[str, ...] | None = None,
+            factory: Any = dataclasses.MISSING) -> Any:
+    """A config field with its constraint next to it (checked by :func:`validate_tree`)."""
+    meta = {"check": check, "choices": choices}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -42,63 +54,47 @@ class DataConfig:
     name: str = "ring"
     path: str | None = None
     # 2-D data
-    std: float | None = None           # per-mode std; default from the named geometry
-    means: list[list[float]] | None = None  # for name=mixture
-    weights: list[float] | None = None      # for name=mixture (normalised)
-    noise: float = 0.0                 # for spiral / swissroll
-    # images
+    # per-mode std (default: the named geometry's); means and weights for name=mixture
+    std: float | None = setting(None, check="positive_or_none")
+    means: list[list[float]] | None = None
+    weights: list[float] | None = None      # normalised
+    noise: float = setting(0.0, check="non_negative")  # for spiral / swissroll
+    # images; limit keeps the first N
     split: str = "train"
-    resolution: int | None = None
-    channels: int | None = None
-    limit: int | None = None           # use only the first N images
+    resolution: int | None = setting(None, check="positive_or_none")
+    channels: int | None = setting(None, check="positive_or_none")
+    limit: int | None = setting(None, check="positive_or_none")
     labels: bool = False
-    # folders too large for memory: read in DataLoader workers, with augmentation
-    stream: bool = False               # read a folder: / pairs: set file by file in workers
-    workers: int = 2                   # DataLoader worker processes when streaming
-    load_size: int | None = None       # resize to this, then random-crop to data.resolution
-    flip: bool = False                 # random horizontal flips when streaming
-
-
-@dataclass
-class ModelConfig:
-    """Generator and discriminator architecture."""
-
-    arch: str = "mlp"
-    z_dim: int = 2
-    width: int = 128
-    depth: int = 3
-    g_width: int | None = None
-    d_width: int | None = None
-    spectral_norm: bool = False
-    batch_norm_g: bool = True
-    batch_norm_d: bool = True          # DCGAN D only; ignored with spectral norm; must be off
-                                       # with a gradient penalty or R1 (validated)
+    # folders too large for memory: read file by file in DataLoader workers; load_size
+    # resizes before a random crop to data.resolution; flip adds random horizontal flips
+    stream: bool = False
+    workers: int = setting(2, check="non_negative")
+    load_size: int | None = setting(None, check="positive_or_none")
+    flip: bool = False
 
 
 @dataclass
 class TrainConfig:
-    """The optimisation schedule."""
+    """What the training loop owns: the schedule, intervals, where and how it computes."""
 
-    steps: int = 2000
-    batch_size: int = 256
-    n_critic: int = 1
-    lr_g: float = 1e-3
-    lr_d: float = 1e-3
-    betas_g: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    betas_d: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    lr_decay: str = "none"             # none | linear | cosine (last step: factor 1/steps)
-    ema: bool = False
-    ema_decay: float = 0.999
-    ema_start: int = 0
-    log_every: int = 50
-    snapshot_every: int = 500
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 2
+    steps: int = setting(2000, check="positive")
+    batch_size: int = setting(256, check="positive")
+    lr_decay: str = setting("none", choices=("none", "linear", "cosine"))  # last step: 1/steps
+    log_every: int = setting(50, check="positive")
+    snapshot_every: int = setting(500, check="non_negative")
+    checkpoint_every: int = setting(1000, check="positive")
+    keep_checkpoints: int = setting(2, check="positive")
     progress: bool = True
-    threads: int | None = None
-    channels_last: bool = False
-    bf16: bool = False
+    threads: int | None = setting(None, check="positive_or_none")
+    device: str = "auto"               # auto | cpu | cuda | cuda:N | mps (auto: CUDA if present)
+    precision: str = setting("fp32", choices=("fp32", "bf16"))  # bf16: autocast on the device
+    channels_last: bool = False        # image networks in channels_last memory format
     tensorboard: bool = False          # also write RUN/tensorboard/events.out.tfevents.*
+
+    def validate(self, prefix: str) -> None:
+        if not DEVICE.match(self.device.strip().lower()):
+            raise GanlabError(f"{prefix}device: {self.device!r} is not a device; use auto, cpu, "
+                              "cuda, cuda:N or mps")
 
 
 @dataclass
@@ -113,49 +109,61 @@ class EvalConfig:
     file); by default the held-out split of the training data.
     """
 
-    every: int = 0
-    n_samples: int = 2500
+    every: int = setting(0, check="non_negative")
+    n_samples: int = setting(2500, check="positive")
     extractor: str = "auto"
     reference: str | None = None
+
+    def validate(self, prefix: str) -> None:
+        if self.n_samples < MIN_EVAL_SAMPLES:
+            raise GanlabError(f"{prefix}n_samples: must be >= {MIN_EVAL_SAMPLES} (precision/"
+                              f"recall use 5 nearest neighbours), got {self.n_samples!r}")
+        _check_extractor(self.extractor)
+        if self.reference is not None and not self.reference.strip():
+            raise GanlabError(f"{prefix}reference: must name real images (e.g. "
+                              "fashion-mnist:test, npz:PATH, a folder) or be left out for the "
+                              "held-out split")
+
+
+@dataclass
+class OptimizerConfig:
+    """One Adam optimiser (families name theirs: ``optim: {G: {...}, D: {...}}``)."""
+
+    lr: float = setting(2e-4, check="positive")
+    betas: list[float] = setting(check="betas", factory=lambda: [0.5, 0.999])
+    weight_decay: float = setting(0.0, check="non_negative")
 
 
 @dataclass
 class Config:
-    """A whole run."""
+    """A whole run: the shared part, plus ``section``, the family's own config (a dataclass
+    stored in YAML under the family's name)."""
 
     name: str = "ring-ns"
     seed: int = 0
     family: str = "gan"
     description: str = ""
     out_dir: str = "runs"
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    section: Any = None
 
 
 # ---------------------------------------------------------------------------------------------
 # Validation
 
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "train.lr_decay": ("none", "linear", "cosine"),
-    "family": ("gan",),
+# keys that moved when families got their own sections: old -> new (for the error message)
+MOVED = {
+    "objective": "gan.objective", "model": "gan.model",
+    "train.n_critic": "gan.n_critic", "train.lr_g": "gan.optim.G.lr",
+    "train.lr_d": "gan.optim.D.lr", "train.betas_g": "gan.optim.G.betas",
+    "train.betas_d": "gan.optim.D.betas", "train.ema": "gan.ema.enabled",
+    "train.ema_decay": "gan.ema.decay", "train.ema_start": "gan.ema.start",
+    "train.bf16": "train.precision (bf16 or fp32)",
 }
-
-_POSITIVE = {"train.steps", "train.batch_size", "train.n_critic", "train.lr_g", "train.lr_d",
-             "train.log_every", "train.checkpoint_every",
-             "train.keep_checkpoints", "model.z_dim", "model.width", "model.depth",
-             "eval.n_samples"}
-_NON_NEGATIVE = {"objective.r1_gamma", "data.noise", "eval.every", "train.ema_start",
-                 "train.snapshot_every"}
-_PROBABILITY = {"train.ema_decay"}
-
-
-def register_family(name: str) -> None:
-    """Allow ``family: name`` in configs (called by each training family module)."""
-    if name not in _CHOICES["family"]:
-        _CHOICES["family"] = (*_CHOICES["family"], name)
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts")
+MIN_EVAL_SAMPLES = 10
 
 
 def _type_name(tp: Any) -> str:
@@ -165,6 +173,8 @@ def _type_name(tp: Any) -> str:
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, f"{key}.")
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -182,6 +192,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise GanlabError(f"{key}: expected a list, got {value!r}")
         (inner,) = args
         return [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise GanlabError(f"{key}: expected a mapping of names to settings, got {value!r}")
+        _, inner = args
+        return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -213,77 +228,74 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise GanlabError(f"{key}: unsupported type {_type_name(tp)}")
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    """``cls(**data)`` with every value coerced to its field's type; unknown keys refused."""
     if not isinstance(data, dict):
-        raise GanlabError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
+        raise GanlabError(f"{prefix[:-1] or 'config'}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = [f.name for f in dataclasses.fields(cls) if f.name != "section"]
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         full = f"{prefix}{key}"
         if key not in names:
+            if full in MOVED:
+                raise GanlabError(f"config key {full!r} has moved: use {MOVED[full]} "
+                                  "(each family now owns its networks and optimisers)")
             raise GanlabError(f"config key {full!r} is unknown; allowed keys"
                               f"{' under ' + prefix[:-1] if prefix else ''}: {', '.join(names)}")
-        tp = hints[key]
-        if dataclasses.is_dataclass(tp):
-            kwargs[key] = _build(tp, value, f"{full}.")
-        else:
-            kwargs[key] = _coerce(value, tp, full)
+        kwargs[key] = _coerce(_with_defaults(cls, key, value), hints[key], full)
     return cls(**kwargs)
 
 
-def _check_values(cfg: Config) -> None:
-    flat = flatten(to_dict(cfg))
-    for key, allowed in _CHOICES.items():
-        if flat[key] not in allowed:
-            raise GanlabError(f"{key}: {flat[key]!r} is not allowed; choose one of "
-                              f"{', '.join(allowed)}")
-    for key in _POSITIVE:
-        if flat[key] <= 0:
-            raise GanlabError(f"{key}: must be > 0, got {flat[key]!r}")
-    for key in _NON_NEGATIVE:
-        if flat[key] < 0:
-            raise GanlabError(f"{key}: must be >= 0, got {flat[key]!r}")
-    for key in _PROBABILITY:
-        if not 0.0 <= flat[key] < 1.0:
-            raise GanlabError(f"{key}: must be in [0, 1), got {flat[key]!r}")
-    for key in ("train.betas_g", "train.betas_d"):
-        betas = flat[key]
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise GanlabError(f"{key}: expected two numbers in [0, 1), got {betas!r}")
-    for key in ("objective.clip", "objective.gp_weight", "data.std", "train.threads",
-                "model.g_width", "model.d_width", "data.limit", "data.resolution",
-                "data.channels"):
-        if flat[key] is not None and flat[key] <= 0:
-            raise GanlabError(f"{key}: must be > 0 when set, got {flat[key]!r}")
-    if flat["eval.n_samples"] < MIN_EVAL_SAMPLES:
-        raise GanlabError(f"eval.n_samples: must be >= {MIN_EVAL_SAMPLES} (precision/recall "
-                          f"use 5 nearest neighbours), got {flat['eval.n_samples']!r}")
-    from ganlab.losses import get_objective
-
-    get_objective(cfg.objective.name)  # raises with the allowed names
-    _check_penalty_with_batch_norm(cfg)
-    _check_extractor(cfg.eval.extractor)
-    if cfg.eval.reference is not None and not cfg.eval.reference.strip():
-        raise GanlabError("eval.reference: must name real images (e.g. fashion-mnist:test, "
-                          "npz:PATH, a folder) or be left out for the held-out split")
+def _with_defaults(cls: type, key: str, value: Any) -> Any:
+    """A mapping of named settings (e.g. ``optim: {G: ..., D: ...}``) given in part is merged
+    over the field's default mapping, so ``optim: {G: {lr: 1e-4}}`` keeps D's settings."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == key)
+    if not isinstance(value, dict) or f.default_factory is dataclasses.MISSING:
+        return value
+    default = f.default_factory()
+    if not isinstance(default, dict):
+        return value
+    plain = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+             for k, v in default.items()}
+    return _merge(plain, value)
 
 
-def _check_penalty_with_batch_norm(cfg: Config) -> None:
-    """Gradient penalties are per-sample; BatchNorm in D mixes the samples of a batch."""
-    o, m = cfg.objective, cfg.model
-    gp = o.gp_weight if o.gp_weight is not None else (10.0 if o.name == "wgan-gp" else 0.0)
-    uses_bn = m.arch == "dcgan" and m.batch_norm_d and not m.spectral_norm
-    if uses_bn and (gp > 0 or o.r1_gamma > 0):
-        which = "objective.gp_weight" if gp > 0 else "objective.r1_gamma"
-        raise GanlabError(
-            f"model.batch_norm_d: BatchNorm in the discriminator couples the samples of a batch, "
-            f"so the per-sample gradient penalty ({which}) is ill-defined; set "
-            "model.batch_norm_d=false (as the fashion-dcgan-wgan-gp preset does)")
+def _check_field(key: str, value: Any, check: Check | None,
+                 choices: tuple[str, ...] | None) -> None:
+    if choices is not None and value not in choices:
+        raise GanlabError(f"{key}: {value!r} is not allowed; choose one of {', '.join(choices)}")
+    if check is None or (check == "positive_or_none" and value is None):
+        return
+    if check in ("positive", "positive_or_none") and not value > 0:
+        raise GanlabError(f"{key}: must be > 0{' when set' if check.endswith('none') else ''}, "
+                          f"got {value!r}")
+    if check == "non_negative" and value < 0:
+        raise GanlabError(f"{key}: must be >= 0, got {value!r}")
+    if check == "probability" and not 0.0 <= value < 1.0:
+        raise GanlabError(f"{key}: must be in [0, 1), got {value!r}")
+    if check == "betas" and (len(value) != 2 or not all(0.0 <= b < 1.0 for b in value)):
+        raise GanlabError(f"{key}: expected two numbers in [0, 1), got {value!r}")
 
 
-TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts")
-MIN_EVAL_SAMPLES = 10
+def validate_tree(obj: Any, prefix: str = "") -> None:
+    """Check every field's constraint (see :func:`setting`), depth first, then each
+    dataclass's own ``validate(prefix)`` for checks that involve several fields."""
+    for f in dataclasses.fields(obj):
+        if f.name == "section":   # the family's section: checked under its own name
+            continue
+        value = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        _check_field(key, value, f.metadata.get("check"), f.metadata.get("choices"))
+        if dataclasses.is_dataclass(value):
+            validate_tree(value, f"{key}.")
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if dataclasses.is_dataclass(item):
+                    validate_tree(item, f"{key}.{name}.")
+    check = getattr(obj, "validate", None)
+    if callable(check):
+        check(prefix)
 
 
 def _check_extractor(name: str) -> None:
@@ -299,15 +311,32 @@ def _check_extractor(name: str) -> None:
 
 
 def from_dict(data: dict[str, Any]) -> Config:
-    """Build and validate a :class:`Config` from nested plain data."""
-    cfg = _build(Config, data or {}, "")
-    _check_values(cfg)
+    """Build and validate a :class:`Config` (and its family's section) from plain data."""
+    from ganlab import families
+
+    data = dict(data or {})
+    family = data.get("family", "gan")
+    if not isinstance(family, str):
+        raise GanlabError(f"family: expected a family name, got {family!r}")
+    entry = families.get(family)   # raises with the registered names
+    section_data = data.pop(family, None) or {}
+    for other in families.names():  # a file may hold sections of several families (a shared
+        data.pop(other, None)       # base); only the trained family's is kept and checked
+    cfg = _build(Config, data, "")
+    cfg.section = _build(entry.config, section_data, f"{family}.")
+    validate_tree(cfg)
+    validate_tree(cfg.section, f"{family}.")
     return cfg
 
 
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """Nested plain data (for YAML) from a config."""
-    return dataclasses.asdict(cfg)
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """Nested plain data (for YAML) from a config; the section under the family's name."""
+    out = {f.name: dataclasses.asdict(getattr(cfg, f.name)) if dataclasses.is_dataclass(
+        getattr(cfg, f.name)) else getattr(cfg, f.name)
+        for f in dataclasses.fields(cfg) if f.name != "section"}
+    if cfg.section is not None:
+        out[cfg.family] = dataclasses.asdict(cfg.section)
+    return out
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

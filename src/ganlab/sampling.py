@@ -1,87 +1,169 @@
-"""Sampling a trained run: the generator (its EMA copy when there is one) from the latest
-checkpoint, rebuilt from the run's ``config.yaml`` and ``run_info.json``."""
+"""Drawing from a model: the :class:`Sampler` contract, the latent-variable sampler every
+GAN-like family uses, eval-mode chunked decoding (its one home), and loading a finished run.
+
+Sampling latents are drawn on the CPU from the given seed and then moved to the network's
+device, so the same seed gives the same latents on a CPU, a GPU or any number of chunks.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
-from safetensors import safe_open
 from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
-from ganlab.nn import build_models
-from ganlab.report.grid import to_uint8
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.rundir import open_run
 
 CHUNK = 256
+SAMPLE_KINDS = ("images", "points", "text")
+
+
+class Sampler(Protocol):
+    """What a family exports for ``ganlab sample``, ``eval RUN``, ``interpolate`` and the
+    report. ``kind`` is ``images`` (float (N, C, H, W) in [-1, 1]), ``points`` (float (N, D))
+    or ``text`` (a list of N strings); ``source`` names the network it draws from."""
+
+    kind: str
+    source: str
+
+    def sample(self, n: int, seed: int = 0, condition: Any = None) -> Any:
+        """``n`` samples from ``seed`` (and a family-defined ``condition``, e.g. a class)."""
+        ...
+
+
+@torch.no_grad()
+def run_in_eval_mode(net: nn.Module, inputs: Tensor, fn: Callable[[Tensor], Tensor] | None = None,
+                     chunk: int = CHUNK) -> Tensor:
+    """``fn(chunk)`` (default ``net(chunk)``) over ``inputs`` in chunks, with ``net`` in eval
+    mode (restored afterwards) and no autograd; float32 results on the CPU."""
+    fn = fn or net
+    was_training = net.training
+    net.eval()
+    try:
+        out = [fn(inputs[i:i + chunk]).float().cpu() for i in range(0, len(inputs), chunk)]
+    finally:
+        net.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def _device_of(net: nn.Module) -> torch.device:
+    p = next(iter(net.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
 
 
 @dataclass
-class SampledGenerator:
-    """A generator ready to sample: ``sample(n, seed)`` gives uint8 (N, C, H, W) images."""
+class LatentSampler:
+    """A generator ``G(z)`` with ``G.sample_latent(n, generator)`` and ``G.z_dim``."""
 
     G: nn.Module
-    sample_shape: tuple[int, ...]
-    checkpoint: Path
-    uses_ema: bool
+    kind: str
+    source: str = "G"
+    sample_shape: tuple[int, ...] = ()
 
     @property
     def z_dim(self) -> int:
         return int(self.G.z_dim)
 
     def latents(self, n: int, seed: int) -> Tensor:
-        """``n`` latents drawn from ``seed`` exactly as training draws them."""
+        """``n`` latents from ``seed`` (on the CPU, whatever the device)."""
         return self.G.sample_latent(n, torch.Generator().manual_seed(seed))
 
-    @torch.no_grad()
     def decode(self, z: Tensor) -> Tensor:
-        """Latents -> uint8 images (eval mode, in chunks of :data:`CHUNK`)."""
-        if len(self.sample_shape) != 3:
-            raise GanlabError(f"{self.checkpoint}: this run makes samples of shape "
-                              f"{self.sample_shape}, not images")
-        out = [to_uint8(self.G(z[i:i + CHUNK]).float()) for i in range(0, len(z), CHUNK)]
-        return torch.cat(out) if out else torch.empty(0, *self.sample_shape, dtype=torch.uint8)
+        """Latents -> samples (eval mode, in chunks), float32 on the CPU."""
+        return run_in_eval_mode(self.G, z.to(_device_of(self.G)))
+
+    def sample(self, n: int, seed: int = 0, condition: Any = None) -> Tensor:
+        if n < 1:
+            raise GanlabError(f"number of samples must be >= 1, got {n}")
+        if condition is not None:
+            raise GanlabError(f"{self.source} is unconditional: it takes no condition")
+        return self.decode(self.latents(n, seed))
+
+
+# ---------------------------------------------------------------------------------------------
+# Finished runs
+
+
+@dataclass
+class LoadedRun:
+    """A run rebuilt from its folder at its latest checkpoint, ready to sample."""
+
+    run_dir: Path
+    cfg: Any
+    family: Any
+    checkpoint: Path
+
+    def sampler(self) -> Sampler:
+        return self.family.sampler()
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
+    """Rebuild the family of ``run_dir`` from ``config.yaml`` and ``run_info.json`` (no
+    training data is read) and load its latest checkpoint onto ``device``."""
+    from ganlab.train import checkpoint as ckpt
+    from ganlab.train.family import build_family
+    from ganlab.train.rundir import open_run, read_run_info
+    from ganlab.train.runtime import Runtime
+
+    cfg, run_dir = open_run(run_dir)
+    spec = read_run_info(run_dir)[0]
+    path = ckpt.latest(run_dir / "checkpoints")
+    if path is None:
+        raise GanlabError(f"{run_dir}: no checkpoint yet; train longer or wait for the first "
+                          f"one (every {cfg.train.checkpoint_every} steps)")
+    runtime = Runtime.from_config(cfg.train, device=device)
+    family = build_family(cfg, runtime, spec=spec, log=lambda _msg: None)
+    loaded = ckpt.load_weights(path, family.modules())
+    family.weights_restored(loaded)
+    return LoadedRun(run_dir, cfg, family, path)
+
+
+@dataclass
+class ImageGenerator:
+    """An image run's sampler with uint8 output: ``sample(n, seed)`` -> (N, C, H, W)."""
+
+    sampler: LatentSampler
+    checkpoint: Path
+
+    @property
+    def uses_ema(self) -> bool:
+        return self.sampler.source == "G_ema"
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return self.sampler.sample_shape
+
+    @property
+    def z_dim(self) -> int:
+        return self.sampler.z_dim
+
+    def latents(self, n: int, seed: int) -> Tensor:
+        return self.sampler.latents(n, seed)
+
+    def decode(self, z: Tensor) -> Tensor:
+        from ganlab.report.grid import to_uint8
+
+        if len(z) == 0:
+            return torch.empty(0, *self.sample_shape, dtype=torch.uint8)
+        return to_uint8(self.sampler.decode(z))
 
     def sample(self, n: int, seed: int = 0) -> Tensor:
-        """``n`` images from latents drawn with ``seed``: uint8 (N, C, H, W)."""
         if n < 1:
             raise GanlabError(f"number of samples must be >= 1, got {n}")
         return self.decode(self.latents(n, seed))
 
 
-def _weight_prefixes(path: Path) -> set[str]:
-    with safe_open(str(path / ckpt.WEIGHTS), framework="pt") as fh:
-        return {k.split(".", 1)[0] for k in fh.keys()}  # noqa: SIM118 (not a dict)
-
-
-def load_generator(run_dir: str | Path) -> SampledGenerator:
-    """The generator of ``run_dir`` at its latest checkpoint (``G_ema`` when present)."""
-    cfg, run_dir = open_run(run_dir)
-    info_file = run_dir / "run_info.json"
-    if not info_file.is_file():
-        raise GanlabError(f"{run_dir}: no run_info.json; the run has not written a snapshot "
-                          "or checkpoint yet")
-    info = json.loads(info_file.read_text())
-    shape = tuple(int(s) for s in info["sample_shape"])
-    path = ckpt.latest(run_dir / "checkpoints")
-    if path is None:
-        raise GanlabError(f"{run_dir}: no checkpoint yet; train longer or wait for the first "
-                          f"one (every {cfg.train.checkpoint_every} steps)")
-    g, _ = build_models(cfg.model, shape)
-    try:
-        prefixes = _weight_prefixes(path)
-    except Exception as exc:  # safetensors raises several types for corrupt files
-        raise GanlabError(f"{path / ckpt.WEIGHTS}: cannot read ({exc})") from exc
-    name = "G_ema" if "G_ema" in prefixes else "G"
-    if name not in prefixes:
-        raise GanlabError(f"{path}: the checkpoint holds no generator weights")
-    ckpt.load_weights(path, {name: g})
-    g.eval()
-    return SampledGenerator(g, shape, path, uses_ema=name == "G_ema")
+def load_generator(run_dir: str | Path) -> ImageGenerator:
+    """The image generator of ``run_dir`` at its latest checkpoint (``G_ema`` when present)."""
+    run = load_run(run_dir)
+    sampler = run.sampler()
+    if sampler.kind != "images" or not isinstance(sampler, LatentSampler):
+        raise GanlabError(f"{run.checkpoint}: this run makes {sampler.kind} "
+                          f"(samples of shape {run.family.spec.sample_shape}), not images")
+    return ImageGenerator(sampler, run.checkpoint)
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
@@ -99,7 +181,7 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     return torch.where(so.abs() < 1e-4, lin, sph)
 
 
-def interpolate(gen: SampledGenerator, rows: int, steps: int, seed: int = 0,
+def interpolate(gen: ImageGenerator, rows: int, steps: int, seed: int = 0,
                 spherical: bool = True) -> Tensor:
     """``rows`` interpolations of ``steps`` images each between random latent pairs:
     uint8 (rows * steps, C, H, W), row-major."""

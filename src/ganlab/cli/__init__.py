@@ -57,7 +57,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.no_progress:
         cfg.train.progress = False
     trainer = Trainer(cfg, run_dir)
-    if not trainer.restore():
+    try:
+        restored = trainer.restore()
+    except GanlabError as exc:
+        if not args.set:
+            raise
+        raise GanlabError(f"{exc} (this resume changed: {', '.join(args.set)}; drop the "
+                          "override that changes a network)") from exc
+    if not restored:
         print(f"{run_dir}: no checkpoint yet; starting from step 0", file=sys.stderr)
     if args.set:
         save_config(cfg, run_dir)   # only now: the checkpoint loaded with the new config

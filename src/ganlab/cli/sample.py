@@ -1,10 +1,14 @@
-"""``ganlab sample`` and ``ganlab interpolate``: images from a trained run."""
+"""``ganlab sample`` and ``ganlab interpolate``: what a trained run makes, written as files.
+
+``sample`` works for every kind of sampler a family exports: images (a grid, PNG files or an
+.npz), points (.csv / .npz and a scatter plot) and text (a .txt file).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ganlab.errors import GanlabError
 
@@ -27,15 +31,32 @@ def _save_individual(images: np.ndarray, folder: Path) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ganlab.report.grid import save_grid
-    from ganlab.sampling import load_generator
+    from ganlab.sampling import load_run
 
     if args.n < 1:
         raise GanlabError(f"-n: must be >= 1, got {args.n}")
-    gen = load_generator(args.run_dir)
-    images = gen.sample(args.n, args.seed)
+    run = load_run(args.run_dir, device=args.device)
+    sampler = run.sampler()
+    samples = sampler.sample(args.n, args.seed)
+    writer = {"images": _write_images, "points": _write_points, "text": _write_text}.get(
+        sampler.kind)
+    if writer is None:
+        raise GanlabError(f"{run.run_dir}: the family's sampler makes {sampler.kind!r}, which "
+                          f"`ganlab sample` cannot write (it writes images, points and text)")
+    wrote = writer(samples, args, Path(run.run_dir), run)
+    print(f"sampled {args.n} {sampler.kind} from {sampler.source} at {run.checkpoint} "
+          f"(seed {args.seed})")
+    for line in wrote:
+        print(f"wrote {line}")
+    return 0
+
+
+def _write_images(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any) -> list[str]:
+    import numpy as np
+
+    from ganlab.report.grid import save_grid, to_uint8
+
+    images = to_uint8(samples)
     wrote = []
     if args.npz:
         path = Path(args.npz)
@@ -43,18 +64,58 @@ def cmd_sample(args: argparse.Namespace) -> int:
         np.savez_compressed(path, images=images.numpy())
         wrote.append(f"{path} ({args.n} images, uint8 NCHW, key 'images')")
     if args.out or not args.npz:
-        out = Path(args.out) if args.out else Path(args.run_dir) / f"sample-seed{args.seed}.png"
+        out = Path(args.out) if args.out else run_dir / f"sample-seed{args.seed}.png"
         if out.suffix.lower() in GRID_SUFFIXES:
             save_grid(images, out, nrow=args.nrow, scale=args.scale)
             wrote.append(f"{out} (grid of {args.n})")
         else:
             _save_individual(images.numpy(), out)
             wrote.append(f"{out}/ ({args.n} PNG files)")
-    src = "G_ema" if gen.uses_ema else "G"
-    print(f"sampled {args.n} images from {src} at {gen.checkpoint} (seed {args.seed})")
-    for line in wrote:
-        print(f"wrote {line}")
-    return 0
+    return wrote
+
+
+def _write_points(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any) -> list[str]:
+    """Points go to .npz (key 'points') or .csv, and a scatter plot beside them."""
+    import numpy as np
+
+    points = samples.numpy()
+    wrote = []
+    if args.npz:
+        path = Path(args.npz)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, points=points)
+        wrote.append(f"{path} ({len(points)} points of dimension {points.shape[1]}, "
+                     "key 'points')")
+    out = Path(args.out) if args.out else run_dir / f"sample-seed{args.seed}.csv"
+    if args.out or not args.npz:
+        if out.suffix.lower() == ".csv":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            header = ",".join(f"x{i}" for i in range(points.shape[1]))
+            np.savetxt(out, points, delimiter=",", header=header, comments="", fmt="%.6g")
+            wrote.append(f"{out} ({len(points)} points)")
+            out = out.with_suffix(".png")
+        elif out.suffix.lower() != ".png":
+            raise GanlabError(f"--out {out}: a run that makes points writes .csv (with a "
+                              ".png scatter beside it), .png, or --npz FILE")
+        if points.shape[1] == 2:
+            from ganlab.report.scatter2d import save_scatter
+
+            bounds = run.family.spec.extra.get("bounds")
+            if bounds is None:
+                lo, hi = float(points.min()) - 0.1, float(points.max()) + 0.1
+                bounds = [lo, hi, lo, hi]
+            save_scatter(out, points[:0], samples, None, tuple(bounds),
+                         title=f"{args.n} samples, seed {args.seed}")
+            wrote.append(f"{out} (scatter)")
+    return wrote
+
+
+def _write_text(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any) -> list[str]:
+    from ganlab.atomic import write_text
+
+    out = Path(args.out) if args.out else run_dir / f"sample-seed{args.seed}.txt"
+    write_text(out, "".join(f"{line}\n" for line in samples))
+    return [f"{out} ({len(samples)} lines)"]
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
@@ -75,14 +136,18 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``sample`` and ``interpolate`` to the ``ganlab`` command."""
-    p = sub.add_parser("sample", help="draw images from a trained run (EMA generator if any)")
+    p = sub.add_parser("sample", help="draw samples from a trained run (images, points or "
+                                      "text; the EMA generator if any)")
     p.add_argument("run_dir", help="a run folder with a checkpoint")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
     p.add_argument("-n", type=int, default=64, help="number of images (default 64)")
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     p.add_argument("--out", default=None,
-                   help="a .png file for one grid, or a folder for one PNG per image "
-                        "(default RUN_DIR/sample-seedSEED.png)")
-    p.add_argument("--npz", default=None, help="also (or only) write an .npz with 'images'")
+                   help="images: a .png file for one grid, or a folder for one PNG per image "
+                        "(default RUN_DIR/sample-seedSEED.png); points: a .csv (and a .png "
+                        "scatter beside it) or a .png; text: a .txt file")
+    p.add_argument("--npz", default=None,
+                   help="also (or only) write an .npz with 'images' or 'points'")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row")
     p.add_argument("--scale", type=int, default=2, help="enlarge the grid (default 2)")
     p.set_defaults(func=cmd_sample)

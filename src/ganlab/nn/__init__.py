@@ -35,6 +35,6 @@ def build_models(cfg: Any, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn
     """Build generator and discriminator for samples of shape ``sample_shape`` (no batch dim)."""
     _load_modules()
     if cfg.arch not in _ARCHS:
-        raise GanlabError(f"model.arch: unknown architecture {cfg.arch!r}; "
+        raise GanlabError(f"gan.model.arch: unknown architecture {cfg.arch!r}; "
                           f"allowed: {', '.join(sorted(_ARCHS))}")
     return _ARCHS[cfg.arch](cfg, sample_shape)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.nn import register_arch
-from ganlab.nn.layers import maybe_sn
+from ganlab.nn.layers import gaussian_latent, maybe_sn
 
 
 def n_doublings(resolution: int) -> tuple[int, int]:
@@ -60,7 +60,7 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.z_dim, generator=generator)
+        return gaussian_latent(n, self.z_dim, generator)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z[:, :, None, None])
@@ -92,8 +92,8 @@ class DCGANDiscriminator(nn.Module):
 def image_shape(shape: tuple[int, ...], arch: str) -> tuple[int, int]:
     """``(channels, resolution)`` of a square image shape, or a clear error."""
     if len(shape) != 3 or shape[1] != shape[2]:
-        raise GanlabError(f"model.arch={arch}: needs square images (C, H, W), got data of shape "
-                          f"{tuple(shape)}; use model.arch=mlp for 2-D data")
+        raise GanlabError(f"gan.model.arch={arch}: needs square images (C, H, W), got data of "
+                          f"shape {tuple(shape)}; use gan.model.arch=mlp for 2-D data")
     return int(shape[0]), int(shape[1])
 
 

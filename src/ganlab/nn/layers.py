@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 from torch.nn.utils import parametrizations
 
 
@@ -14,3 +15,9 @@ def maybe_sn(layer: nn.Module, enabled: bool) -> nn.Module:
     vectors are buffers, so they are saved and restored with the state dict.
     """
     return parametrizations.spectral_norm(layer) if enabled else layer
+
+
+def gaussian_latent(n: int, z_dim: int, generator: torch.Generator | None = None) -> Tensor:
+    """``n`` standard normal latents of ``z_dim``, on ``generator``'s device (CPU without one)."""
+    device = generator.device if generator is not None else None
+    return torch.randn(n, z_dim, generator=generator, device=device)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.nn import register_arch
-from ganlab.nn.layers import maybe_sn
+from ganlab.nn.layers import gaussian_latent, maybe_sn
 
 
 class MLP(nn.Module):
@@ -38,7 +38,7 @@ class MLPGenerator(MLP):
         self.z_dim = z_dim
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.z_dim, generator=generator)
+        return gaussian_latent(n, self.z_dim, generator)
 
 
 class MLPDiscriminator(MLP):

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ganlab.nn import register_arch
 from ganlab.nn.dcgan import image_shape, n_doublings
-from ganlab.nn.layers import maybe_sn
+from ganlab.nn.layers import gaussian_latent, maybe_sn
 
 
 class GBlock(nn.Module):
@@ -81,7 +81,7 @@ class ResNetGenerator(nn.Module):
                                  nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.z_dim, generator=generator)
+        return gaussian_latent(n, self.z_dim, generator)
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.linear(z).view(-1, self.width, self.base, self.base)

@@ -12,16 +12,15 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from ganlab.atomic import write_text
+from ganlab.report.artefacts import find_artefacts
 from ganlab.report.plots import metric_keys, save_curves
 
 REPORT = "report.html"
 MAX_SNAPSHOTS = 40  # more are thinned evenly (first and last always kept)
-_STEP = re.compile(r"step-(\d+)\.png$")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0 auto;max-width:980px;
@@ -37,6 +36,9 @@ image-rendering:pixelated;border:1px solid #ddd}
 .strip{display:flex;flex-wrap:wrap;gap:6px}.strip figure{margin:0;text-align:center;
 font-size:.75em;color:#666;cursor:pointer}.strip img{width:96px;image-rendering:pixelated;
 border:2px solid transparent}.strip img.on{border-color:#0a64d8}
+.gallery{display:flex;flex-wrap:wrap;gap:6px}.gallery figure{margin:0;text-align:center;
+font-size:.75em;color:#666}.gallery img{width:160px;image-rendering:pixelated}
+h3{font-size:1em;margin:1.2em 0 .3em}
 .curves img{max-width:100%;display:block;margin:.5em 0}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}
 """
@@ -69,19 +71,24 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def snapshot_files(run_dir: Path) -> list[tuple[int, Path]]:
-    """``(step, path)`` of ``samples/step-*.png``, by step, thinned to :data:`MAX_SNAPSHOTS`."""
-    found = []
-    for p in (run_dir / "samples").glob("step-*.png"):
-        m = _STEP.search(p.name)
-        if m and ".tmp" not in p.name:
-            found.append((int(m.group(1)), p))
-    found.sort()
+def _thin(found: list[tuple[int, Path]]) -> list[tuple[int, Path]]:
     if len(found) > MAX_SNAPSHOTS:
         idx = sorted({round(i * (len(found) - 1) / (MAX_SNAPSHOTS - 1))
                       for i in range(MAX_SNAPSHOTS)})
         found = [found[i] for i in idx]
     return found
+
+
+def snapshot_series(run_dir: Path) -> dict[str, list[tuple[int, Path]]]:
+    """Every artefact series under ``samples/`` (see :mod:`ganlab.report.artefacts`):
+    ``{name: [(step, path), ...]}``, each thinned to :data:`MAX_SNAPSHOTS`."""
+    return {name: _thin(found) for name, found in find_artefacts(run_dir / "samples").items()}
+
+
+def snapshot_files(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of the main image series (``samples/step-*.png``), by step."""
+    return [(step, p) for step, p in snapshot_series(run_dir).get("", [])
+            if p.suffix == ".png"]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -157,6 +164,31 @@ def _snapshots_html(snaps: list[tuple[int, Path]]) -> str:
             f"<div class='strip'>{figures}</div>")
 
 
+def _other_series_html(series: dict[str, list[tuple[int, Path]]]) -> str:
+    """Named image series as a strip of thumbnails; text series as their latest text, with
+    the earlier steps folded away."""
+    parts = []
+    for name, snaps in series.items():
+        if not name or not snaps:
+            continue
+        title = f"<h3>{html.escape(name)}</h3>"
+        if snaps[-1][1].suffix == ".txt":
+            texts = [(step, p.read_text(encoding="utf-8", errors="replace")) for step, p in snaps]
+            last_step, last = texts[-1]
+            earlier = "".join(f"<p class='muted'>step {step}</p><pre>{html.escape(t)}</pre>"
+                              for step, t in reversed(texts[:-1]))
+            parts.append(f"{title}<p class='muted'>step {last_step}</p>"
+                         f"<pre class='text-artefact'>{html.escape(last)}</pre>"
+                         + (f"<details><summary>earlier steps</summary>{earlier}</details>"
+                            if earlier else ""))
+        else:
+            figures = "".join(
+                f"<figure><img src='{data_uri(p)}' alt='{html.escape(name)} step {step}'>"
+                f"<figcaption>{step}</figcaption></figure>" for step, p in snaps)
+            parts.append(f"{title}<div class='gallery'>{figures}</div>")
+    return "".join(parts)
+
+
 def _curves_html(curves: list[tuple[str, Path]]) -> str:
     if not curves:
         return "<p class='muted'>No metrics logged yet.</p>"
@@ -173,13 +205,17 @@ def render(run_dir: Path) -> str:
     config_text = ((run_dir / "config.yaml").read_text()
                    if (run_dir / "config.yaml").is_file() else "(no config.yaml)")
     curves = save_curves(records, run_dir / "plots")
+    series = snapshot_series(run_dir)
     snaps = snapshot_files(run_dir)
     name = summary.get("name") or run_dir.name
     facts = []
     if info:
-        facts.append(f"data {html.escape(str(info.get('kind', '?')))} of shape "
-                     f"{html.escape(str(tuple(info.get('sample_shape', ()))))}, objective "
-                     f"{html.escape(str(info.get('objective', '?')))}")
+        fact = (f"family {html.escape(str(info.get('family', 'gan')))}, data "
+                f"{html.escape(str(info.get('kind', '?')))} of shape "
+                f"{html.escape(str(tuple(info.get('sample_shape', ()))))}")
+        if "objective" in info:
+            fact += f", objective {html.escape(str(info['objective']))}"
+        facts.append(fact)
     if "steps" in summary:
         facts.append(f"{summary['steps']} steps in {float(summary.get('wall_time', 0)):.0f} s")
     return f"""<!DOCTYPE html>
@@ -191,7 +227,8 @@ def render(run_dir: Path) -> str:
 <p class="muted">{' &middot; '.join([html.escape(str(run_dir)), *facts])}</p>
 <h2>Final summary</h2>{_summary_table(summary)}
 <h2>Evaluations during training</h2>{_evaluations_html(records)}
-<h2>Snapshots</h2>{_snapshots_html(snaps)}
+<h2>Snapshots</h2>{_snapshots_html(snaps) if snaps or len(series) < 2 else ""}
+{_other_series_html(series)}
 <h2>Training curves</h2>{_curves_html(curves)}
 <h2>Config</h2><pre>{html.escape(config_text)}</pre>
 <script>{_JS}</script>

@@ -25,7 +25,8 @@ def discriminator_map(D: nn.Module, bounds: tuple[float, float, float, float],
     pts = torch.stack([gx.flatten(), gy.flatten()], 1)
     was = D.training
     D.eval()
-    out = D(pts).float()
+    device = next(iter(D.parameters()), pts).device
+    out = D(pts.to(device)).float().cpu()
     D.train(was)
     out = out if critic else torch.sigmoid(out)
     return out.reshape(res, res)
@@ -42,6 +43,7 @@ def save_scatter(path: Path, real: Tensor, fake: Tensor, D: nn.Module | None,
                        alpha=0.8, aspect="auto")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
                      label="critic score" if critic else "D(x)")
+    real, fake = real.cpu(), fake.cpu()
     ax.scatter(real[:, 0], real[:, 1], s=2, c="black", alpha=0.5, label="real")
     ax.scatter(fake[:, 0], fake[:, 1], s=2, c="red", alpha=0.5, label="generated")
     ax.set_xlim(bounds[0], bounds[1])

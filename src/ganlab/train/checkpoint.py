@@ -19,19 +19,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ganlab.atomic import write_text
 from ganlab.errors import GanlabError
 
 WEIGHTS = "weights.safetensors"
 STATE = "state.pt"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def module_tensors(modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
@@ -52,13 +44,15 @@ def save(ckpt_root: Path, step: int, modules: dict[str, nn.Module],
     try:
         save_file(module_tensors(modules), str(tmp / WEIGHTS), metadata={"step": str(step)})
         torch.save(state, tmp / STATE)
+        for name in (WEIGHTS, STATE):
+            _fsync(tmp / name)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _atomic_write_text(ckpt_root / "latest", final.name + "\n")
+    write_text(ckpt_root / "latest", final.name + "\n", durable=True)
     old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir())
     for p in old[:-keep] if keep > 0 else []:
         shutil.rmtree(p, ignore_errors=True)
@@ -77,8 +71,14 @@ def latest(ckpt_root: Path) -> Path | None:
     return done[-1] if done else None
 
 
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def load_weights(path: Path, modules: dict[str, nn.Module]) -> list[str]:
-    """Load ``weights.safetensors`` from checkpoint folder ``path`` into ``modules``.
+    """Load ``weights.safetensors`` from checkpoint folder ``path`` into ``modules`` (read on
+    the CPU, copied onto whatever device each module is on).
 
     Returns the names of the modules it loaded (a module the checkpoint lacks is left as is,
     e.g. an EMA copy switched on at resume)."""
@@ -100,7 +100,8 @@ def load_weights(path: Path, modules: dict[str, nn.Module]) -> list[str]:
                 raise GanlabError(
                     f"{file}: {name}.{key} has shape {tuple(value.shape)} in the checkpoint "
                     f"but {tuple(own[key].shape)} in the model; was the config changed since "
-                    "this run was made (model.width, model.z_dim, data.resolution ...)?")
+                    "this run was made (a network width or depth, the latent size, "
+                    "data.resolution ...)?")
         missing, unexpected = module.load_state_dict(sub, strict=False)
         if missing or unexpected:
             raise GanlabError(f"{file}: weights do not match module {name!r} "
@@ -114,6 +115,6 @@ def load_state(path: Path) -> dict[str, Any]:
     """Read ``state.pt`` of checkpoint folder ``path`` (``weights_only=True``)."""
     file = path / STATE
     try:
-        return torch.load(file, weights_only=True)
+        return torch.load(file, weights_only=True, map_location="cpu")
     except Exception as exc:
         raise GanlabError(f"{file}: cannot read checkpoint state ({exc})") from exc

@@ -1,77 +1,145 @@
-"""What a GAN family (unconditional GAN, pix2pix, CycleGAN, SeqGAN, ...) gives the loop.
+"""The contract between a training family (GAN, pix2pix, CycleGAN, SeqGAN, ...) and the loop.
 
-A family owns its networks, optimisers and one training step; the loop
-(:mod:`ganlab.train.loop`) owns the schedule, logging, snapshots, checkpoints and resume.
-A new family is one module that calls :func:`register_family`; it never edits the loop.
+A family owns its networks, optimisers, its training step and how it shows its model; the
+loop (:mod:`ganlab.train.loop`) owns the schedule, lr decay, logging, snapshots on disk,
+checkpoints, resume and the report. A new family is one module:
+
+1. a config section dataclass (fields with :func:`ganlab.config.setting` constraints);
+2. a :class:`Family` subclass with ``name`` and ``config_class``;
+3. ``register_family(MyFamily)`` (or an entry point in the ``ganlab.families`` group).
+
+It never edits the loop, the config module, the CLI or the report. See docs/architecture.md.
 """
 
 from __future__ import annotations
 
+import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from ganlab import config as config_mod
+from ganlab.config import Config
+from ganlab.data import DataSource, DataSpec
 from ganlab.errors import GanlabError
+from ganlab.report.artefacts import Artefact
+from ganlab.sampling import Sampler
+from ganlab.train.runtime import Runtime
 
 
-class Family(Protocol):
-    """The contract between a family and the training loop."""
+def log_line(message: str) -> None:
+    """One line on stderr that does not break a running progress bar."""
+    tqdm.write(message, file=sys.stderr)
 
+
+@dataclass
+class FamilyContext:
+    """What a family is built from. ``data`` is None when the family is rebuilt only to
+    sample a finished run (``ganlab sample``): ``spec`` (from ``run_info.json``) then stands in
+    for it, so no training data is read."""
+
+    cfg: Config
+    runtime: Runtime
+    spec: DataSpec
+    data: DataSource | None = None
+    log: Callable[[str], None] = field(default=log_line)
+
+
+class Family(ABC):
+    """Subclass this. Required: :meth:`modules`, :meth:`optimizers`, :meth:`train_step`,
+    :meth:`sampler`; everything else has a default that does nothing."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, ctx: FamilyContext) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.cfg
+        self.section = ctx.cfg.section   # this family's own config (its config_class)
+        self.runtime = ctx.runtime
+        self.spec = ctx.spec
+        self.log = ctx.log
+
+    @property
+    def data(self) -> DataSource:
+        if self.ctx.data is None:
+            raise GanlabError(f"family {self.name}: built to sample only, it has no data")
+        return self.ctx.data
+
+    # -- required --------------------------------------------------------------------------------
+    @abstractmethod
     def modules(self) -> dict[str, nn.Module]:
-        """Every network whose weights a checkpoint must hold (e.g. G, D, G_ema)."""
-        ...
+        """Every network a checkpoint holds, by name (e.g. G, D, G_ema)."""
 
-    def optimizers(self) -> dict[str, tuple[torch.optim.Optimizer, float]]:
-        """Each optimiser with its base learning rate (the loop applies lr decay)."""
-        ...
+    @abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Every optimiser, by name. The learning rates they are built with are the base
+        rates; the loop scales them by ``train.lr_decay`` each step."""
 
-    def weights_restored(self, loaded: list[str], stream: Any) -> None:
-        """Called after a checkpoint loaded the modules named in ``loaded``; a family fills
-        in any module the checkpoint lacked (e.g. an EMA copy switched on at resume)."""
-        ...
-
+    @abstractmethod
     def train_step(self, step: int, log: bool) -> dict[str, float]:
-        """One generator update (with its discriminator updates); returns numbers to log
-        (only needs to be complete when ``log`` is True)."""
-        ...
+        """One step (``step`` counts from 0); returns numbers to log. They need only be
+        complete when ``log`` is true, so a family can skip ``.item()`` syncs otherwise."""
+
+    @abstractmethod
+    def sampler(self) -> Sampler:
+        """What ``ganlab sample``, ``eval RUN``, ``interpolate`` and the report draw from."""
+
+    # -- optional --------------------------------------------------------------------------------
+    def weights_restored(self, loaded: list[str]) -> None:
+        """After a checkpoint loaded the modules named in ``loaded``: fill in any module it
+        lacked (e.g. an EMA copy switched on at resume), or raise if one is required."""
+        return None
 
     def extra_state(self) -> dict[str, Any]:
-        """Random generators, data position: anything else resuming needs."""
-        ...
+        """Random generators, data position, phase: anything else an exact resume needs.
+        Tensors and plain containers only (read back with ``weights_only=True``)."""
+        return {}
 
-    def load_extra_state(self, state: dict[str, Any]) -> None: ...
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`extra_state`."""
+        return None
 
-    def snapshot(self, run_dir: Path, step: int) -> list[Path]:
-        """Write images that show the model now; return their paths."""
-        ...
+    def snapshot(self, step: int) -> list[Artefact]:
+        """What the model makes now, as typed artefacts (image grid, 2-D scatter, text); the
+        loop saves them under ``samples/`` and hands them to the report and TensorBoard."""
+        return []
 
-    def evaluate(self, run_dir: Path, final: bool) -> dict[str, Any]:
-        """Diagnostics of the current model (logged; printed at the end of a run): numbers,
-        plus short strings that say how they were made (e.g. the feature extractor)."""
-        ...
+    def evaluate(self, final: bool) -> dict[str, Any]:
+        """Diagnostics of the current model: numbers (logged, plotted), plus strings or a
+        ``card`` dict that say how they were made. Must not touch the training streams."""
+        return {}
 
     def summary_lines(self, results: dict[str, Any]) -> list[str]:
         """Human-readable lines for the end of a run."""
-        ...
+        return []
+
+    def run_info(self) -> dict[str, Any]:
+        """Extra facts for ``run_info.json`` (e.g. the objective), shown by the report."""
+        return {}
 
 
-_FAMILIES: dict[str, Callable[[Any], Family]] = {}
+def build_family(cfg: Config, runtime: Runtime | None = None, data: DataSource | None = None,
+                 spec: DataSpec | None = None, log: Callable[[str], None] = log_line) -> Family:
+    """The family ``cfg.family`` on ``runtime`` (default: from ``cfg.train``). Without ``data``
+    and ``spec`` the training data is built from ``cfg.data``."""
+    from ganlab import families
 
+    entry = families.get(cfg.family)
+    if not isinstance(cfg.section, entry.config):
+        raise GanlabError(f"family {cfg.family}: the config section is not a "
+                          f"{entry.config.__name__}; build the config with ganlab.config.load")
+    if runtime is None:
+        runtime = Runtime.from_config(cfg.train)
+    if data is None and spec is None:
+        from ganlab.data import build_data
 
-def register_family(name: str, builder: Callable[[Any], Family]) -> None:
-    """Register ``builder(config) -> Family`` under ``name`` (and allow it in configs)."""
-    _FAMILIES[name] = builder
-    config_mod.register_family(name)
-
-
-def build_family(cfg: Any) -> Family:
-    import ganlab.train.gan  # noqa: F401  (registers "gan")
-
-    if cfg.family not in _FAMILIES:
-        raise GanlabError(f"family: unknown family {cfg.family!r}; "
-                          f"allowed: {', '.join(sorted(_FAMILIES))}")
-    return _FAMILIES[cfg.family](cfg)
+        data = build_data(cfg.data)
+    if spec is None:
+        assert data is not None
+        spec = data.spec()
+    return entry.family(FamilyContext(cfg, runtime, spec, data, log))

@@ -1,80 +1,160 @@
-"""The unconditional GAN family: any objective, any architecture, points or images."""
+"""The unconditional GAN family: any objective, any architecture, points or images.
+
+Config section ``gan``: the objective and its regularisers, the networks, two optimisers
+``G`` and ``D``, the number of critic steps and an EMA of the generator.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
-from ganlab.config import Config
-from ganlab.data import DataSource, build_data
+from ganlab.config import OptimizerConfig, setting
+from ganlab.errors import GanlabError
+from ganlab.families import register_family
 from ganlab.losses import d_outputs_as_probability, get_objective
-from ganlab.nn import build_models
 from ganlab.penalties import clip_weights, gradient_penalty, r1_penalty
+from ganlab.report.artefacts import Artefact, Figure, ImageGrid
+from ganlab.sampling import LatentSampler, run_in_eval_mode
 from ganlab.train.ema import make_ema, update_ema
-from ganlab.train.family import register_family
-from ganlab.train.image_eval import ImageEvaluator
+from ganlab.train.family import Family, FamilyContext
+from ganlab.train.optim import build_optimizers, grad_norm
 
-RUN_INFO = "run_info.json"
 N_FIXED = 64          # fixed latents for image grids
 N_SCATTER = 2500      # points drawn for 2-D snapshots
 N_W1 = 500            # points for the exact W1 estimate of 2-D evaluations
 
 
-def log_line(message: str) -> None:
-    """One line on stderr that does not break a running progress bar."""
-    tqdm.write(message, file=sys.stderr)
+# ---------------------------------------------------------------------------------------------
+# The config section
 
 
-def grad_norm(module: nn.Module) -> float:
-    """L2 norm of all gradients of ``module`` (0 when none)."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return 0.0
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+@dataclass
+class ObjectiveConfig:
+    """Which loss, and the discriminator regularisers that go with it."""
+
+    name: str = "ns"
+    lsgan_a: float = 0.0
+    lsgan_b: float = 1.0
+    lsgan_c: float = 1.0
+    clip: float | None = setting(None, check="positive_or_none")       # WGAN weight clipping;
+    gp_weight: float | None = setting(None, check="positive_or_none")  # WGAN-GP lambda; None =
+    r1_gamma: float = setting(0.0, check="non_negative")  # the objective's default (0.01, 10)
+    # R1 penalty weight gamma, applied as gamma / 2 * R1
+
+    def validate(self, prefix: str) -> None:
+        get_objective(self.name)  # raises with the allowed names
+
+    def penalties(self) -> tuple[float | None, float | None]:
+        """(clip, gp_weight) after the objective's defaults."""
+        defaults = get_objective(self.name).default_penalties
+        clip = self.clip if self.clip is not None else defaults.get("clip")
+        gp = self.gp_weight if self.gp_weight is not None else defaults.get("gp_weight")
+        return clip, gp
 
 
-class GANFamily:
+@dataclass
+class ModelConfig:
+    """Generator and discriminator architecture (one of ``ganlab.nn``'s archs)."""
+
+    arch: str = "mlp"
+    z_dim: int = setting(2, check="positive")
+    width: int = setting(128, check="positive")
+    depth: int = setting(3, check="positive")
+    g_width: int | None = setting(None, check="positive_or_none")
+    d_width: int | None = setting(None, check="positive_or_none")
+    spectral_norm: bool = False
+    batch_norm_g: bool = True
+    batch_norm_d: bool = True   # DCGAN D only; ignored with spectral norm; off with GP / R1
+
+
+@dataclass
+class EMAConfig:
+    """An exponential moving average of G's weights (sampled from when on)."""
+
+    enabled: bool = False
+    decay: float = setting(0.999, check="probability")
+    start: int = setting(0, check="non_negative")   # plain copies of G before this step
+
+
+def _default_optim() -> dict[str, OptimizerConfig]:
+    return {"G": OptimizerConfig(lr=1e-3), "D": OptimizerConfig(lr=1e-3)}
+
+
+@dataclass
+class GANConfig:
+    """The ``gan:`` section."""
+
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: dict[str, OptimizerConfig] = field(default_factory=_default_optim)
+    n_critic: int = setting(1, check="positive")   # D updates per G update
+    ema: EMAConfig = field(default_factory=EMAConfig)
+
+    def validate(self, prefix: str) -> None:
+        if set(self.optim) != {"G", "D"}:
+            raise GanlabError(f"{prefix}optim: needs exactly G and D, got "
+                              f"{', '.join(sorted(self.optim)) or 'none'}")
+        _, gp = self.objective.penalties()
+        m = self.model
+        uses_bn = m.arch == "dcgan" and m.batch_norm_d and not m.spectral_norm
+        if uses_bn and ((gp or 0) > 0 or self.objective.r1_gamma > 0):
+            which = "objective.gp_weight" if gp else "objective.r1_gamma"
+            raise GanlabError(
+                f"{prefix}model.batch_norm_d: BatchNorm in the discriminator couples the samples "
+                f"of a batch, so the per-sample gradient penalty ({prefix}{which}) is "
+                f"ill-defined; set {prefix}model.batch_norm_d=false (as the "
+                "fashion-dcgan-wgan-gp preset does)")
+
+
+# ---------------------------------------------------------------------------------------------
+# The family
+
+
+class GANFamily(Family):
     """Alternating updates: ``n_critic`` discriminator steps, then one generator step.
 
     The fake batch of the last discriminator step is reused by the generator step (one
-    generator forward pass per iteration, as in the reference DCGAN loop).
+    generator forward pass per iteration, as in the reference DCGAN loop). Latents and
+    penalty noise come from a generator on the run's device; data indices from the CPU (on
+    the CPU both are one stream).
     """
 
-    def __init__(self, cfg: Config, data: DataSource | None = None) -> None:
-        self.cfg = cfg
-        oc = cfg.objective
+    name = "gan"
+    config_class = GANConfig
+
+    def __init__(self, ctx: FamilyContext) -> None:
+        super().__init__(ctx)
+        hp: GANConfig = self.section
+        self.hp = hp
+        oc = hp.objective
         self.objective = get_objective(oc.name, a=oc.lsgan_a, b=oc.lsgan_b, c=oc.lsgan_c)
-        defaults = self.objective.default_penalties
-        self.clip = oc.clip if oc.clip is not None else defaults.get("clip")
-        self.gp_weight = oc.gp_weight if oc.gp_weight is not None else defaults.get("gp_weight")
+        self.clip, self.gp_weight = oc.penalties()
         self.r1_gamma = oc.r1_gamma
-        self.data = data if data is not None else build_data(cfg.data)
-        self.gen = torch.Generator().manual_seed(cfg.seed + 1)
-        shape = getattr(self.data, "sample_shape", None)  # image sets know it without a draw
-        if shape is None:
-            probe, _ = self.data.batch(1, torch.Generator().manual_seed(0))
-            shape = probe.shape[1:]
-        self.sample_shape = tuple(shape)
-        self.G, self.D = build_models(cfg.model, self.sample_shape)
-        self.channels_last = cfg.train.channels_last and len(self.sample_shape) == 3
-        if self.channels_last:
-            self.G = self.G.to(memory_format=torch.channels_last)
-            self.D = self.D.to(memory_format=torch.channels_last)
-        tc = cfg.train
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g,
-                                      betas=tuple(tc.betas_g), fused=True)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d,
-                                      betas=tuple(tc.betas_d), fused=True)
-        self.G_ema = make_ema(self.G) if tc.ema else None
-        self.fixed_z = self.G.sample_latent(N_FIXED, torch.Generator().manual_seed(cfg.seed + 2))
-        self.image_eval = (ImageEvaluator(cfg.eval, cfg.data, self.sample_shape, log_line)
-                           if self.data.kind == "images" else None)
+        seed = self.cfg.seed
+        self.gen = self.runtime.generator(seed + 1)
+        self.data_gen = self.runtime.data_generator(self.gen, seed + 6)
+        self.sample_shape = self.spec.sample_shape
+        from ganlab.nn import build_models
+
+        G, D = build_models(hp.model, self.sample_shape)
+        is_image = len(self.sample_shape) == 3
+        self.G = self.runtime.module(G, image=is_image)
+        self.D = self.runtime.module(D, image=is_image)
+        opts = build_optimizers({"G": self.G, "D": self.D}, hp.optim)
+        self.opt_g, self.opt_d = opts["G"], opts["D"]
+        self.G_ema = make_ema(self.G) if hp.ema.enabled else None
+        # CPU latents: the same grid on every device
+        self.fixed_z = G.sample_latent(N_FIXED, torch.Generator().manual_seed(seed + 2))
+        self.image_eval: Any = None
+        if self.spec.kind == "images":
+            from ganlab.train.image_eval import ImageEvaluator
+
+            self.image_eval = ImageEvaluator(self.cfg.eval, self.cfg.data, self.sample_shape,
+                                             self.log)
 
     # -- contract with the loop ----------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
@@ -83,35 +163,44 @@ class GANFamily:
             mods["G_ema"] = self.G_ema
         return mods
 
-    def weights_restored(self, loaded: list[str], stream: Any) -> None:
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def weights_restored(self, loaded: list[str]) -> None:
         if self.G_ema is not None and "G_ema" not in loaded:
             self.G_ema.load_state_dict(self.G.state_dict())
-            print("resume: the checkpoint has no EMA generator (train.ema was off); "
-                  "it starts as a copy of G", file=stream)
-
-    def optimizers(self) -> dict[str, tuple[torch.optim.Optimizer, float]]:
-        return {"G": (self.opt_g, self.cfg.train.lr_g), "D": (self.opt_d, self.cfg.train.lr_d)}
+            self.log("resume: the checkpoint has no EMA generator (gan.ema.enabled was off); "
+                     "it starts as a copy of G")
 
     def extra_state(self) -> dict[str, Any]:
-        return {"gen": self.gen.get_state(), "data": self.data.state_dict()}
+        state = {"gen": self.gen.get_state(), "gen_device": self.gen.device.type,
+                 "data": self.data.state_dict()}
+        if self.data_gen is not self.gen:
+            state["data_gen"] = self.data_gen.get_state()
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.gen.set_state(state["gen"])
+        saved_on = state.get("gen_device", "cpu")
+        if saved_on == self.gen.device.type:
+            self.gen.set_state(state["gen"])
+            if "data_gen" in state and self.data_gen is not self.gen:
+                self.data_gen.set_state(state["data_gen"])
+        else:
+            self.log(f"resume: the checkpoint's random streams were on {saved_on}, this run is "
+                     f"on {self.gen.device.type}; they restart from the seed, so the run goes "
+                     "on correctly but no longer bit-for-bit like an uninterrupted one")
         self.data.load_state_dict(state["data"])
 
-    def _autocast(self) -> Any:
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.train.bf16)
-
     def _real(self, n: int) -> Tensor:
-        real, _ = self.data.batch(n, self.gen)
-        if self.channels_last:
-            real = real.contiguous(memory_format=torch.channels_last)
-        return real
+        return self.runtime.batch(self.data.batch(n, self.data_gen)).x
+
+    def _latents(self, n: int) -> Tensor:
+        return self.G.sample_latent(n, self.gen)
 
     def _d_step(self, real: Tensor, fake: Tensor, want_norm: bool) -> dict[str, Any]:
         needs_r1 = self.r1_gamma > 0
         real_in = real.detach().requires_grad_(True) if needs_r1 else real
-        with self._autocast():
+        with self.runtime.autocast():
             d_real = self.D(real_in).float()
             d_fake = self.D(fake.detach()).float()
             loss = self.objective.d_loss(d_real, d_fake)
@@ -136,28 +225,28 @@ class GANFamily:
 
     def train_step(self, step: int, log: bool) -> dict[str, float]:
         bs = self.cfg.train.batch_size
+        n_critic = self.hp.n_critic
         d_out: dict[str, Any] = {}
         fake = None
-        for i in range(self.cfg.train.n_critic):
+        for i in range(n_critic):
             real = self._real(bs)
-            z = self.G.sample_latent(bs, self.gen)
-            last = i == self.cfg.train.n_critic - 1
-            with self._autocast(), torch.set_grad_enabled(last):
+            z = self._latents(bs)
+            last = i == n_critic - 1
+            with self.runtime.autocast(), torch.set_grad_enabled(last):
                 fake = self.G(z)
             d_out = self._d_step(real, fake, want_norm=log and last)
         assert fake is not None
         self.D.requires_grad_(False)  # the G step needs no gradients for D's weights
-        with self._autocast():
+        with self.runtime.autocast():
             g_loss = self.objective.g_loss(self.D(fake).float())
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.D.requires_grad_(True)
         g_norm = grad_norm(self.G) if log else 0.0
         self.opt_g.step()
-        tc = self.cfg.train
         if self.G_ema is not None:
-            decay = tc.ema_decay if step >= tc.ema_start else 0.0
-            update_ema(self.G_ema, self.G, decay)
+            ema = self.hp.ema
+            update_ema(self.G_ema, self.G, ema.decay if step >= ema.start else 0.0)
         if not log:
             return {}
         crit = self.objective.critic
@@ -172,60 +261,38 @@ class GANFamily:
         return logs
 
     # -- looking at the model --------------------------------------------------------------------
-    @property
-    def sampler(self) -> nn.Module:
-        """The generator to sample from: the EMA copy when there is one."""
-        return self.G_ema if self.G_ema is not None else self.G
+    def sampler(self) -> LatentSampler:
+        """The EMA generator when there is one, else G."""
+        g, source = (self.G_ema, "G_ema") if self.G_ema is not None else (self.G, "G")
+        return LatentSampler(g, self.spec.kind, source, self.sample_shape)
 
-    @torch.no_grad()
     def generate(self, n: int, seed: int) -> Tensor:
-        """``n`` samples from :attr:`sampler` with latents drawn from ``seed`` (eval mode)."""
-        g = self.sampler
-        was_training = g.training
-        g.eval()
-        z = g.sample_latent(n, torch.Generator().manual_seed(seed))
-        out = torch.cat([g(z[i:i + 500]) for i in range(0, n, 500)])
-        g.train(was_training)
-        return out.float()
+        """``n`` samples from :meth:`sampler` with latents drawn from ``seed`` (eval mode)."""
+        return self.sampler().sample(n, seed)
 
-    def write_run_info(self, run_dir: Path) -> None:
-        info = {"sample_shape": list(self.sample_shape), "kind": self.data.kind,
-                "objective": self.objective.name, "critic": self.objective.critic}
-        (run_dir / RUN_INFO).write_text(json.dumps(info) + "\n")
+    def run_info(self) -> dict[str, Any]:
+        return {"objective": self.objective.name, "critic": self.objective.critic}
 
-    def snapshot(self, run_dir: Path, step: int) -> list[Path]:
-        if not (run_dir / RUN_INFO).exists():
-            self.write_run_info(run_dir)
-        folder = run_dir / "samples"
-        folder.mkdir(exist_ok=True)
-        if self.data.kind == "points":
+    def snapshot(self, step: int) -> list[Artefact]:
+        if self.spec.kind == "points":
             from ganlab.report.scatter2d import save_scatter
 
             fake = self.generate(N_SCATTER, self.cfg.seed + 2)
-            real, _ = self.data.batch(N_SCATTER, torch.Generator().manual_seed(self.cfg.seed + 3))
-            path = folder / f"step-{step:07d}.png"
-            save_scatter(path, real, fake, self.D, self.data.bounds(),
-                         critic=self.objective.critic, title=f"{self.cfg.name}, step {step}")
-            return [path]
-        from ganlab.report.grid import save_grid
+            real = self.data.batch(N_SCATTER, torch.Generator().manual_seed(self.cfg.seed + 3)).x
+            bounds = tuple(self.spec.extra.get("bounds") or self.data.bounds())
+            title = f"{self.cfg.name}, step {step}"
+            return [Figure(lambda path: save_scatter(path, real, fake, self.D, bounds,
+                                                     critic=self.objective.critic,
+                                                     title=title))]
+        return [ImageGrid(run_in_eval_mode(self.sampler().G, self.fixed_z.to(self.gen.device)))]
 
-        g = self.sampler
-        was_training = g.training
-        g.eval()
-        with torch.no_grad():
-            imgs = g(self.fixed_z).float()
-        g.train(was_training)
-        path = folder / f"step-{step:07d}.png"
-        save_grid(imgs, path)
-        return [path]
-
-    def evaluate(self, run_dir: Path, final: bool) -> dict[str, Any]:
+    def evaluate(self, final: bool) -> dict[str, Any]:
         if self.image_eval is not None:
             # latents from their own seed, and torch's global RNG restored afterwards: the
             # training streams (and so an exact resume) never see an evaluation
             with torch.random.fork_rng(devices=[]):
                 return self.image_eval(lambda n: self.generate(n, self.cfg.seed + 4))
-        if self.data.kind != "points":
+        if self.spec.kind != "points":
             return {}
         results: dict[str, Any] = {}
         fake = self.generate(self.cfg.eval.n_samples, self.cfg.seed + 4)
@@ -241,12 +308,12 @@ class GANFamily:
     def _divergences(self, fake: Tensor, n_w1: int = N_W1) -> dict[str, float]:
         """Binned JS and exact W1 (on ``n_w1`` points) between real and generated points.
 
-        The real points come from their own generator (not ``self.gen``), so evaluating never
-        changes the training stream and resume stays bit-exact.
+        The real points come from their own generator (not the training streams), so
+        evaluating never changes them and resume stays bit-exact.
         """
         from ganlab.metrics.divergences import binned_js, wasserstein1
 
-        real, _ = self.data.batch(fake.shape[0], torch.Generator().manual_seed(self.cfg.seed + 5))
+        real = self.data.batch(fake.shape[0], torch.Generator().manual_seed(self.cfg.seed + 5)).x
         n = min(n_w1, fake.shape[0])
         return {"js": binned_js(real, fake), "w1": wasserstein1(real[:n], fake[:n])}
 
@@ -280,4 +347,4 @@ class GANFamily:
                 f"W1 {results['w1']:.4f}"]
 
 
-register_family("gan", GANFamily)
+register_family(GANFamily)

@@ -21,10 +21,14 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ganlab.atomic import write_text
 from ganlab.config import Config
+from ganlab.errors import GanlabError
+from ganlab.report.artefacts import artefact_path
 from ganlab.train import checkpoint as ckpt
 from ganlab.train.family import Family, build_family
-from ganlab.train.rundir import METRICS, SUMMARY, truncate_metrics
+from ganlab.train.rundir import METRICS, RUN_INFO, SUMMARY, truncate_metrics, write_run_info
+from ganlab.train.runtime import Runtime
 from ganlab.train.schedule import lr_factor
 
 INTERRUPTED = 130
@@ -57,18 +61,28 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    """Runs ``cfg.train.steps`` generator updates of ``family`` and writes into ``run_dir``."""
+    """Runs ``cfg.train.steps`` steps of ``family`` and writes into ``run_dir``.
+
+    Only the main process (``runtime.is_main``) writes files: metrics, snapshots,
+    checkpoints, the summary and the report.
+    """
 
     def __init__(self, cfg: Config, run_dir: Path, family: Family | None = None,
-                 stream: Any = None) -> None:
+                 stream: Any = None, runtime: Runtime | None = None) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         if family is None:
+            runtime = runtime or Runtime.from_config(cfg.train)
             seed_everything(cfg.seed)
-            family = build_family(cfg)
+            family = build_family(cfg, runtime)
         self.family = family
+        self.runtime = family.runtime
+        self.is_main = self.runtime.is_main
+        # the rates the optimisers were built with are the base of the lr schedule
+        self._base_lrs = {name: [g["lr"] for g in opt.param_groups]
+                          for name, opt in family.optimizers().items()}
         self.step = 0
         self.wall_before = 0.0
         self.stream = stream if stream is not None else sys.stderr
@@ -76,7 +90,7 @@ class Trainer:
         self._last_eval: tuple[int, dict[str, Any]] | None = None
         self._t0 = time.perf_counter()
         self._tb: Any = None
-        if cfg.train.tensorboard:
+        if cfg.train.tensorboard and self.is_main:
             from ganlab.report.tensorboard import EventWriter
 
             self._tb = EventWriter(self.run_dir / "tensorboard")
@@ -86,16 +100,20 @@ class Trainer:
         return {
             "step": self.step,
             "wall_time": self.wall_before + (time.perf_counter() - self._t0),
-            "torch_rng": torch.get_rng_state(),
-            "optimizers": {k: o.state_dict() for k, (o, _) in self.family.optimizers().items()},
+            "torch_rng": self.runtime.rng_state(),
+            "optimizers": {k: o.state_dict() for k, o in self.family.optimizers().items()},
             "family": self.family.extra_state(),
         }
 
-    def save_checkpoint(self) -> Path:
-        # what `ganlab sample` needs to rebuild the generator, even when no snapshot was taken
-        write_info = getattr(self.family, "write_run_info", None)
-        if write_info is not None and not (self.run_dir / "run_info.json").exists():
-            write_info(self.run_dir)
+    def _write_run_info(self) -> None:
+        """What `ganlab sample` needs to rebuild the family without the training data."""
+        if self.is_main and not (self.run_dir / RUN_INFO).exists():
+            write_run_info(self.run_dir, self.family)
+
+    def save_checkpoint(self) -> Path | None:
+        if not self.is_main:
+            return None
+        self._write_run_info()
         return ckpt.save(self.ckpt_root, self.step, self.family.modules(), self._state(),
                          keep=self.cfg.train.keep_checkpoints)
 
@@ -106,12 +124,16 @@ class Trainer:
             truncate_metrics(self.run_dir, 0)  # a crash before the first checkpoint: start over
             return False
         loaded = ckpt.load_weights(path, self.family.modules())
-        self.family.weights_restored(loaded, self.stream)
+        self.family.weights_restored(loaded)
         state = ckpt.load_state(path)
-        for name, (opt, _) in self.family.optimizers().items():
+        for name, opt in self.family.optimizers().items():
+            if name not in state["optimizers"]:
+                raise GanlabError(f"{path}: the checkpoint has no state for optimiser {name!r} "
+                                  f"(it has {', '.join(state['optimizers'])}); was the config "
+                                  "changed since this run was made?")
             opt.load_state_dict(state["optimizers"][name])
         self.family.load_extra_state(state["family"])
-        torch.set_rng_state(state["torch_rng"])
+        self.runtime.set_rng_state(state["torch_rng"])
         self.step = int(state["step"])
         self.wall_before = float(state["wall_time"])
         truncate_metrics(self.run_dir, self.step)
@@ -120,11 +142,13 @@ class Trainer:
     # -- loop -------------------------------------------------------------------------------
     def _set_lr(self) -> None:
         f = lr_factor(self.cfg.train.lr_decay, self.step, self.cfg.train.steps)
-        for opt, base in self.family.optimizers().values():
-            for group in opt.param_groups:
+        for name, opt in self.family.optimizers().items():
+            for group, base in zip(opt.param_groups, self._base_lrs[name], strict=True):
                 group["lr"] = base * f
 
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
         with open(self.run_dir / METRICS, "a") as fh:
             fh.write(json.dumps(record) + "\n")
         if self._tb is not None:
@@ -132,10 +156,19 @@ class Trainer:
                                  {k: v for k, v in record.items() if k != "step"})
 
     def _snapshot(self, step: int) -> None:
-        paths = self.family.snapshot(self.run_dir, step)
-        if self._tb is not None:
-            for path in paths:
-                self._tb.add_png(step, "samples", path)
+        artefacts = self.family.snapshot(step)
+        if not self.is_main:
+            return
+        folder = self.run_dir / "samples"
+        for art in artefacts:
+            path = art.save(artefact_path(folder, art, step))
+            if self._tb is None:
+                continue
+            tag = f"samples/{art.name}" if art.name else "samples"
+            if art.kind == "text":
+                self._tb.add_text(step, tag, path.read_text(encoding="utf-8"))
+            else:
+                self._tb.add_image(step, tag, path)
 
     def run(self, until: int | None = None) -> int:
         """Train to ``cfg.train.steps`` (or stop after step ``until``). Returns an exit code.
@@ -147,6 +180,7 @@ class Trainer:
         tc = self.cfg.train
         stop_at = min(tc.steps, until) if until is not None else tc.steps
         self._t0 = time.perf_counter()
+        self._write_run_info()
         bar = tqdm(total=tc.steps, initial=self.step, desc=self.cfg.name, unit="step",
                    disable=not tc.progress, file=self.stream, dynamic_ncols=True,
                    mininterval=0.5)
@@ -194,7 +228,7 @@ class Trainer:
                       "lr_g_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
                       "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3)}
             if evaluate:
-                results = self.family.evaluate(self.run_dir, final=False)
+                results = self.family.evaluate(final=False)
                 self._last_eval = (self.step, results)
                 record.update(results)
             self._log(record)
@@ -222,12 +256,14 @@ class Trainer:
         if last is not None and last[0] == self.step:
             results = last[1]  # the loop has just evaluated this very model
         else:
-            results = self.family.evaluate(self.run_dir, final=True)
+            results = self.family.evaluate(final=True)
+        self.results = results
+        if not self.is_main:
+            return results
         summary = {"name": self.cfg.name, "steps": self.step,
                    "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3),
                    **results}
-        (self.run_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-        self.results = results
+        write_text(self.run_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
         if self._tb is not None:
             self._tb.add_scalars(self.step, results, prefix="final/")
             self._close_tb()

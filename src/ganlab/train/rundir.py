@@ -15,6 +15,7 @@ from ganlab.errors import GanlabError
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
+RUN_INFO = "run_info.json"     # the data's DataSpec and the family's facts; see write_run_info
 
 
 def new_run(cfg: Config, out_dir: str | Path | None = None) -> Path:
@@ -72,3 +73,30 @@ def truncate_metrics(run_dir: Path, last_step: int) -> None:
     records = [r for r in read_metrics(run_dir) if r.get("step", 0) <= last_step]
     text = "".join(json.dumps(r) + "\n" for r in records)
     (run_dir / METRICS).write_text(text)
+
+
+def write_run_info(run_dir: Path, family: Any) -> None:
+    """``run_info.json``: the family, its data's :class:`~ganlab.data.DataSpec` (so the run can
+    be rebuilt and sampled without its training data) and the family's own facts."""
+    info = {"family": family.name, "data": family.spec.to_json(),
+            # flat copies that the report and older readers show
+            "kind": family.spec.kind, "sample_shape": list(family.spec.sample_shape),
+            **family.run_info()}
+    write_text(run_dir / RUN_INFO, json.dumps(info) + "\n")
+
+
+def read_run_info(run_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """(DataSpec, all facts) of a run folder; runs made before DataSpec existed are read from
+    their ``kind`` and ``sample_shape``."""
+    from ganlab.data import DataSpec
+
+    file = run_dir / RUN_INFO
+    if not file.is_file():
+        raise GanlabError(f"{run_dir}: no {RUN_INFO}; the run has not started training yet")
+    try:
+        info = json.loads(file.read_text())
+        data = info.get("data") or {"kind": info["kind"], "sample_shape": info["sample_shape"]}
+        return DataSpec.from_json(data), info
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GanlabError(f"{file}: unreadable ({exc}); delete it and run `ganlab resume "
+                          f"{run_dir}` to write it again") from exc

@@ -1,0 +1,151 @@
+"""Where and how a run computes: the device, autocast, seeded generators, process rank.
+
+A :class:`Runtime` is built once per process from ``train.device`` / ``train.precision`` and
+handed to the family, which places its networks and draws its randomness through it. Nothing
+else in a family needs to know whether it runs on a CPU, a CUDA GPU or Apple's MPS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ganlab.errors import GanlabError
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` (and ``meta`` for tests) -> a
+    device that exists here; ``auto`` picks CUDA when present, then MPS, then the CPU."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", 0)
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError as exc:
+        raise GanlabError(f"train.device: {spec!r} is not a device; use auto, cpu, cuda, "
+                          "cuda:N or mps") from exc
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanlabError(f"train.device: {spec!r} asked for, but CUDA is not available "
+                              "here (torch.cuda.is_available() is false); use --device cpu "
+                              "or auto")
+        count = torch.cuda.device_count()
+        index = device.index or 0
+        if index >= count:
+            raise GanlabError(f"train.device: {spec!r}: there are {count} CUDA device(s) "
+                              f"(cuda:0 to cuda:{count - 1})")
+        return torch.device("cuda", index)
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise GanlabError("train.device: 'mps' asked for, but MPS is not available here")
+        return device
+    if device.type in ("cpu", "meta"):
+        return device
+    raise GanlabError(f"train.device: {spec!r} is not supported; use auto, cpu, cuda, "
+                      "cuda:N or mps")
+
+
+@dataclass
+class Runtime:
+    """The device and process a family runs in.
+
+    ``autocast()`` is the mixed-precision context for the device (a no-op in fp32);
+    ``generator(seed)`` a seeded generator on the device (latents, noise);
+    ``data_generator(generator, seed)`` the CPU stream for data indices (the same object as
+    ``generator`` on the CPU, so CPU runs keep one stream); ``rank``/``world_size``/``is_main``
+    say which process this is; the loop writes files only on the main one.
+    """
+
+    device: torch.device
+    precision: str = "fp32"
+    channels_last: bool = False
+    rank: int = 0
+    world_size: int = 1
+
+    @classmethod
+    def from_config(cls, train_cfg: Any, device: str | None = None) -> Runtime:
+        """The runtime for ``train.device`` (or ``device`` when given), set up for speed:
+        TF32 matmuls and cuDNN convolutions on CUDA."""
+        dev = resolve_device(device or train_cfg.device)
+        rank = int(os.environ.get("RANK", 0))
+        world = int(os.environ.get("WORLD_SIZE", 1))
+        if world > 1:
+            raise GanlabError(f"WORLD_SIZE={world}: multi-process training is not built yet; "
+                              "run one process")
+        if dev.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        return cls(dev, train_cfg.precision, bool(train_cfg.channels_last), rank, world)
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise GanlabError(f"train.precision: {self.precision!r} is not one of "
+                              f"{', '.join(PRECISIONS)}")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        return PRECISIONS[self.precision]
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Mixed precision on this device when ``train.precision`` asks for it."""
+        dtype = self.amp_dtype
+        if dtype is None or self.device.type == "meta":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def generator(self, seed: int) -> torch.Generator:
+        """A generator on the device, seeded (``meta`` draws nothing: a CPU one stands in)."""
+        where = "cpu" if self.device.type == "meta" else self.device
+        return torch.Generator(device=where).manual_seed(seed)
+
+    def data_generator(self, generator: torch.Generator, seed: int) -> torch.Generator:
+        """The CPU stream that data sources draw indices from: ``generator`` itself when it is
+        on the CPU (one stream, as a CPU run has always used), else a CPU one from ``seed``."""
+        if generator.device.type == "cpu":
+            return generator
+        return torch.Generator().manual_seed(seed)
+
+    def module(self, module: torch.nn.Module, image: bool = False) -> torch.nn.Module:
+        """``module`` on the device (channels_last for image networks when asked)."""
+        module = module.to(self.device)
+        if image and self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        return module
+
+    def batch(self, batch: Any) -> Any:
+        """A :class:`~ganlab.data.Batch` on the device (pinned-memory copies are async)."""
+        return batch.to(self.device, non_blocking=self.device.type == "cuda",
+                        channels_last=self.channels_last)
+
+    # -- global random state, for checkpoints ----------------------------------------------------
+    def rng_state(self) -> dict[str, Any]:
+        """torch's global CPU state, and every CUDA device's when CUDA is in use."""
+        state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def set_rng_state(self, state: dict[str, Any] | torch.Tensor) -> None:
+        if isinstance(state, torch.Tensor):  # checkpoints before devices: the CPU state only
+            state = {"cpu": state}
+        torch.set_rng_state(state["cpu"])
+        if "cuda" in state and self.device.type == "cuda":
+            saved = state["cuda"]
+            if len(saved) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(saved)
