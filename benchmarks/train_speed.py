@@ -30,7 +30,9 @@ from torch import Tensor, nn
 
 from ganlab import config
 from ganlab.data.images import ImageSource, load_images
+from ganlab.train.family import build_family
 from ganlab.train.gan import GANFamily
+from ganlab.train.runtime import Runtime
 
 BATCH = 64
 
@@ -98,7 +100,10 @@ def ganlab_family(images: Tensor, overrides: list[str]) -> GANFamily:
     cfg = config.load(preset="fashion-dcgan-ns", overrides=[f"train.batch_size={BATCH}",
                                                             *overrides])
     torch.manual_seed(0)
-    return GANFamily(cfg, data=ImageSource(images))
+    family = build_family(cfg, Runtime.from_config(cfg.train, device="cpu"),
+                          data=ImageSource(images))
+    assert isinstance(family, GANFamily)
+    return family
 
 
 def matmul_rate(n: int = 1024, reps: int = 10) -> float:

@@ -31,7 +31,7 @@ def _restore_threads() -> object:
 def records(n: int = 5) -> list[dict[str, float]]:
     return [{"step": 10 * (i + 1), "d_loss": 1.0 - 0.1 * i, "g_loss": 0.7, "d_real": 0.6,
              "d_fake": 0.4, "d_grad_norm": 2.0, "g_grad_norm": 1.0, "wall_time": i,
-             "lr_g_factor": 1.0, "fid": 50.0 - i} for i in range(n)]
+             "lr_factor": 1.0, "fid": 50.0 - i} for i in range(n)]
 
 
 def test_curves(tmp_path: Path) -> None:

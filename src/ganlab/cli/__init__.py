@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ def _print_end(trainer, run_dir: Path) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from ganlab.train.loop import Trainer
     from ganlab.train.rundir import new_run
+    from ganlab.train.runtime import Runtime
 
     if args.config is None and args.preset is None:
         name = config_mod.DEFAULT_PRESET
@@ -40,6 +42,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = config_mod.load(path=args.config, preset=args.preset, overrides=args.set)
     if args.no_progress:
         cfg.train.progress = False
+    if args.device:
+        cfg.train.device = args.device
+    Runtime.from_config(cfg.train)  # a device that is not here fails before the run folder
     run_dir = new_run(cfg, args.out)
     print(f"run folder: {run_dir}", flush=True)
     trainer = Trainer(cfg, run_dir)
@@ -56,6 +61,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     cfg, run_dir = open_run(args.run_dir, args.set)
     if args.no_progress:
         cfg.train.progress = False
+    made_on = cfg.train.device
+    if args.device:   # this process only: config.yaml keeps the device the run was made with
+        cfg.train.device = args.device
     trainer = Trainer(cfg, run_dir)
     try:
         restored = trainer.restore()
@@ -66,8 +74,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
                           "override that changes a network)") from exc
     if not restored:
         print(f"{run_dir}: no checkpoint yet; starting from step 0", file=sys.stderr)
-    if args.set:
-        save_config(cfg, run_dir)   # only now: the checkpoint loaded with the new config
+    if args.set:   # only now: the checkpoint loaded with the new config
+        save_config(dataclasses.replace(cfg, train=dataclasses.replace(
+            cfg.train, device=made_on)), run_dir)
     if trainer.step >= cfg.train.steps and not (run_dir / SUMMARY).is_file():
         print(f"{run_dir}: all {trainer.step} steps trained; writing the summary and report",
               flush=True)
@@ -107,6 +116,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", type=int, default=None, metavar="STEP",
                    help="stop after this step with a checkpoint (continue with `ganlab resume`)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="auto (CUDA when present, default), cpu, cuda, cuda:N or mps; "
+                        "sets train.device")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "d_outputs": ("Discriminator on real and generated data", ("d_real", "d_fake")),
     "grad_norms": ("Gradient norms (L2, all parameters)", ("d_grad_norm", "g_grad_norm")),
 }
-BOOKKEEPING = {"step", "wall_time", "lr_g_factor", "epoch", "eval_seconds"}
+BOOKKEEPING = {"step", "wall_time", "lr_factor", "lr_g_factor", "epoch", "eval_seconds"}
 # metrics drawn in one panel of the "metrics" figure (any other metric gets a panel of its own)
 SHARED_PANELS = (("kid_mean", "kid_std"), ("precision", "recall", "density", "coverage"),
                  ("per_image_entropy", "marginal_entropy"))

@@ -225,7 +225,7 @@ class Trainer:
         bar.update(1)
         if log:
             record = {"step": self.step, **logs,
-                      "lr_g_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
+                      "lr_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
                       "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3)}
             if evaluate:
                 results = self.family.evaluate(final=False)

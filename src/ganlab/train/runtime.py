@@ -84,9 +84,8 @@ class Runtime:
         if world > 1:
             raise GanlabError(f"WORLD_SIZE={world}: multi-process training is not built yet; "
                               "run one process")
-        if dev.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+        if dev.type == "cuda":   # TF32 tensor cores for float32 matmuls (cuDNN's default)
+            torch.set_float32_matmul_precision("high")
         return cls(dev, train_cfg.precision, bool(train_cfg.channels_last), rank, world)
 
     def __post_init__(self) -> None:
