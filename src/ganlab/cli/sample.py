@@ -104,7 +104,7 @@ def _write_points(samples: Any, args: argparse.Namespace, run_dir: Path, run: An
             if bounds is None:
                 lo, hi = float(points.min()) - 0.1, float(points.max()) + 0.1
                 bounds = [lo, hi, lo, hi]
-            save_scatter(out, points[:0], samples, None, tuple(bounds),
+            save_scatter(out, samples[:0], samples, None, tuple(bounds),
                          title=f"{args.n} samples, seed {args.seed}")
             wrote.append(f"{out} (scatter)")
     return wrote
