@@ -27,19 +27,23 @@ from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
 from ganlab.train import checkpoint as ckpt
 from ganlab.train.family import Family, build_family
+from ganlab.train.guard import REMEDIES, non_finite
 from ganlab.train.rundir import METRICS, RUN_INFO, SUMMARY, truncate_metrics, write_run_info
 from ganlab.train.runtime import Runtime
 from ganlab.train.schedule import lr_factor
 
-INTERRUPTED = 130
+INTERRUPTED = 130        # Ctrl-C (128 + SIGINT)
+TERMINATED = 143         # SIGTERM, as schedulers and `docker stop` send (128 + SIGTERM)
+DIVERGED = 3             # the divergence guard stopped the run
 
 
 @contextlib.contextmanager
-def _deferred_sigint() -> Iterator[Callable[[], bool]]:
-    """While active, the first SIGINT only sets a flag (read with the yielded function); a
-    second one raises KeyboardInterrupt. Outside the main thread, SIGINT is left alone."""
+def _deferred_stop() -> Iterator[Callable[[], int]]:
+    """While active, the first SIGINT or SIGTERM only records the signal (the yielded function
+    returns its number, 0 when none came); a second one raises KeyboardInterrupt. Outside the
+    main thread, signals are left alone."""
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield lambda: 0
         return
     hits: list[int] = []
 
@@ -48,11 +52,12 @@ def _deferred_sigint() -> Iterator[Callable[[], bool]]:
         if len(hits) > 1:
             raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield lambda: bool(hits)
+        yield lambda: hits[0] if hits else 0
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def seed_everything(seed: int) -> None:
@@ -83,6 +88,8 @@ class Trainer:
         # the rates the optimisers were built with are the base of the lr schedule
         self._base_lrs = {name: [g["lr"] for g in opt.param_groups]
                           for name, opt in family.optimizers().items()}
+        self.lr_scale = 1.0     # lowered by each divergence rollback; saved in checkpoints
+        self.rollbacks = 0
         self.step = 0
         self.wall_before = 0.0
         self.stream = stream if stream is not None else sys.stderr
@@ -101,6 +108,8 @@ class Trainer:
             "step": self.step,
             "wall_time": self.wall_before + (time.perf_counter() - self._t0),
             "torch_rng": self.runtime.rng_state(),
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
             "optimizers": {k: o.state_dict() for k, o in self.family.optimizers().items()},
             "family": self.family.extra_state(),
         }
@@ -134,6 +143,8 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][name])
         self.family.load_extra_state(state["family"])
         self.runtime.set_rng_state(state["torch_rng"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
+        self.rollbacks = int(state.get("rollbacks", 0))
         self.step = int(state["step"])
         self.wall_before = float(state["wall_time"])
         truncate_metrics(self.run_dir, self.step)
@@ -141,7 +152,7 @@ class Trainer:
 
     # -- loop -------------------------------------------------------------------------------
     def _set_lr(self) -> None:
-        f = lr_factor(self.cfg.train.lr_decay, self.step, self.cfg.train.steps)
+        f = lr_factor(self.cfg.train.lr_decay, self.step, self.cfg.train.steps) * self.lr_scale
         for name, opt in self.family.optimizers().items():
             for group, base in zip(opt.param_groups, self._base_lrs[name], strict=True):
                 group["lr"] = base * f
@@ -173,9 +184,12 @@ class Trainer:
     def run(self, until: int | None = None) -> int:
         """Train to ``cfg.train.steps`` (or stop after step ``until``). Returns an exit code.
 
-        Ctrl-C (SIGINT) is deferred to the end of the current step, so the checkpoint it saves
-        holds a whole number of steps and ``ganlab resume`` stays exact. A second Ctrl-C stops
-        at once, without saving (the last periodic checkpoint remains).
+        Ctrl-C (SIGINT) and SIGTERM are deferred to the end of the current step, so the
+        checkpoint they save holds a whole number of steps and ``ganlab resume`` stays exact
+        (exit codes 130 and 143). A second signal stops at once, without saving (the last
+        periodic checkpoint remains). The divergence guard (``train.on_divergence``) stops the
+        run at the first step whose weights, gradients or logged numbers are not finite, before
+        anything of that step is written (exit code 3), or rolls back to the last checkpoint.
         """
         tc = self.cfg.train
         stop_at = min(tc.steps, until) if until is not None else tc.steps
@@ -186,17 +200,24 @@ class Trainer:
                    mininterval=0.5)
         if self.step == 0 and tc.snapshot_every:
             self._snapshot(0)
-        with _deferred_sigint() as interrupted:
+        with _deferred_stop() as stop_signal:
             try:
                 while self.step < stop_at:
-                    if interrupted():
+                    signum = self.runtime.agree_max(stop_signal())
+                    if signum:
                         bar.close()
                         path = self.save_checkpoint()
-                        print(f"\ninterrupted at step {self.step}; checkpoint saved to {path}\n"
-                              f"continue with: ganlab resume {self.run_dir}", file=self.stream)
+                        what = "terminated (SIGTERM)" if signum == signal.SIGTERM else \
+                            "interrupted"
+                        self._say(f"\n{what} at step {self.step}; checkpoint saved to {path}\n"
+                                  f"continue with: ganlab resume {self.run_dir}")
                         self._close_tb()
-                        return INTERRUPTED
-                    self._one_step(bar, stop_at)
+                        return TERMINATED if signum == signal.SIGTERM else INTERRUPTED
+                    diverged = self._one_step(bar, stop_at)
+                    if diverged and not self._rollback(diverged):
+                        bar.close()
+                        self._close_tb()
+                        return DIVERGED
             except KeyboardInterrupt:
                 bar.close()
                 last = ckpt.latest(self.ckpt_root)
@@ -215,12 +236,18 @@ class Trainer:
         self.finish()
         return 0
 
-    def _one_step(self, bar: Any, stop_at: int) -> None:
+    def _one_step(self, bar: Any, stop_at: int) -> list[str]:
+        """One step, then its logs, snapshot and checkpoint; returns what was not finite
+        (and writes nothing of the step) when the divergence guard trips."""
         tc = self.cfg.train
         self._set_lr()
         evaluate = self._eval_due(self.step + 1)
         log = (self.step + 1) % tc.log_every == 0 or self.step + 1 == tc.steps or evaluate
         logs = self.family.train_step(self.step, log)
+        if tc.on_divergence != "ignore":
+            bad = non_finite(self.family.modules(), logs)
+            if self.runtime.agree_max(int(bool(bad))):
+                return bad or ["the weights on another process"]
         self.step += 1
         bar.update(1)
         if log:
@@ -238,6 +265,40 @@ class Trainer:
             self._snapshot(self.step)
         if self.step % tc.checkpoint_every == 0 and self.step < stop_at:
             self.save_checkpoint()
+        return []
+
+    def _say(self, message: str) -> None:
+        if self.is_main:
+            print(message, file=self.stream, flush=True)
+
+    def _rollback(self, bad: list[str]) -> bool:
+        """After a non-finite step: go back to the last checkpoint with lower learning rates
+        (``train.on_divergence=rollback``) and return True, or say why the run stops and
+        return False. Nothing of the bad step was written."""
+        tc = self.cfg.train
+        step = self.step + 1
+        last = ckpt.latest(self.ckpt_root)
+        where = (f"the last checkpoint, {last}, holds finite weights (step "
+                 f"{int(last.name.split('-')[-1])})" if last else "no checkpoint was written yet")
+        what = ", ".join(bad)
+        if tc.on_divergence == "rollback" and last is not None and \
+                self.rollbacks < tc.max_rollbacks:
+            rollbacks, scale = self.rollbacks, self.lr_scale   # restore() reads older ones
+            self.restore()
+            self.rollbacks = rollbacks + 1
+            self.lr_scale = scale * tc.rollback_lr
+            self._say(f"\nstep {step}: {what} not finite; rolled back to step {self.step} "
+                      f"with the learning rates times {self.lr_scale:g} (rollback "
+                      f"{self.rollbacks} of {tc.max_rollbacks})")
+            return True
+        tried = (f" after {self.rollbacks} rollback(s)" if tc.on_divergence == "rollback"
+                 else "")
+        self._say(f"\ndiverged at step {step}{tried}: {what} not finite; stopped without "
+                  f"writing anything of this step; {where}.\nUsual remedies: {REMEDIES}; then "
+                  f"`ganlab resume {self.run_dir} --set ...`, or set "
+                  "train.on_divergence=rollback to go back and lower the learning rates "
+                  "automatically")
+        return False
 
     def _close_tb(self) -> None:
         if self._tb is not None:

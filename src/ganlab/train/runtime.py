@@ -132,6 +132,19 @@ class Runtime:
         return batch.to(self.device, non_blocking=self.device.type == "cuda",
                         channels_last=self.channels_last)
 
+    # -- several processes -------------------------------------------------------------------------
+    def agree_max(self, value: int) -> int:
+        """The largest ``value`` over all processes (a stop signal, a divergence flag), so
+        every process takes the same branch and none waits alone in a collective."""
+        if self.world_size == 1:
+            return int(value)
+        import torch.distributed as dist
+
+        t = torch.tensor([int(value)], device=self.device if self.device.type == "cuda"
+                         else "cpu")
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return int(t.item())
+
     # -- global random state, for checkpoints ----------------------------------------------------
     def rng_state(self) -> dict[str, Any]:
         """torch's global CPU state, and every CUDA device's when CUDA is in use."""
