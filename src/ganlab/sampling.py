@@ -7,6 +7,7 @@ device, so the same seed gives the same latents on a CPU, a GPU or any number of
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,14 @@ def _device_of(net: nn.Module) -> torch.device:
 
 @dataclass
 class LatentSampler:
-    """A generator ``G(z)`` with ``G.sample_latent(n, generator)`` and ``G.z_dim``."""
+    """A generator ``G(z)`` with ``G.sample_latent(n, generator)`` and ``G.z_dim``.
+
+    A class-conditional generator (``G.num_classes`` set) is called as ``G(z, y)``; its
+    ``condition`` is a class: an int (every sample of that class) or one label per sample
+    (a list or tensor of ints). Without one, the labels cycle through the classes
+    ``0, 1, ..., K-1, 0, 1, ...`` (balanced, and no random draws), both in :meth:`sample`
+    and in :meth:`decode`.
+    """
 
     G: nn.Module
     kind: str
@@ -67,20 +75,68 @@ class LatentSampler:
     def z_dim(self) -> int:
         return int(self.G.z_dim)
 
+    @property
+    def num_classes(self) -> int | None:
+        """The number of classes of a class-conditional generator; None when unconditional."""
+        k = getattr(self.G, "num_classes", None)
+        return None if k is None else int(k)
+
     def latents(self, n: int, seed: int) -> Tensor:
         """``n`` latents from ``seed`` (on the CPU, whatever the device)."""
         return self.G.sample_latent(n, torch.Generator().manual_seed(seed))
 
-    def decode(self, z: Tensor) -> Tensor:
-        """Latents -> samples (eval mode, in chunks), float32 on the CPU."""
-        return run_in_eval_mode(self.G, z.to(_device_of(self.G)))
+    def labels(self, n: int, condition: Any = None) -> Tensor | None:
+        """int64 labels (on the CPU) for ``n`` samples under ``condition``; None for an
+        unconditional generator (which refuses any condition)."""
+        k = self.num_classes
+        if k is None:
+            if condition is not None:
+                raise GanlabError(f"{self.source} is unconditional: it takes no condition")
+            return None
+        if condition is None:
+            return torch.arange(n) % k
+        if isinstance(condition, bool):
+            raise GanlabError(f"condition: a class label (int), not {condition!r}")
+        if isinstance(condition, numbers.Integral):
+            labels = torch.full((n,), int(condition), dtype=torch.int64)
+        else:
+            try:
+                labels = torch.as_tensor(condition).detach().cpu()
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise GanlabError(f"condition: a class (int) or one label per sample, got "
+                                  f"{type(condition).__name__}") from exc
+            if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+                raise GanlabError(f"condition: class labels must be integers, got {labels.dtype}")
+            if labels.dim() == 0:
+                labels = labels.expand(n)
+            if labels.shape != (n,):
+                raise GanlabError(f"condition: {n} samples need {n} labels, got shape "
+                                  f"{tuple(labels.shape)}")
+            labels = labels.to(torch.int64)
+        if n and (int(labels.min()) < 0 or int(labels.max()) >= k):
+            bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
+            raise GanlabError(f"condition: class {bad} is out of range; {self.source} has {k} "
+                              f"classes, 0 to {k - 1}")
+        return labels
+
+    def decode(self, z: Tensor, labels: Any = None) -> Tensor:
+        """Latents (and, for a conditional generator, a ``condition`` as in :meth:`labels`)
+        -> samples (eval mode, in chunks), float32 on the CPU."""
+        device = _device_of(self.G)
+        y = self.labels(len(z), labels)
+        if y is None:
+            return run_in_eval_mode(self.G, z.to(device))
+        z, y = z.to(device), y.to(device)
+        return run_in_eval_mode(self.G, torch.arange(len(z), device=device),
+                                lambda i: self.G(z[i], y[i]))
 
     def sample(self, n: int, seed: int = 0, condition: Any = None) -> Tensor:
+        """``n`` samples with latents from ``seed``; ``condition`` picks the class (or
+        classes) of a conditional generator, the same latents whatever the class."""
         if n < 1:
             raise GanlabError(f"number of samples must be >= 1, got {n}")
-        if condition is not None:
-            raise GanlabError(f"{self.source} is unconditional: it takes no condition")
-        return self.decode(self.latents(n, seed))
+        y = self.labels(n, condition)
+        return self.decode(self.latents(n, seed), y)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,18 +37,48 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise GanlabError(f"-n: must be >= 1, got {args.n}")
     run = load_run(args.run_dir, device=args.device)
     sampler = run.sampler()
-    samples = sampler.sample(args.n, args.seed)
+    label = _check_class(args.label, sampler, run)
+    samples = sampler.sample(args.n, args.seed) if label is None else \
+        sampler.sample(args.n, args.seed, condition=label)
     writer = {"images": _write_images, "points": _write_points, "text": _write_text}.get(
         sampler.kind)
     if writer is None:
         raise GanlabError(f"{run.run_dir}: the family's sampler makes {sampler.kind!r}, which "
                           f"`ganlab sample` cannot write (it writes images, points and text)")
     wrote = writer(samples, args, Path(run.run_dir), run)
-    print(f"sampled {args.n} {sampler.kind} from {sampler.source} at {run.checkpoint} "
-          f"(seed {args.seed})")
+    of_class = "" if label is None else f" of class {_class_name(label, run)}"
+    print(f"sampled {args.n} {sampler.kind}{of_class} from {sampler.source} at "
+          f"{run.checkpoint} (seed {args.seed})")
     for line in wrote:
         print(f"wrote {line}")
     return 0
+
+
+def _check_class(label: int | None, sampler: Any, run: Any) -> int | None:
+    """``--class``: a class of a class-conditional run, or a clear error."""
+    if label is None:
+        return None
+    k = getattr(sampler, "num_classes", None)
+    if k is None:
+        raise GanlabError(f"--class {label}: {run.run_dir} is not class-conditional (it was "
+                          "trained without gan.conditional=true), so it cannot sample by "
+                          "class; leave out --class")
+    if not 0 <= label < k:
+        names = run.family.spec.class_names
+        listed = f" ({', '.join(f'{i}={n}' for i, n in enumerate(names))})" if names else ""
+        raise GanlabError(f"--class {label}: this run has {k} classes, 0 to {k - 1}{listed}")
+    return label
+
+
+def _class_name(label: int, run: Any) -> str:
+    names = run.family.spec.class_names
+    return f"{label} ({names[label]})" if names and label < len(names) else str(label)
+
+
+def _default_name(args: argparse.Namespace, suffix: str) -> str:
+    """``sample-seedSEED.SUFFIX``, or ``sample-classK-seedSEED.SUFFIX`` with ``--class``."""
+    of_class = "" if args.label is None else f"class{args.label}-"
+    return f"sample-{of_class}seed{args.seed}{suffix}"
 
 
 def _write_images(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any) -> list[str]:
@@ -64,7 +94,7 @@ def _write_images(samples: Any, args: argparse.Namespace, run_dir: Path, run: An
         np.savez_compressed(path, images=images.numpy())
         wrote.append(f"{path} ({args.n} images, uint8 NCHW, key 'images')")
     if args.out or not args.npz:
-        out = Path(args.out) if args.out else run_dir / f"sample-seed{args.seed}.png"
+        out = Path(args.out) if args.out else run_dir / _default_name(args, ".png")
         if out.suffix.lower() in GRID_SUFFIXES:
             save_grid(images, out, nrow=args.nrow, scale=args.scale)
             wrote.append(f"{out} (grid of {args.n})")
@@ -86,7 +116,7 @@ def _write_points(samples: Any, args: argparse.Namespace, run_dir: Path, run: An
         np.savez_compressed(path, points=points)
         wrote.append(f"{path} ({len(points)} points of dimension {points.shape[1]}, "
                      "key 'points')")
-    out = Path(args.out) if args.out else run_dir / f"sample-seed{args.seed}.csv"
+    out = Path(args.out) if args.out else run_dir / _default_name(args, ".csv")
     if args.out or not args.npz:
         if out.suffix.lower() == ".csv":
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +143,7 @@ def _write_points(samples: Any, args: argparse.Namespace, run_dir: Path, run: An
 def _write_text(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any) -> list[str]:
     from ganlab.atomic import write_text
 
-    out = Path(args.out) if args.out else run_dir / f"sample-seed{args.seed}.txt"
+    out = Path(args.out) if args.out else run_dir / _default_name(args, ".txt")
     write_text(out, "".join(f"{line}\n" for line in samples))
     return [f"{out} ({len(samples)} lines)"]
 
@@ -142,9 +172,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps or auto")
     p.add_argument("-n", type=int, default=64, help="number of images (default 64)")
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    p.add_argument("--class", dest="label", type=int, default=None, metavar="K",
+                   help="class-conditional runs (gan.conditional=true): every sample of "
+                        "class K (0 to num_classes - 1; default: the classes in turn)")
     p.add_argument("--out", default=None,
                    help="images: a .png file for one grid, or a folder for one PNG per image "
-                        "(default RUN_DIR/sample-seedSEED.png); points: a .csv (and a .png "
+                        "(default RUN_DIR/sample-seedSEED.png, sample-classK-seedSEED.png "
+                        "with --class); points: a .csv (and a .png "
                         "scatter beside it) or a .png; text: a .txt file")
     p.add_argument("--npz", default=None,
                    help="also (or only) write an .npz with 'images' or 'points'")

@@ -10,6 +10,11 @@ by ``model.batch_norm_d: false`` or by spectral norm, which replaces it), and a 
 
 For 28 px and ``width`` 64 the channels are G: z -> 128 (7x7) -> 64 (14x14) -> C (28x28) and
 D: C -> 64 (14x14) -> 128 (7x7) -> 1.
+
+Class-conditional (``num_classes`` set): G concatenates a learned ``z_dim``-sized class
+embedding to ``z``; D is a projection discriminator (Miyato & Koyama, 2018): its output is the
+final convolution of the last feature map ``h`` plus ``<embed(y), sum of h over space>``, with
+the embedding spectral-normalised when ``model.spectral_norm`` is on.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.nn import register_arch
-from ganlab.nn.layers import gaussian_latent, maybe_sn
+from ganlab.nn.layers import check_condition, class_embedding, gaussian_latent, maybe_sn, projection
 
 
 def n_doublings(resolution: int) -> tuple[int, int]:
@@ -41,16 +46,19 @@ class DCGANGenerator(nn.Module):
     """``z`` (N, z_dim) -> images (N, C, H, W) in [-1, 1]."""
 
     def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64,
-                 batch_norm: bool = True) -> None:
+                 batch_norm: bool = True, num_classes: int | None = None) -> None:
         super().__init__()
         self.z_dim = z_dim
+        self.num_classes = num_classes
+        embed_dim = z_dim if num_classes is not None else 0
         base, k = n_doublings(resolution)
         ch = width * 2 ** (k - 1)
 
         def norm(c: int) -> nn.Module:
             return nn.BatchNorm2d(c) if batch_norm else nn.Identity()
 
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, ch, base, 1, 0, bias=not batch_norm),
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim + embed_dim, ch, base, 1, 0,
+                                                      bias=not batch_norm),
                                    norm(ch), nn.ReLU(inplace=True)]
         for _ in range(k - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not batch_norm),
@@ -58,11 +66,16 @@ class DCGANGenerator(nn.Module):
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        self.embed = class_embedding(num_classes, embed_dim) if num_classes is not None else None
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return gaussian_latent(n, self.z_dim, generator)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        check_condition(self, y, z.shape[0])
+        if y is not None:
+            assert self.embed is not None
+            z = torch.cat([z, self.embed(y.long()).to(z.dtype)], dim=1)
         return self.net(z[:, :, None, None])
 
 
@@ -70,8 +83,10 @@ class DCGANDiscriminator(nn.Module):
     """images (N, C, H, W) -> one logit (or critic score) per image, shape (N,)."""
 
     def __init__(self, channels: int, resolution: int, width: int = 64,
-                 spectral_norm: bool = False, batch_norm: bool = True) -> None:
+                 spectral_norm: bool = False, batch_norm: bool = True,
+                 num_classes: int | None = None) -> None:
         super().__init__()
+        self.num_classes = num_classes
         base, k = n_doublings(resolution)
         use_bn = batch_norm and not spectral_norm
         ch = width
@@ -84,9 +99,22 @@ class DCGANDiscriminator(nn.Module):
             ch *= 2
         layers.append(maybe_sn(nn.Conv2d(ch, 1, base, 1, 0), spectral_norm))
         self.net = nn.Sequential(*layers)
+        self.embed: nn.Module | None = None
+        if num_classes is not None:   # projection: one ch-vector per class, DCGAN's N(0, 0.02)
+            embed = nn.Embedding(num_classes, ch)
+            nn.init.normal_(embed.weight, 0.0, 0.02)
+            self.embed = maybe_sn(embed, spectral_norm)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).flatten()
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        check_condition(self, y, x.shape[0])
+        if y is None:
+            return self.net(x).flatten()
+        assert self.embed is not None
+        *features, last = self.net
+        h = x
+        for layer in features:
+            h = layer(h)
+        return last(h).flatten() + projection(self.embed(y.long()), h.sum(dim=(2, 3)))
 
 
 def image_shape(shape: tuple[int, ...], arch: str) -> tuple[int, int]:
@@ -111,11 +139,13 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _build(cfg: Any, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+def _build(cfg: Any, shape: tuple[int, ...],
+           num_classes: int | None = None) -> tuple[nn.Module, nn.Module]:
     c, res = image_shape(shape, "dcgan")
-    g = DCGANGenerator(cfg.z_dim, c, res, cfg.g_width or cfg.width, cfg.batch_norm_g)
+    g = DCGANGenerator(cfg.z_dim, c, res, cfg.g_width or cfg.width, cfg.batch_norm_g,
+                       num_classes)
     d = DCGANDiscriminator(c, res, cfg.d_width or cfg.width, cfg.spectral_norm,
-                           cfg.batch_norm_d)
+                           cfg.batch_norm_d, num_classes)
     init_weights(g)
     init_weights(d)
     return g, d

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.nn import register_arch
-from ganlab.nn.layers import gaussian_latent, maybe_sn
+from ganlab.nn.layers import check_condition, class_embedding, gaussian_latent, maybe_sn
 
 
 class MLP(nn.Module):
@@ -31,30 +31,61 @@ class MLP(nn.Module):
 
 
 class MLPGenerator(MLP):
-    """Maps ``z ~ N(0, I)`` of size ``z_dim`` to a point."""
+    """Maps ``z ~ N(0, I)`` of size ``z_dim`` to a point.
 
-    def __init__(self, z_dim: int, d_out: int, width: int, depth: int) -> None:
-        super().__init__(z_dim, d_out, width, depth)
+    Class-conditional (``num_classes`` set): a learned ``z_dim``-sized class embedding is
+    concatenated to ``z``.
+    """
+
+    def __init__(self, z_dim: int, d_out: int, width: int, depth: int,
+                 num_classes: int | None = None) -> None:
+        embed_dim = z_dim if num_classes is not None else 0
+        super().__init__(z_dim + embed_dim, d_out, width, depth)
         self.z_dim = z_dim
+        self.num_classes = num_classes
+        self.embed = class_embedding(num_classes, embed_dim) if num_classes is not None else None
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return gaussian_latent(n, self.z_dim, generator)
 
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        check_condition(self, y, z.shape[0])
+        if y is not None:
+            assert self.embed is not None
+            z = torch.cat([z, self.embed(y.long())], dim=1)
+        return super().forward(z)
+
 
 class MLPDiscriminator(MLP):
-    """Maps a point to one logit (or critic score)."""
+    """Maps a point to one logit (or critic score).
 
-    def __init__(self, d_in: int, width: int, depth: int, spectral_norm: bool) -> None:
-        super().__init__(d_in, 1, width, depth, leaky=True, spectral_norm=spectral_norm)
+    Class-conditional (``num_classes`` set): a learned class embedding of the input's size
+    (spectral-normalised with ``spectral_norm``) is concatenated to the input.
+    """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def __init__(self, d_in: int, width: int, depth: int, spectral_norm: bool,
+                 num_classes: int | None = None) -> None:
+        embed_dim = d_in if num_classes is not None else 0
+        super().__init__(d_in + embed_dim, 1, width, depth, leaky=True,
+                         spectral_norm=spectral_norm)
+        self.num_classes = num_classes
+        self.embed = (class_embedding(num_classes, embed_dim, spectral_norm)
+                      if num_classes is not None else None)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        check_condition(self, y, x.shape[0])
+        if y is not None:
+            assert self.embed is not None
+            x = torch.cat([x.flatten(1), self.embed(y.long())], dim=1)
         return super().forward(x).squeeze(-1)
 
 
-def _build(cfg: Any, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+def _build(cfg: Any, shape: tuple[int, ...],
+           num_classes: int | None = None) -> tuple[nn.Module, nn.Module]:
     d = int(torch.Size(shape).numel())
-    g = MLPGenerator(cfg.z_dim, d, cfg.g_width or cfg.width, cfg.depth)
-    dis = MLPDiscriminator(d, cfg.d_width or cfg.width, cfg.depth, cfg.spectral_norm)
+    g = MLPGenerator(cfg.z_dim, d, cfg.g_width or cfg.width, cfg.depth, num_classes)
+    dis = MLPDiscriminator(d, cfg.d_width or cfg.width, cfg.depth, cfg.spectral_norm,
+                           num_classes)
     return g, dis
 
 

@@ -9,6 +9,11 @@ space and a linear layer. Spectral norm (``model.spectral_norm``) wraps every D 
 Other sizes use the same blocks with a different base, not resizing: 28 px starts G at 7x7
 with two up-blocks (7 -> 28) and halves twice in D (28 -> 7); 64 px starts G at 4x4 with four
 up-blocks and halves three times in D (64 -> 8).
+
+Class-conditional (``num_classes`` set): G concatenates a learned ``z_dim``-sized class
+embedding to ``z`` before its linear layer; D is a projection discriminator (Miyato & Koyama,
+2018): ``linear(h) + <embed(y), h>`` with ``h`` the features summed over space, the embedding
+spectral-normalised with the rest of D.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from torch import Tensor, nn
 
 from ganlab.nn import register_arch
 from ganlab.nn.dcgan import image_shape, n_doublings
-from ganlab.nn.layers import gaussian_latent, maybe_sn
+from ganlab.nn.layers import check_condition, class_embedding, gaussian_latent, maybe_sn, projection
 
 
 class GBlock(nn.Module):
@@ -70,20 +75,28 @@ class DBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     """``z`` (N, z_dim) -> images (N, C, H, W) in [-1, 1]."""
 
-    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 256) -> None:
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 256,
+                 num_classes: int | None = None) -> None:
         super().__init__()
         self.z_dim = z_dim
+        self.num_classes = num_classes
+        embed_dim = z_dim if num_classes is not None else 0
         self.base, k = n_doublings(resolution)
         self.width = width
-        self.linear = nn.Linear(z_dim, self.base * self.base * width)
+        self.linear = nn.Linear(z_dim + embed_dim, self.base * self.base * width)
         self.blocks = nn.Sequential(*[GBlock(width, width) for _ in range(k)])
         self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(),
                                  nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
+        self.embed = class_embedding(num_classes, embed_dim) if num_classes is not None else None
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return gaussian_latent(n, self.z_dim, generator)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        check_condition(self, y, z.shape[0])
+        if y is not None:
+            assert self.embed is not None
+            z = torch.cat([z, self.embed(y.long()).to(z.dtype)], dim=1)
         h = self.linear(z).view(-1, self.width, self.base, self.base)
         return self.out(self.blocks(h))
 
@@ -92,8 +105,9 @@ class ResNetDiscriminator(nn.Module):
     """images (N, C, H, W) -> one score per image, shape (N,)."""
 
     def __init__(self, channels: int, resolution: int, width: int = 128,
-                 spectral_norm: bool = True) -> None:
+                 spectral_norm: bool = True, num_classes: int | None = None) -> None:
         super().__init__()
+        self.num_classes = num_classes
         base, k = n_doublings(resolution)
         n_down = max(1, k - 1) if base == 4 else k
         blocks: list[nn.Module] = [DBlock(channels, width, True, True, spectral_norm)]
@@ -101,16 +115,26 @@ class ResNetDiscriminator(nn.Module):
         blocks += [DBlock(width, width, False, False, spectral_norm) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = maybe_sn(nn.Linear(width, 1), spectral_norm)
+        self.embed: nn.Module | None = None
+        if num_classes is not None:   # projection, initialised as in the SNGAN code
+            embed = nn.Embedding(num_classes, width)
+            nn.init.xavier_uniform_(embed.weight)
+            self.embed = maybe_sn(embed, spectral_norm)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        check_condition(self, y, x.shape[0])
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        return self.linear(h).flatten()
+        if y is None:
+            return self.linear(h).flatten()
+        assert self.embed is not None
+        return self.linear(h).flatten() + projection(self.embed(y.long()), h)
 
 
-def _build(cfg: Any, shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+def _build(cfg: Any, shape: tuple[int, ...],
+           num_classes: int | None = None) -> tuple[nn.Module, nn.Module]:
     c, res = image_shape(shape, "resnet")
-    g = ResNetGenerator(cfg.z_dim, c, res, cfg.g_width or cfg.width)
-    d = ResNetDiscriminator(c, res, cfg.d_width or cfg.width, cfg.spectral_norm)
+    g = ResNetGenerator(cfg.z_dim, c, res, cfg.g_width or cfg.width, num_classes)
+    d = ResNetDiscriminator(c, res, cfg.d_width or cfg.width, cfg.spectral_norm, num_classes)
     return g, d
 
 

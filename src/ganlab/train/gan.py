@@ -1,7 +1,10 @@
-"""The unconditional GAN family: any objective, any architecture, points or images.
+"""The GAN family: any objective, any architecture, points or images, unconditional or
+class-conditional.
 
 Config section ``gan``: the objective and its regularisers, the networks, two optimisers
-``G`` and ``D``, the number of critic steps and an EMA of the generator.
+``G`` and ``D``, the number of critic steps, an EMA of the generator, and ``conditional``:
+class-conditional networks ``G(z, y)`` and ``D(x, y)`` trained on labelled images (real
+images with their labels, fakes with labels drawn uniformly).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from ganlab.train.optim import build_optimizers, grad_norm
 N_FIXED = 64          # fixed latents for image grids
 N_SCATTER = 2500      # points drawn for 2-D snapshots
 N_W1 = 500            # points for the exact W1 estimate of 2-D evaluations
+PER_CLASS = 8         # conditional image grids: one row of this many samples per class
+MAX_GRID_CLASSES = 32  # ... for the first this many classes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,6 +98,7 @@ class GANConfig:
     optim: dict[str, OptimizerConfig] = field(default_factory=_default_optim)
     n_critic: int = setting(1, check="positive")   # D updates per G update
     ema: EMAConfig = field(default_factory=EMAConfig)
+    conditional: bool = False   # class-conditional G(z, y) and D(x, y); needs data.labels=true
 
     def validate(self, prefix: str) -> None:
         if set(self.optim) != {"G", "D"}:
@@ -140,7 +146,15 @@ class GANFamily(Family):
         self.sample_shape = self.spec.sample_shape
         from ganlab.nn import build_models
 
-        G, D = build_models(hp.model, self.sample_shape)
+        self.num_classes: int | None = None
+        if hp.conditional:
+            if not self.spec.num_classes:
+                raise GanlabError(
+                    "gan.conditional=true needs class labels, and this data has none: set "
+                    "data.labels=true with labelled images (an .npz with a 'labels' array, a "
+                    "folder with one subfolder per class, mnist or fashion-mnist)")
+            self.num_classes = int(self.spec.num_classes)
+        G, D = build_models(hp.model, self.sample_shape, self.num_classes)
         is_image = len(self.sample_shape) == 3
         self.G = self.runtime.module(G, image=is_image)
         self.D = self.runtime.module(D, image=is_image)
@@ -194,19 +208,41 @@ class GANFamily(Family):
     def _real(self, n: int) -> Tensor:
         return self.runtime.batch(self.data.batch(n, self.data_gen)).x
 
+    def _real_labelled(self, n: int) -> tuple[Tensor, Tensor]:
+        """A real batch and its labels on the device (conditional runs)."""
+        batch = self.runtime.batch(self.data.batch(n, self.data_gen))
+        return batch.x, batch.require("labels", "gan.conditional=true")
+
     def _latents(self, n: int) -> Tensor:
         return self.G.sample_latent(n, self.gen)
 
-    def _d_step(self, real: Tensor, fake: Tensor, want_norm: bool) -> dict[str, Any]:
+    def _fake_labels(self, n: int) -> Tensor | None:
+        """Uniform class labels for ``n`` fakes from the training stream; None (and nothing
+        drawn) when unconditional."""
+        if self.num_classes is None:
+            return None
+        return torch.randint(self.num_classes, (n,), generator=self.gen,
+                             device=self.gen.device)
+
+    def _G(self, z: Tensor, y: Tensor | None) -> Tensor:
+        return self.G(z) if y is None else self.G(z, y)
+
+    def _D(self, x: Tensor, y: Tensor | None) -> Tensor:
+        return self.D(x) if y is None else self.D(x, y)
+
+    def _d_step(self, real: Tensor, fake: Tensor, want_norm: bool,
+                y_real: Tensor | None = None, y_fake: Tensor | None = None) -> dict[str, Any]:
         needs_r1 = self.r1_gamma > 0
         real_in = real.detach().requires_grad_(True) if needs_r1 else real
         with self.runtime.autocast():
-            d_real = self.D(real_in).float()
-            d_fake = self.D(fake.detach()).float()
+            d_real = self._D(real_in, y_real).float()
+            d_fake = self._D(fake.detach(), y_fake).float()
             loss = self.objective.d_loss(d_real, d_fake)
         out = {"d_adv": loss, "d_real": d_real, "d_fake": d_fake}
         if self.gp_weight:
-            gp = gradient_penalty(self.D, real, fake, self.gen)
+            # conditional: the interpolates are scored with the real batch's labels
+            critic = self.D if y_real is None else (lambda x: self.D(x, y_real))
+            gp = gradient_penalty(critic, real, fake, self.gen)
             loss = loss + self.gp_weight * gp
             out["gp"] = gp
         if needs_r1:
@@ -228,17 +264,23 @@ class GANFamily(Family):
         n_critic = self.hp.n_critic
         d_out: dict[str, Any] = {}
         fake = None
+        y_real = y_fake = None
         for i in range(n_critic):
-            real = self._real(bs)
+            if self.num_classes is None:
+                real = self._real(bs)
+            else:
+                real, y_real = self._real_labelled(bs)
             z = self._latents(bs)
+            y_fake = self._fake_labels(bs)
             last = i == n_critic - 1
             with self.runtime.autocast(), torch.set_grad_enabled(last):
-                fake = self.G(z)
-            d_out = self._d_step(real, fake, want_norm=log and last)
+                fake = self._G(z, y_fake)
+            d_out = self._d_step(real, fake, want_norm=log and last, y_real=y_real,
+                                 y_fake=y_fake)
         assert fake is not None
         self.D.requires_grad_(False)  # the G step needs no gradients for D's weights
         with self.runtime.autocast():
-            g_loss = self.objective.g_loss(self.D(fake).float())
+            g_loss = self.objective.g_loss(self._D(fake, y_fake).float())
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.D.requires_grad_(True)
@@ -262,16 +304,22 @@ class GANFamily(Family):
 
     # -- looking at the model --------------------------------------------------------------------
     def sampler(self) -> LatentSampler:
-        """The EMA generator when there is one, else G."""
+        """The EMA generator when there is one, else G (class-conditional when G is: see
+        :meth:`LatentSampler.sample` for its ``condition``)."""
         g, source = (self.G_ema, "G_ema") if self.G_ema is not None else (self.G, "G")
         return LatentSampler(g, self.spec.kind, source, self.sample_shape)
 
     def generate(self, n: int, seed: int) -> Tensor:
-        """``n`` samples from :meth:`sampler` with latents drawn from ``seed`` (eval mode)."""
+        """``n`` samples from :meth:`sampler` with latents drawn from ``seed`` (eval mode);
+        a conditional sampler cycles through the classes."""
         return self.sampler().sample(n, seed)
 
     def run_info(self) -> dict[str, Any]:
-        return {"objective": self.objective.name, "critic": self.objective.critic}
+        info: dict[str, Any] = {"objective": self.objective.name,
+                                "critic": self.objective.critic}
+        if self.num_classes is not None:
+            info.update(conditional=True, num_classes=self.num_classes)
+        return info
 
     def snapshot(self, step: int) -> list[Artefact]:
         if self.spec.kind == "points":
@@ -284,6 +332,13 @@ class GANFamily(Family):
             return [Figure(lambda path: save_scatter(path, real, fake, self.D, bounds,
                                                      critic=self.objective.critic,
                                                      title=title))]
+        if self.num_classes is not None:
+            # one row per class (the first MAX_GRID_CLASSES), the same PER_CLASS latents in
+            # every row
+            k = min(self.num_classes, MAX_GRID_CLASSES)
+            z = self.fixed_z[:PER_CLASS].repeat(k, 1)
+            labels = torch.arange(k).repeat_interleave(PER_CLASS)
+            return [ImageGrid(self.sampler().decode(z, labels), nrow=PER_CLASS)]
         return [ImageGrid(run_in_eval_mode(self.sampler().G, self.fixed_z.to(self.gen.device)))]
 
     def evaluate(self, final: bool) -> dict[str, Any]:
