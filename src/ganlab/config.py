@@ -20,7 +20,9 @@ string) and "moved to" hints; this module is that, in a few hundred lines, with 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import os
 import re
 import types
 import typing
@@ -34,14 +36,19 @@ import yaml
 from ganlab.errors import GanlabError
 
 DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps|meta)$")
-Check = str  # "positive", "non_negative", "probability", "positive_or_none", "betas"
+Check = str  # "positive", "non_negative", "probability", "positive_or_none", "betas", "run_name"
+SEED_MAX = 2**63 - 1        # torch and NumPy seeds are 64-bit
+MAX_STEPS = 10**9
+MAX_NAME = 200              # run folders are NAME-YYYYmmdd-HHMMSS[-N]; file names stop at 255
 
 
 def setting(default: Any = dataclasses.MISSING, *, check: Check | None = None,
             choices: tuple[str, ...] | None = None,
-            factory: Any = dataclasses.MISSING) -> Any:
-    """A config field with its constraint next to it (checked by :func:`validate_tree`)."""
-    meta = {"check": check, "choices": choices}
+            factory: Any = dataclasses.MISSING, maximum: int | float | None = None) -> Any:
+    """A config field with its constraint next to it (checked by :func:`validate_tree`);
+    ``maximum`` bounds a number from above (absurd values fail at config time, not hours
+    later)."""
+    meta = {"check": check, "choices": choices, "maximum": maximum}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -72,12 +79,15 @@ class DataConfig:
     load_size: int | None = setting(None, check="positive_or_none")
     flip: bool = False
 
+    def validate(self, prefix: str) -> None:
+        _check_data_name(self.name, f"{prefix}name")
+
 
 @dataclass
 class TrainConfig:
     """What the training loop owns: the schedule, intervals, where and how it computes."""
 
-    steps: int = setting(2000, check="positive")
+    steps: int = setting(2000, check="positive", maximum=MAX_STEPS)
     batch_size: int = setting(256, check="positive")
     lr_decay: str = setting("none", choices=("none", "linear", "cosine"))  # last step: 1/steps
     log_every: int = setting(50, check="positive")
@@ -139,8 +149,8 @@ class Config:
     """A whole run: the shared part, plus ``section``, the family's own config (a dataclass
     stored in YAML under the family's name)."""
 
-    name: str = "ring-ns"
-    seed: int = 0
+    name: str = setting("ring-ns", check="run_name")   # names the run folder under out_dir
+    seed: int = setting(0, check="non_negative", maximum=SEED_MAX)
     family: str = "gan"
     description: str = ""
     out_dir: str = "runs"
@@ -261,10 +271,54 @@ def _with_defaults(cls: type, key: str, value: Any) -> Any:
     return _merge(plain, value)
 
 
+def check_run_name(name: Any, key: str = "name") -> None:
+    """A run name is a plain folder name: not empty, no path separators, not ``.``/``..``,
+    no control characters, at most :data:`MAX_NAME` characters (the run folder stays inside
+    ``--out``)."""
+    if not isinstance(name, str) or not name.strip():
+        raise GanlabError(f"{key}: must not be empty; it names the run folder (e.g. "
+                          "name=my-run)")
+    if ("/" in name or "\\" in name or (os.altsep and os.altsep in name)
+            or name in (".", "..") or Path(name).is_absolute()):
+        raise GanlabError(f"{key}: {name!r} is not a plain folder name; a run name may not "
+                          "hold path separators or be . or .. (choose where runs go with "
+                          "--out or out_dir)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise GanlabError(f"{key}: {name!r} holds control characters; use a plain folder name")
+    if len(name) > MAX_NAME:
+        raise GanlabError(f"{key}: {len(name)} characters is too long for a folder name; use "
+                          f"at most {MAX_NAME}")
+
+
+def _check_data_name(name: str, key: str) -> None:
+    """A registered data name, or ``PREFIX:PATH`` for a registered prefix (``folder:``,
+    ``npz:``), so a typo fails at config time rather than after the run folder is made."""
+    from ganlab.data import data_names
+
+    names = data_names()
+    plain = [n for n in names if not n.endswith(":PATH")]
+    prefixes = [n[:-len("PATH")] for n in names if n.endswith(":PATH")]
+    if name in plain:
+        return
+    for prefix in prefixes:
+        if name.startswith(prefix):
+            if name[len(prefix):].strip():
+                return
+            raise GanlabError(f"{key}: {name!r} names no path; give {prefix}PATH")
+    close = difflib.get_close_matches(name, plain + prefixes, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise GanlabError(f"{key}: unknown data {name!r}; {hint}allowed: {', '.join(names)}")
+
+
 def _check_field(key: str, value: Any, check: Check | None,
-                 choices: tuple[str, ...] | None) -> None:
+                 choices: tuple[str, ...] | None, maximum: int | float | None = None) -> None:
     if choices is not None and value not in choices:
         raise GanlabError(f"{key}: {value!r} is not allowed; choose one of {', '.join(choices)}")
+    if maximum is not None and value is not None and value > maximum:
+        raise GanlabError(f"{key}: must be <= {maximum}, got {value!r}")
+    if check == "run_name":
+        check_run_name(value, key)
+        return
     if check is None or (check == "positive_or_none" and value is None):
         return
     if check in ("positive", "positive_or_none") and not value > 0:
@@ -286,7 +340,8 @@ def validate_tree(obj: Any, prefix: str = "") -> None:
             continue
         value = getattr(obj, f.name)
         key = f"{prefix}{f.name}"
-        _check_field(key, value, f.metadata.get("check"), f.metadata.get("choices"))
+        _check_field(key, value, f.metadata.get("check"), f.metadata.get("choices"),
+                     f.metadata.get("maximum"))
         if dataclasses.is_dataclass(value):
             validate_tree(value, f"{key}.")
         elif isinstance(value, dict):
@@ -360,6 +415,15 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# PyYAML also raises ValueError / OverflowError for impossible dates (2001-13-45, 0000-00-00)
+# and RecursionError for deeply nested input
+YAML_ERRORS = (yaml.YAMLError, ValueError, OverflowError, RecursionError)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
     """Apply one ``key.path=value`` override (value parsed as YAML) to nested plain data."""
     if "=" not in assignment:
@@ -367,8 +431,9 @@ def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
     key, raw = assignment.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise GanlabError(f"--set {assignment!r}: cannot parse the value: {exc}") from exc
+    except YAML_ERRORS as exc:
+        raise GanlabError(f"--set {assignment!r}: cannot parse the value: "
+                          f"{_one_line(exc)}") from exc
     parts = key.strip().split(".")
     nested: Any = value
     for part in reversed(parts):
@@ -389,8 +454,8 @@ def preset_names() -> list[str]:
 def _read_yaml(text: str, where: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise GanlabError(f"{where}: not valid YAML: {exc}") from exc
+    except YAML_ERRORS as exc:
+        raise GanlabError(f"{where}: not valid YAML: {_one_line(exc)}") from exc
     if not isinstance(data, dict):
         raise GanlabError(f"{where}: expected a mapping at the top level")
     return data
@@ -418,7 +483,14 @@ def file_data(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise GanlabError(f"config file {str(path)!r} does not exist")
-    data = _read_yaml(path.read_text(), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise GanlabError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the "
+                          "config as UTF-8") from None
+    except OSError as exc:
+        raise GanlabError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
+    data = _read_yaml(text, str(path))
     base = data.pop("base", None)
     if base:
         data = _merge(preset_data(base), data)

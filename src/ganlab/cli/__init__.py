@@ -29,7 +29,7 @@ def _print_end(trainer, run_dir: Path) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ganlab.train.loop import Trainer
-    from ganlab.train.rundir import new_run
+    from ganlab.train.rundir import lock_run, new_run
     from ganlab.train.runtime import Runtime
 
     if args.config is None and args.preset is None:
@@ -46,19 +46,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.train.device = args.device
     Runtime.from_config(cfg.train)  # a device that is not here fails before the run folder
     run_dir = new_run(cfg, args.out)
-    print(f"run folder: {run_dir}", flush=True)
-    trainer = Trainer(cfg, run_dir)
-    code = trainer.run(until=args.until)
-    if code == 0 and trainer.step >= cfg.train.steps:
-        _print_end(trainer, run_dir)
-    return code
+    with lock_run(run_dir):
+        try:
+            trainer = Trainer(cfg, run_dir)   # reads the data: may fail on a broken input
+        except BaseException:
+            _remove_unstarted_run(run_dir)
+            raise
+        print(f"run folder: {run_dir}", flush=True)
+        code = trainer.run(until=args.until)
+        if code == 0 and trainer.step >= cfg.train.steps:
+            _print_end(trainer, run_dir)
+        return code
+
+
+def _remove_unstarted_run(run_dir: Path) -> None:
+    """Remove a run folder that holds nothing of a run yet (its config and lock files), so a
+    config whose data cannot be read leaves no empty folder behind."""
+    import shutil
+
+    from ganlab.train.rundir import CONFIG, LOCK, LOCK_PID
+
+    left = {p.name for p in run_dir.iterdir()} - {CONFIG, LOCK, LOCK_PID}
+    if not left or all(name.startswith(f".{LOCK_PID}.") for name in left):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from ganlab.train.rundir import lock_run
+
+    # one process at a time; the config is read under the lock, so it is the one that a
+    # resume which just ended may have rewritten
+    with lock_run(args.run_dir):
+        return _resume_locked(args)
+
+
+def _resume_locked(args: argparse.Namespace) -> int:
+    from ganlab.train import checkpoint as ckpt
     from ganlab.train.loop import Trainer
     from ganlab.train.rundir import SUMMARY, open_run, save_config
 
     cfg, run_dir = open_run(args.run_dir, args.set)
+    ckpt.remove_debris(run_dir / "checkpoints")   # what a save killed midway left
     if args.no_progress:
         cfg.train.progress = False
     made_on = cfg.train.device
@@ -110,10 +138,21 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step_number(text: str) -> int:
+    """``--until``: a step number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a step number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a step number >= 0, got {value}")
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.steps=5000 (repeatable)")
-    p.add_argument("--until", type=int, default=None, metavar="STEP",
+    p.add_argument("--until", type=_step_number, default=None, metavar="STEP",
                    help="stop after this step with a checkpoint (continue with `ganlab resume`)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--device", default=None, metavar="DEVICE",

@@ -18,9 +18,10 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import io
+import math
 import os
 import struct
-import zipfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,14 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise GanlabError(f"{path}: not an unsigned-byte IDX file (bad header)")
     dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     data = np.frombuffer(bytearray(raw), dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise GanlabError(f"{path}: header says shape {dims} ({int(np.prod(dims))} bytes) but "
+    if data.size != math.prod(dims):
+        raise GanlabError(f"{path}: header says shape {dims} ({math.prod(dims)} bytes) but "
                           f"the file holds {data.size}; it is truncated or corrupt")
-    return data.reshape(dims)
+    try:
+        return data.reshape(dims)
+    except ValueError as exc:  # an empty array claiming absurd other dimensions
+        raise GanlabError(f"{path}: header says shape {dims}, which NumPy cannot hold "
+                          f"({exc}); the file is corrupt") from exc
 
 
 def _find_idx(folder: Path, prefix: str, kind: str) -> Path | None:
@@ -183,13 +188,24 @@ def read_digits(split: str) -> Arrays:
 
 
 def _open_image(path: Path) -> Image.Image:
+    """Decode one image file. Anything that goes wrong (a corrupt or truncated file, a
+    decompression bomb: more pixels than Pillow's ``Image.MAX_IMAGE_PIXELS``, even in the range
+    where Pillow only warns) is a one-line :class:`GanlabError` naming the file."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            return img
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                return img
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise GanlabError(f"{path}: refused: {str(exc).rstrip('.')}; it is hostile or far too "
+                          "large to train on, shrink it or remove it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise GanlabError(f"{path}: cannot decode the image ({exc}); the file is corrupt or "
                           "truncated, delete or replace it") from exc
+    except Exception as exc:  # a decoder tripping over hostile bytes in its own way
+        raise GanlabError(f"{path}: cannot decode the image ({type(exc).__name__}: {exc}); the "
+                          "file is corrupt, delete or replace it") from exc
 
 
 def _image_mode(img: Image.Image) -> int:
@@ -282,39 +298,71 @@ def read_folder(root: str | Path, resolution: int | None = None, channels: int |
 
 
 def read_npz(path: str | Path) -> Arrays:
-    """An ``.npz`` with ``images`` (uint8, or float in [0, 1]) and optional ``labels``.
+    """An ``.npz`` with ``images`` (uint8, or float in [0, 1]) and optional ``labels``
+    (integers >= 0, one per image).
 
-    ``images`` may be (N, H, W), (N, H, W, C) or (N, C, H, W): a 4-D array whose last axis is
-    1, 3 or 4 is read as channels-last.
+    ``images`` may be (N, H, W), (N, H, W, C) or (N, C, H, W) with C in 1, 3, 4: a 4-D array
+    whose last axis is 1, 3 or 4 is read as channels-last. Anything else, a damaged file, NaN
+    or infinite pixels included, is a one-line :class:`GanlabError` naming the file.
     """
     path = Path(path)
     if not path.is_file():
         raise GanlabError(f"npz:{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if "images" not in z.files:
-                raise GanlabError(f"{path}: no 'images' array (it has: {', '.join(z.files)})")
-            images = z["images"]
-            labels = z["labels"] if "labels" in z.files else None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise GanlabError(f"{path}: cannot read the npz ({exc}); the file is corrupt or "
+        # our own handle: np.load leaks its file when the zip directory is damaged
+        with open(path, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise GanlabError(f"{path}: a single array, not an .npz of named arrays; save "
+                                  "it with numpy.savez(path, images=...)")
+            with z:
+                if "images" not in z.files:
+                    raise GanlabError(f"{path}: no 'images' array (it has: "
+                                      f"{', '.join(z.files) or 'nothing'})")
+                images = z["images"]
+                labels = z["labels"] if "labels" in z.files else None
+    except GanlabError:
+        raise
+    except Exception as exc:  # zipfile, zlib and numpy each raise their own types
+        raise GanlabError(f"{path}: cannot read the npz ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:200]}); the file is corrupt or "
                           "truncated") from exc
+    for key, arr in (("images", images), ("labels", labels)):
+        if arr is not None and not isinstance(arr, np.ndarray):
+            raise GanlabError(f"{path}: '{key}' is not a NumPy array (.npy) inside the npz")
     if images.ndim == 3:
         images = images[:, None]
     elif images.ndim == 4 and images.shape[-1] in (1, 3, 4):
         images = images.transpose(0, 3, 1, 2)
-    elif images.ndim != 4:
-        raise GanlabError(f"{path}: 'images' must be (N,H,W), (N,H,W,C) or (N,C,H,W), "
-                          f"got shape {images.shape}")
+    elif images.ndim != 4 or images.shape[1] not in (1, 3, 4):
+        raise GanlabError(f"{path}: 'images' must be (N,H,W), (N,H,W,C) or (N,C,H,W) with C "
+                          f"1, 3 or 4, got shape {images.shape}")
+    if images.size == 0:
+        raise GanlabError(f"{path}: 'images' holds no pixels (shape {images.shape})")
     if images.dtype != np.uint8:
-        if not np.issubdtype(images.dtype, np.floating) or images.min() < 0 or images.max() > 1:
+        if not np.issubdtype(images.dtype, np.floating):
             raise GanlabError(f"{path}: 'images' must be uint8 or float in [0, 1], "
                               f"got {images.dtype}")
-        images = np.round(images * 255).astype(np.uint8)
+        if not np.isfinite(images).all():
+            raise GanlabError(f"{path}: 'images' holds NaN or infinite values; fix or drop "
+                              "those images")
+        if images.min() < 0 or images.max() > 1:
+            raise GanlabError(f"{path}: 'images' must be uint8 or float in [0, 1], got "
+                              f"{images.dtype} in [{images.min():g}, {images.max():g}]")
+        images = np.round(images.astype(np.float64) * 255).astype(np.uint8)
     if labels is not None:
+        integral = np.issubdtype(labels.dtype, np.integer) or (
+            np.issubdtype(labels.dtype, np.floating) and bool(np.isfinite(labels).all())
+            and bool((labels == np.round(labels)).all()))
+        if not integral:
+            raise GanlabError(f"{path}: 'labels' must be whole numbers (class indices), got "
+                              f"{labels.dtype}")
         labels = labels.astype(np.int64).reshape(-1)
         if len(labels) != len(images):
             raise GanlabError(f"{path}: {len(labels)} labels for {len(images)} images")
+        if len(labels) and labels.min() < 0:
+            raise GanlabError(f"{path}: 'labels' must be class indices >= 0, got "
+                              f"{int(labels.min())}")
     return np.ascontiguousarray(images), labels
 
 

@@ -75,6 +75,13 @@ class ModelConfig:
     batch_norm_g: bool = True
     batch_norm_d: bool = True   # DCGAN D only; ignored with spectral norm; off with GP / R1
 
+    def validate(self, prefix: str) -> None:
+        from ganlab.nn import arch_names
+
+        if self.arch not in arch_names():
+            raise GanlabError(f"{prefix}arch: unknown architecture {self.arch!r}; allowed: "
+                              f"{', '.join(arch_names())}")
+
 
 @dataclass
 class EMAConfig:

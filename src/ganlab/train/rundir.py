@@ -1,14 +1,23 @@
-"""Run folders: ``runs/<name>-<timestamp>/`` with the resolved config and everything a run makes."""
+"""Run folders: ``runs/<name>-<timestamp>/`` with the resolved config and everything a run makes.
+
+A run folder is trained or resumed by one process at a time: :func:`lock_run` holds an
+exclusive lock on ``RUN/.lock`` (and writes the holder's pid to ``RUN/.lock.pid``) for as long
+as ``ganlab train`` or ``ganlab resume`` works on it; a second process is refused with a line
+naming the holder. The kernel releases the lock when its process ends, however it ends.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ganlab import config as config_mod
-from ganlab.atomic import write_text
+from ganlab.atomic import fsync_dir, write_text
 from ganlab.config import Config
 from ganlab.errors import GanlabError
 
@@ -16,20 +25,92 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 RUN_INFO = "run_info.json"     # the data's DataSpec and the family's facts; see write_run_info
+LOCK = ".lock"
+LOCK_PID = ".lock.pid"
+MAX_NEW_RUN_TRIES = 1000
 
 
 def new_run(cfg: Config, out_dir: str | Path | None = None) -> Path:
-    """Create a fresh run folder and write its ``config.yaml``."""
+    """Create a fresh run folder ``OUT/<name>-<timestamp>[-N]`` and write its ``config.yaml``.
+
+    The name must be a plain folder name (no path separators, not ``.`` or ``..``): a run
+    never lands outside ``OUT``. Creation is race-free: the folder is made with an exclusive
+    ``mkdir`` and, when another process made that name first, the next suffix is tried."""
+    config_mod.check_run_name(cfg.name, "name")
     root = Path(out_dir or cfg.out_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = root / f"{cfg.name}-{stamp}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{cfg.name}-{stamp}-{n}"
-    path.mkdir(parents=True)
-    (path / CONFIG).write_text(config_mod.dump(cfg))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanlabError(f"--out {root}: cannot create the folder for runs "
+                          f"({exc.strerror or exc}); choose another with --out") from exc
+    for n in range(1, MAX_NEW_RUN_TRIES + 1):
+        path = root / (f"{cfg.name}-{stamp}" if n == 1 else f"{cfg.name}-{stamp}-{n}")
+        if path.resolve().parent != root.resolve():   # belt and braces: never outside OUT
+            raise GanlabError(f"name: {cfg.name!r} would put the run outside {root}; use a "
+                              "plain folder name")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise GanlabError(f"{path}: cannot create the run folder ({exc.strerror or exc}); "
+                              "choose another --out or a shorter name") from exc
+        break
+    else:
+        raise GanlabError(f"{root}: {MAX_NEW_RUN_TRIES} run folders named {cfg.name}-{stamp}"
+                          " already exist; choose another name or --out")
+    write_text(path / CONFIG, config_mod.dump(cfg), durable=True)
+    fsync_dir(root)
     return path
+
+
+def _lock_holder(run_dir: Path) -> str:
+    try:
+        pid = int((run_dir / LOCK_PID).read_text(encoding="utf-8").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return "another process"
+    return f"another process (pid {pid})"
+
+
+@contextlib.contextmanager
+def lock_run(run_dir: str | Path, enabled: bool | None = None) -> Iterator[Path]:
+    """Hold the exclusive lock of run folder ``run_dir`` while the block runs.
+
+    A second holder, in this or another process, gets a :class:`GanlabError` naming the pid
+    of the first. The lock is released when the block ends, also on an exception. ``enabled``
+    defaults to "this is the main process" (``RANK`` unset or 0): under torchrun only rank 0
+    locks the folder it writes."""
+    from filelock import FileLock, Timeout
+
+    path = Path(run_dir)
+    if enabled is None:
+        enabled = os.environ.get("RANK", "0").strip() in ("", "0")
+    if not enabled:
+        yield path
+        return
+    if not (path / CONFIG).is_file():
+        raise GanlabError(f"{path}: not a ganlab run folder (no {CONFIG}); "
+                          "give the folder that `ganlab train` printed")
+    lock = FileLock(str(path / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise GanlabError(f"{path}: {_lock_holder(path)} is training or resuming this run "
+                          "folder; wait for it to end (or stop it) and try again") from None
+    except OSError as exc:
+        raise GanlabError(f"{path / LOCK}: cannot lock the run folder ({exc.strerror or exc}); "
+                          "is it on a read-only or network file system?") from exc
+    pid_file = path / LOCK_PID
+    try:
+        with contextlib.suppress(OSError):   # the pid only makes the refusal friendlier
+            write_text(pid_file, f"{os.getpid()}\n")
+        yield path
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if int(pid_file.read_text(encoding="utf-8").strip()) == os.getpid():
+                pid_file.unlink()
+        lock.release()
 
 
 def open_run(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[Config, Path]:
