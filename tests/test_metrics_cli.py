@@ -165,8 +165,8 @@ def test_error_unknown_extractor(files, capsys) -> None:
 
 def test_error_npz_without_images(files, capsys) -> None:
     bad = files["tmp"] / "bad.npz"
-    np.savez(bad, pixels=np.zeros((2, 4, 4), np.uint8))
-    _error(["eval", "fid", str(bad), files["b"]], capsys, "no 'images' array")
+    np.savez(bad, pixels=np.zeros((2, 4, 4), np.uint8), other=np.zeros(2))  # a single array
+    _error(["eval", "fid", str(bad), files["b"]], capsys, "no 'images' array")  # reads as images
 
 
 def test_error_no_classifier_head(files, capsys) -> None:

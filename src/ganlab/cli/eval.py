@@ -1,14 +1,17 @@
 """``ganlab eval ...``, ``ganlab stats`` and ``ganlab classifier train``.
 
-Inputs may be a folder of images, an .npz file (key ``images``), a dataset name
-(``fashion-mnist:test``, ``mnist-5k``, ``digits`` ...), a run folder (sampled through its
-generator) or, where statistics suffice (FID), a statistics .npz written by ``ganlab stats``.
+Inputs may be a folder of images, an .npz file (key ``images``, or its only array), an .npy
+image array, a dataset name (``fashion-mnist:test``, ``mnist-5k``, ``digits`` ...), a run
+folder (sampled through its generator) or, where statistics suffice (FID), a statistics .npz
+(``mu``, ``sigma``) written by ``ganlab stats`` or by pytorch-fid, clean-fid, TTUR or ADM.
+``ganlab eval selftest`` runs known-answer checks of the metrics themselves.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +63,12 @@ def _kw(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print(results: dict[str, Any], args: argparse.Namespace) -> int:
-    """JSON with cards (--json), else one `metric: value` line per number."""
+    """Strict JSON with cards (--json), else one `metric: value` line per number."""
+    from ganlab.metrics.card import dumps_strict
+
     as_dicts = {k: v.to_dict() for k, v in results.items()}
     if args.json:
-        print(json.dumps(as_dicts, indent=2, default=str))
+        print(dumps_strict(as_dicts))
         return 0
     for name, d in as_dicts.items():
         card = d["card"]
@@ -72,36 +77,95 @@ def _print(results: dict[str, Any], args: argparse.Namespace) -> int:
                 continue
             shown = f"{value:.6g}" if isinstance(value, float) else value
             print(f"{name}.{key}: {shown}")
+        sets = "".join(
+            f" {side}={str(card[f'{side}_fingerprint'])[:12]}"
+            for side in ("real", "fake")
+            if card[f"{side}_fingerprint"]
+        )
         print(
             f"  [{card['extractor']} sha256={str(card['weights_sha256'])[:12]} "
-            f"resize={card['resize']} n_real={card['n_real']} n_fake={card['n_fake']} "
+            f"resize={card['resize']} n_real={card['n_real']} n_fake={card['n_fake']}{sets} "
             f"ganlab {card['ganlab_version']}]"
         )
+        for note in card["notes"]:
+            print(f"  note: {note}")
     return 0
 
 
 def _real_or_stats(spec: str, args: argparse.Namespace) -> Any:
-    """A statistics .npz (has mu/sigma) or images."""
+    """A statistics .npz (has mu and sigma: ganlab's or another tool's) or images."""
     import numpy as np
 
+    from ganlab.metrics.api import check_stats
     from ganlab.metrics.stats import FeatureStats
 
     p = Path(spec)
     if p.suffix == ".npz" and p.is_file():
-        with np.load(p) as z:
-            if "mu" not in z.files:
-                return _load(spec, args)
-            meta = {k: str(z[k]) for k in ("extractor", "weights_sha256", "resize") if k in z}
-        card = _ext(args).card()
-        for key, value in meta.items():
-            want = str(card["name"] if key == "extractor" else card[key])
-            if value != want:
-                raise GanlabError(
-                    f"{p} was made with {key}={value}, but this run uses {want}; "
-                    "recompute it with `ganlab stats` and the same options"
-                )
-        return FeatureStats.load(p)
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                is_stats = "mu" in z.files and "sigma" in z.files
+        except (OSError, ValueError, EOFError) as exc:
+            raise GanlabError(f"{p}: cannot read the npz ({exc})") from exc
+        if not is_stats:
+            return _load(spec, args)
+        stats = FeatureStats.load(p)
+        check_stats(stats, _ext(args), str(p))
+        return stats
     return _load(spec, args)
+
+
+def _same_set(a: str, b: str) -> bool:
+    """Do two input specs name the same set (same text, or the same file or folder)?"""
+    strip = [x.split(":", 1)[1] if x.startswith(("folder:", "npz:")) else x for x in (a, b)]
+    if a == b or strip[0] == strip[1]:
+        return True
+    pa, pb = Path(strip[0]), Path(strip[1])
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
+def _fingerprint_checks(inputs: list[tuple[str, Any]], args: argparse.Namespace) -> list[str]:
+    """Warnings for a statistics file whose fingerprint differs from the set it describes.
+
+    The set is the other input when it names the file's ``source``, and ``--check-against``.
+    """
+    from ganlab.metrics.cache import images_hash
+    from ganlab.metrics.sources import load_images
+    from ganlab.metrics.stats import FeatureStats
+
+    stats_sides = [(spec, x) for spec, x in inputs if isinstance(x, FeatureStats)]
+    image_sides = [(spec, x) for spec, x in inputs if not isinstance(x, FeatureStats)]
+    if args.check_against and not stats_sides:
+        raise GanlabError(
+            "--check-against compares a statistics file's fingerprint with a set: give a "
+            "statistics .npz (from `ganlab stats`) as A or B"
+        )
+    out = []
+    for spec, stats in stats_sides:
+        source, want = stats.meta.get("source"), stats.fingerprint
+        targets: list[tuple[str, Any]] = [
+            (other, images) for other, images in image_sides
+            if source is not None and _same_set(other, source)
+        ]  # fmt: skip
+        if args.check_against:  # the same subset as `ganlab stats` took (its n and seed)
+            seed = int(stats.meta.get("seed", 0))
+            images = load_images(args.check_against, stats.n, seed).images
+            targets.append((args.check_against, images))
+        for other, images in targets:
+            got = images_hash(images)
+            if want is None:
+                out.append(
+                    f"{spec} records no fingerprint ({stats.origin}), so it cannot be checked "
+                    f"against {other} (fingerprint {got[:16]}, N={len(images)})"
+                )
+            elif got != want:
+                out.append(
+                    f"{spec} describes {source or 'a set'} with fingerprint {want[:16]} "
+                    f"(N={stats.n}), but {other} has fingerprint {got[:16]} (N={len(images)}): "
+                    "not the same images, so FIDs against them are not comparable"
+                )
+    for line in out:
+        print(f"ganlab: warning: {line}", file=sys.stderr)
+    return out
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
@@ -111,9 +175,13 @@ def cmd_fid(args: argparse.Namespace) -> int:
     if args.seeds > 1:
         fakes = [_load(args.b, args, args.seed + i) for i in range(args.seeds)]
         seeds = [args.seed + i for i in range(args.seeds)]
+        warnings = _fingerprint_checks([(args.a, real)], args)
         res = metrics.fid_over_seeds(real, fakes, _ext(args), seeds, **_kw(args))
     else:
-        res = metrics.fid(real, _real_or_stats(args.b, args), _ext(args), **_kw(args))
+        fake = _real_or_stats(args.b, args)
+        warnings = _fingerprint_checks([(args.a, real), (args.b, fake)], args)
+        res = metrics.fid(real, fake, _ext(args), **_kw(args))
+    res.card.notes.extend(warnings)
     return _print({"fid": res}, args)
 
 
@@ -187,19 +255,42 @@ def cmd_all(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    import ganlab
+    from ganlab.metrics.cache import images_hash
     from ganlab.metrics.extract import statistics
 
     images = _load(args.dataset, args)
     ext = _ext(args)
     stats = statistics(images, ext, args.batch_size, True, not args.no_cache)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     card = ext.card()
-    stats.save(out, source=args.dataset, extractor=str(card["name"]),
-               weights_sha256=str(card["weights_sha256"]), resize=args.resize)  # fmt: skip
-    info = {"out": str(out), "n": stats.n, "dim": int(stats.mu.shape[0]), **card}
+    src = Path(args.dataset)
+    fingerprint = images_hash(images)
+    out = stats.save(
+        args.out,
+        source=str(src.resolve()) if src.exists() else args.dataset,
+        seed=str(args.seed),
+        fingerprint=fingerprint,
+        extractor=str(card["name"]),
+        weights_sha256=str(card["weights_sha256"]),
+        resize=args.resize,
+        ganlab_version=ganlab.__version__,
+    )
+    info = {"out": str(out), "n": stats.n, "dim": int(stats.mu.shape[0]),
+            "fingerprint": fingerprint, **card}  # fmt: skip
     print(json.dumps(info, indent=2) if args.json else f"wrote {out} (n={stats.n}, {card['name']})")
     return 0
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """Known-answer checks of the metrics; exit 1 when one fails."""
+    from ganlab.metrics import selftest
+
+    results = selftest.run_checks(args.check or None)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2, allow_nan=False))
+    else:
+        print(selftest.report(results))
+    return 1 if any(r.status == "FAIL" for r in results) else 0
 
 
 def cmd_classifier_train(args: argparse.Namespace) -> int:
@@ -221,6 +312,13 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("b")
     p.add_argument(
         "--seeds", type=positive_int, default=1, help="sample B this many times; mean, std, all"
+    )
+    p.add_argument(
+        "--check-against",
+        default=None,
+        metavar="SPEC",
+        help="warn unless the statistics file given as A or B describes exactly this set "
+        "(same fingerprint: sha256 of its images in order)",
     )
     _common(p)
     p.set_defaults(func=cmd_fid)
@@ -268,6 +366,19 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--subset-size", type=positive_int, default=1000)
     _common(p)
     p.set_defaults(func=cmd_all)
+
+    p = evsub.add_parser(
+        "selftest",
+        help="known-answer checks of FID, KID, PRDC, the resize and the Inception port",
+        description="Runs checks whose right answer is known (closed forms, pinned values) on "
+        "the CPU in under a minute; prints each, what it means, PASS/FAIL/SKIP; exits 1 if one "
+        "fails.",
+    )
+    p.add_argument(
+        "--check", action="append", default=None, metavar="NAME", help="run only this check"
+    )
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_selftest)
 
     p = subparsers.add_parser("stats", help="feature statistics (mu, sigma) of a dataset to .npz")
     p.add_argument("dataset")

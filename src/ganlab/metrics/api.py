@@ -4,7 +4,9 @@ Every metric function takes uint8 images (N,C,H,W), or a :class:`FeatureSet` fro
 :func:`extract_features` so that several metrics share one extractor pass; FID also takes
 :class:`FeatureStats`. :func:`evaluate` is the bundle ``ganlab eval all`` and training-time
 evaluation both use: one pass per set feeds FID, KID, precision/recall/density/coverage and,
-when the extractor classifies, the classifier score.
+when the extractor classifies, the classifier score. Every card names the image sets it
+compared by fingerprint (``real_fingerprint`` / ``fake_fingerprint``); features, logits or
+statistics with NaN or infinite entries are refused with a GanlabError.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ganlab.metrics import kernel_distance as kid_mod
 from ganlab.metrics import manifold as prdc_mod
 from ganlab.metrics import modes as modes_mod
 from ganlab.metrics import nearest_train as mem
+from ganlab.metrics.cache import images_hash
 from ganlab.metrics.card import MetricCard, MetricResult
 from ganlab.metrics.extract import (
     ExtractorLike,
@@ -54,14 +57,67 @@ def _check_same_size(real: Any, fake: Any) -> None:
         )
 
 
+def _fingerprint(x: Images | FeatureSet | FeatureStats) -> str | None:
+    """The set's fingerprint (:func:`~ganlab.metrics.cache.images_hash` of its images); for
+    features or statistics, the one they carry, if any."""
+    if isinstance(x, FeatureStats):
+        return x.fingerprint
+    if isinstance(x, FeatureSet):
+        return getattr(x, "fingerprint", None)
+    return images_hash(as_uint8(x))
+
+
+def _check_finite(arr: np.ndarray | None, what: str) -> None:
+    if arr is not None and not np.isfinite(arr).all():
+        raise GanlabError(
+            f"{what} contain NaN or infinite values ({int((~np.isfinite(arr)).sum())} entries): "
+            "the extractor or the input produced them; metrics refuse them"
+        )
+
+
+def check_stats(stats: FeatureStats, extractor: Any, where: str = "the statistics") -> None:
+    """Fail unless ``stats`` fit ``extractor``: the feature dimension always, and the extractor
+    name, weights sha256 and resize when the statistics recorded them (ganlab files)."""
+    dim = extractor.spec.dim
+    if stats.mu.shape[0] != dim:
+        raise GanlabError(
+            f"{where} are {stats.mu.shape[0]}-d but extractor {extractor.spec.name} gives "
+            f"{dim}-d features: they were made with another network"
+        )
+    card = extractor.card()
+    for key in ("extractor", "weights_sha256", "resize"):
+        value = stats.meta.get(key)
+        want = str(card["name"] if key == "extractor" else card[key])
+        if value is not None and value != want:
+            raise GanlabError(
+                f"{where} were made with {key}={value}, but this run uses {want}; "
+                "recompute them with `ganlab stats` and the same options"
+            )
+    stats.check_finite(where)
+
+
+def _stats_notes(**sides: Any) -> list[str]:
+    """Card notes for statistics that cannot be checked (another tool's file)."""
+    return [
+        f"{side} statistics are {x.origin}, so their extractor, resize and images cannot be "
+        "checked; this FID is comparable only with FIDs against the same file"
+        for side, x in sides.items()
+        if isinstance(x, FeatureStats) and x.origin != "ganlab"
+    ]
+
+
 def _feature_set(
-    x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool
+    x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool, side: str = "input"
 ) -> FeatureSet:
     """``x`` itself when it is already features of ``ext``, else one pass over the images."""
     if isinstance(x, FeatureSet):
         x.check_extractor(ext)
-        return x
-    return extract_features(x, ext, batch_size, progress, use_cache)
+        fs = x
+    else:
+        fs = extract_features(x, ext, batch_size, progress, use_cache)
+    _check_finite(fs.features, f"{side} features")
+    _check_finite(fs.logits, f"{side} logits")
+    return fs
 
 
 def _pair(
@@ -70,8 +126,8 @@ def _pair(
     """Features of two sets of the same image size, with one extractor."""
     _check_same_size(real, fake)
     return (
-        _feature_set(real, ext, batch_size, progress, use_cache),
-        _feature_set(fake, ext, batch_size, progress, use_cache),
+        _feature_set(real, ext, batch_size, progress, use_cache, "real"),
+        _feature_set(fake, ext, batch_size, progress, use_cache, "generated"),
     )
 
 
@@ -87,9 +143,11 @@ def _stats(
     use_cache: bool,
 ) -> FeatureStats:
     if isinstance(x, FeatureStats):
+        check_stats(x, ext)
         return x
     if isinstance(x, FeatureSet):
         x.check_extractor(ext)
+        _check_finite(x.features, "features")
         return x.stats()
     return statistics(x, ext, batch_size, progress, use_cache)
 
@@ -109,9 +167,20 @@ def fid(
     ext = as_extractor(extractor, weights, resize)
     _check_same_size(real, fake)
     stats = [_stats(x, ext, batch_size, progress, use_cache) for x in (real, fake)]
-    value = fid_mod.fid_from_stats(stats[0], stats[1])
-    card = MetricCard.for_extractor("fid", ext.card(), n_real=_n(real), n_fake=_n(fake))
+    value = _fid_value(stats[0], stats[1])
+    card = MetricCard.for_extractor(
+        "fid", ext.card(), n_real=_n(real), n_fake=_n(fake),
+        real_fingerprint=_fingerprint(real), fake_fingerprint=_fingerprint(fake),
+        notes=_stats_notes(real=real, generated=fake),
+    )  # fmt: skip
     return MetricResult({"fid": value}, card)
+
+
+def _fid_value(a: FeatureStats, b: FeatureStats) -> float:
+    """FID of two statistics (the sample-count warning needs both counts known)."""
+    if a.n is None or b.n is None:  # another tool's statistics need not record N
+        return fid_mod.frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+    return fid_mod.fid_from_stats(a, b)
 
 
 def fid_over_seeds(
@@ -123,6 +192,8 @@ def fid_over_seeds(
 ) -> MetricResult:
     """FID of several generated sets (one per seed): mean, std and every value."""
     ext = as_extractor(extractor, kw.pop("weights", None), kw.pop("resize", "tf1-bilinear"))
+    real_fp = _fingerprint(real)
+    notes = _stats_notes(real=real)
     if not isinstance(real, FeatureStats):
         real = statistics(
             real,
@@ -137,6 +208,8 @@ def fid_over_seeds(
         ext.card(),
         n_real=real.n,
         n_fake=_n(fakes[0]),
+        real_fingerprint=real_fp,
+        notes=notes,
         extra={"seeds": seeds if seeds is not None else list(range(len(fakes)))},
     )
     return MetricResult(
@@ -169,6 +242,7 @@ def kid(
     values = kid_mod.kid(fr.features, ff.features, subsets, subset_size, seed)
     card = MetricCard.for_extractor(
         "kid", ext.card(), n_real=len(fr), n_fake=len(ff), seed=seed,
+        real_fingerprint=_fingerprint(real), fake_fingerprint=_fingerprint(fake),
         extra={"subsets": subsets, "subset_size": int(values["subset_size"])},
     )  # fmt: skip
     return MetricResult(values, card)
@@ -189,7 +263,8 @@ def inception_score(
     ext = as_extractor(extractor, weights, resize)
     logits = _logits(fake, ext, batch_size, progress, use_cache)
     card = MetricCard.for_extractor(
-        "classifier_score", ext.card(), n_fake=len(logits), extra={"splits": splits}
+        "classifier_score", ext.card(), n_fake=len(logits), fake_fingerprint=_fingerprint(fake),
+        extra={"splits": splits},
     )
     return MetricResult(is_mod.classifier_score(logits, splits), card)
 
@@ -210,9 +285,10 @@ def prdc(
 ) -> MetricResult:
     """Precision, recall, density and coverage in an extractor's feature space.
 
-    ``max_n`` bounds the O(N^2) distance matrices: both sides are cut to
-    ``n = min(max_n, N_real, N_fake)`` images (a seeded random subset of the real features,
-    the first n generated ones), and the card says so.
+    Memory stays bounded whatever N (blocks of rows against all others, see
+    :mod:`ganlab.metrics.manifold`); the time is O(N^2 d). ``max_n`` bounds that time: both
+    sides are cut to ``n = min(max_n, N_real, N_fake)`` images (a seeded random subset of the
+    real features, the first n generated ones), and the card says so.
     """
     ext = as_extractor(extractor, weights, resize)
     fs_real, fs_fake = _pair(real, fake, ext, batch_size, progress, use_cache)
@@ -225,7 +301,10 @@ def prdc(
         if n < len(fr):
             fr = fr[np.random.default_rng(seed).choice(len(fr), n, replace=False)]
         ff = ff[:n]
-    card = MetricCard.for_extractor("prdc", ext.card(), n_real=len(fr), n_fake=len(ff), extra=extra)
+    card = MetricCard.for_extractor(
+        "prdc", ext.card(), n_real=len(fr), n_fake=len(ff), real_fingerprint=_fingerprint(real),
+        fake_fingerprint=_fingerprint(fake), extra=extra,
+    )
     return MetricResult(prdc_mod.prdc(fr, ff, k), card)
 
 
@@ -238,6 +317,7 @@ def _logits(x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool
         logits = features_and_logits(x, ext, batch_size, progress, use_cache, want_logits=True)[1]
     if logits is None:
         raise GanlabError(f"extractor {ext.spec.name} has no classification head")
+    _check_finite(logits, "logits")
     return logits
 
 
@@ -278,7 +358,9 @@ def mode_counts(
             _predict(fake, ext, batch_size, progress, use_cache), k, p_data
         )
         metric = "modes"
-    card = MetricCard.for_extractor(metric, ext.card(), n_fake=_n(fake))
+    card = MetricCard.for_extractor(
+        metric, ext.card(), n_fake=_n(fake), fake_fingerprint=_fingerprint(fake)
+    )
     return MetricResult(values, card)
 
 
@@ -333,6 +415,8 @@ def memorization(
         ext_card,
         n_real=len(tr),
         n_fake=len(f),
+        real_fingerprint=images_hash(tr),
+        fake_fingerprint=images_hash(f),
         extra={"n_test": None if te is None else len(te), "pixel_scale": "x/255, L2"},
     )
     return MetricResult(values, card)
@@ -362,6 +446,7 @@ def evaluate(
     :func:`prdc`). ``ganlab eval all`` and training-time evaluation both call this.
     """
     ext = as_extractor(extractor, weights, resize)
+    fingerprints = {"real_fingerprint": _fingerprint(real), "fake_fingerprint": _fingerprint(fake)}
     fr, ff = _pair(real, fake, ext, batch_size, progress, use_cache)
     results = {
         "fid": fid(fr, ff, ext),
@@ -370,4 +455,8 @@ def evaluate(
     }
     if ext.spec.num_classes and score_splits:
         results["score"] = inception_score(ff, ext, splits=score_splits)
+    for res in results.values():  # the sets' fingerprints, not the FeatureSets' (if any)
+        if res.card.n_real is not None:
+            res.card.real_fingerprint = fingerprints["real_fingerprint"]
+        res.card.fake_fingerprint = fingerprints["fake_fingerprint"]
     return results

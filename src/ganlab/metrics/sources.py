@@ -1,4 +1,9 @@
-"""Turn a command-line input (folder, .npz, dataset name, run folder) into uint8 (N,C,H,W)."""
+"""Turn a command-line input (folder, .npz, .npy, dataset name, run folder) into uint8 (N,C,H,W).
+
+Array files: an ``.npy`` image array; an ``.npz`` whose ``images`` array (with optional
+``labels``) or whose only array (whatever its name) holds the images; or ADM's (guided-diffusion)
+batches, whose images are ``arr_0`` beside other arrays. Images are :data:`LAYOUTS`.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,12 @@ DATASETS = (
     "mnist-5k:train",
     "mnist-5k:test",
     "digits",
+)
+
+
+LAYOUTS = (
+    "(N,H,W), (N,H,W,C) or (N,C,H,W) with C = 1, 3 or 4, "
+    "uint8 (0-255) or float in [0, 1]"
 )
 
 
@@ -65,11 +76,88 @@ def load_folder(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise
 
 
-def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """The 'images' (uint8, or float in [0, 1]) and optional 'labels' arrays of an .npz."""
-    from ganlab.data.images import read_npz
+def array_to_images(arr: np.ndarray, where: str) -> np.ndarray:
+    """An image array in any of the :data:`LAYOUTS` -> contiguous uint8 (N,C,H,W).
 
-    return read_npz(path)
+    A 4-D array whose last axis is 1, 3 or 4 is read as channels-last (as training reads an
+    .npz); floats are scaled by 255 and rounded. NaN or infinite values are refused.
+    """
+    def bad(why: str) -> GanlabError:
+        return GanlabError(
+            f"{where}: cannot read an array of shape {arr.shape} and dtype {arr.dtype} as "
+            f"images ({why}); expected {LAYOUTS}"
+        )
+
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[-1] in (1, 3, 4):
+        arr = arr.transpose(0, 3, 1, 2)
+    elif arr.ndim != 4 or arr.shape[1] not in (1, 3, 4):
+        raise bad(f"{arr.ndim}-D" if arr.ndim != 4 else "no axis of 1, 3 or 4 channels")
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise bad("neither uint8 nor float")
+    if arr.size and not np.isfinite(arr).all():
+        raise GanlabError(
+            f"{where}: images contain NaN or infinite values "
+            f"({int((~np.isfinite(arr)).sum())} entries); metrics refuse them"
+        )
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise bad(f"float values in [{arr.min():.4g}, {arr.max():.4g}], not in [0, 1]")
+    return np.ascontiguousarray(np.round(arr * 255).astype(np.uint8))
+
+
+def load_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images (and labels) of an .npz: its ``images`` array (with optional ``labels``), its only
+    array whatever its name, or ADM's ``arr_0``; see :data:`LAYOUTS`."""
+    import zipfile
+
+    if not path.is_file():
+        raise GanlabError(f"file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = list(z.files)
+            if "images" in files:
+                key = "images"
+            elif len(files) == 1:
+                key = files[0]
+            elif "arr_0" in files:
+                key = "arr_0"  # ADM batches: the images, beside statistics or labels
+            elif "mu" in files and "sigma" in files:
+                raise GanlabError(
+                    f"{path} holds statistics (mu, sigma), not images: only FID reads "
+                    "statistics; this metric needs the images"
+                )
+            else:
+                raise GanlabError(
+                    f"{path}: no 'images' array, and {len(files)} arrays "
+                    f"({', '.join(files) or 'none'}) where one would be read as images; "
+                    f"give 'images' (and optional 'labels') or a single array, {LAYOUTS}"
+                )
+            images = z[key]
+            labels = z["labels"] if key == "images" and "labels" in files else None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise GanlabError(
+            f"{path}: cannot read the npz ({exc}); the file is corrupt or truncated"
+        ) from exc
+    images = array_to_images(images, f"{path}: '{key}'")
+    if labels is not None:
+        labels = labels.astype(np.int64).reshape(-1)
+        if len(labels) != len(images):
+            raise GanlabError(f"{path}: {len(labels)} labels for {len(images)} images")
+    return images, labels
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """An .npy image array; see :data:`LAYOUTS`."""
+    if not path.is_file():
+        raise GanlabError(f"file not found: {path}")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise GanlabError(f"{path}: cannot read the .npy ({exc})") from exc
+    return array_to_images(arr, str(path))
 
 
 def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -84,7 +172,7 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
     base, _, split = name.partition(":")
     if base not in IMAGE_NAMES:
         raise GanlabError(
-            f"unknown dataset or path {name!r}: give a folder, an .npz file, a run folder, "
+            f"unknown dataset or path {name!r}: give a folder, an .npz or .npy file, a run folder, "
             f"folder:PATH, npz:PATH, or one of {', '.join(DATASETS)}"
         )
     images, labels = load_named(base, split or DEFAULT_SPLIT[base])
@@ -122,9 +210,9 @@ def load_images(spec: str, n: int | None = None, seed: int = 0) -> ImageSet:
             return ImageSet(sample_run(path, n or 10_000, seed), f"run:{path}")
         images, labels = load_folder(path)
     elif path.suffix == ".npz" and not spec.startswith("npz:"):
-        if not path.is_file():
-            raise GanlabError(f"file not found: {path}")
         images, labels = load_npz(path)
+    elif path.suffix == ".npy":
+        images = load_npy(path)
     else:
         images, labels = load_dataset(spec)
     images, labels = _subset(images, labels, n, seed)

@@ -14,8 +14,9 @@ image set across processes (or machines, or days) does::
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,11 @@ class FeatureMoments:
     def update(self, feats: np.ndarray) -> None:
         """Add a batch of features (N, d)."""
         x = np.asarray(feats, dtype=np.float64)
+        if not np.isfinite(x).all():
+            raise GanlabError(
+                f"features contain NaN or infinite values ({int((~np.isfinite(x)).sum())} "
+                "entries): the extractor or the input produced them; metrics refuse them"
+            )
         self.n += x.shape[0]
         self.total += x.sum(0)
         self.outer += x.T @ x
@@ -88,13 +94,29 @@ class FeatureMoments:
         return mu, (cov + cov.T) / 2
 
 
+STATS_FORMAT = "ganlab-stats/1"
+#: the string metadata a statistics file may carry beside mu, sigma and n (read back by load)
+META_KEYS = ("format", "source", "seed", "fingerprint", "extractor", "weights_sha256", "resize",
+             "ganlab_version")
+UNVERIFIED = "unverified: made by another tool"
+
+
 @dataclass
 class FeatureStats:
-    """Mean and covariance of features, with how many samples made them."""
+    """Mean and covariance of features, with how many samples made them.
+
+    ``n`` is None for statistics made by another tool that did not record it. ``meta`` holds
+    the string metadata of a statistics file (source, seed, fingerprint, extractor, weights
+    sha256, resize ...). ``origin`` is ``"ganlab"``, or for a file read without ganlab's
+    metadata (pytorch-fid, clean-fid, TTUR, ADM ...) ``"unverified: made by another tool"``:
+    its extractor, resize and images cannot be checked.
+    """
 
     mu: np.ndarray
     sigma: np.ndarray
-    n: int
+    n: int | None
+    meta: dict[str, str] = field(default_factory=dict)
+    origin: str = "ganlab"
 
     @classmethod
     def from_moments(cls, m: FeatureMoments) -> FeatureStats:
@@ -112,19 +134,88 @@ class FeatureStats:
             m.update(b)
         return cls.from_moments(m)
 
-    def save(self, path: str | Path, **meta: str) -> None:
-        """Write mu, sigma, n (and string metadata) to an .npz file."""
-        np.savez(path, mu=self.mu, sigma=self.sigma, n=np.int64(self.n), **meta)
+    @property
+    def fingerprint(self) -> str | None:
+        """sha256 of the images these statistics describe, when a ganlab file recorded it."""
+        return self.meta.get("fingerprint") or None
+
+    def save(self, path: str | Path, **meta: str) -> Path:
+        """Write an .npz that pytorch-fid, clean-fid and TTUR read as they are.
+
+        ``mu`` (d,) and ``sigma`` (d, d) are float64 arrays at the top level, as those tools
+        expect (``np.load(path)["mu"]``); beside them ganlab keeps ``n`` (int64) and string
+        metadata (``self.meta`` updated by ``meta``: source, fingerprint, extractor ...), which
+        the other tools ignore. Written atomically; ``.npz`` is appended to a name without it
+        (pytorch-fid recognises statistics by that suffix). Returns the path written.
+        """
+        from ganlab.atomic import write_atomically
+
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+
+        info = {"format": STATS_FORMAT, **self.meta, **{k: str(v) for k, v in meta.items()}}
+        arrays: dict[str, np.ndarray] = {
+            "mu": np.asarray(self.mu, np.float64),
+            "sigma": np.asarray(self.sigma, np.float64),
+        }
+        if self.n is not None:
+            arrays["n"] = np.int64(self.n)
+        arrays.update({k: np.str_(v) for k, v in info.items() if k not in arrays})
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to a name
+                np.savez(fh, **arrays)
+
+        return write_atomically(path, write)
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureStats:
+        """Statistics from ganlab, pytorch-fid, clean-fid, TTUR or ADM (guided-diffusion).
+
+        All of them are an .npz with float arrays ``mu`` (d,) and ``sigma`` (d, d) at the top
+        level; ``n`` is optional (None when absent); other arrays (ADM's ``mu_s``/``sigma_s``
+        and ``arr_0``) are ignored and never read. ganlab's string metadata (:data:`META_KEYS`)
+        is kept in ``meta``; a file without its ``extractor`` gets an unverified ``origin``.
+        """
         try:
-            with np.load(path) as z:
-                return cls(z["mu"], z["sigma"], int(z["n"]))
-        except (OSError, KeyError, ValueError) as exc:
+            with np.load(path, allow_pickle=False) as z:
+                files = list(z.files)
+                if "mu" not in files or "sigma" not in files:
+                    raise GanlabError(
+                        f"{path} is not a statistics file: it needs float arrays 'mu' (d,) and "
+                        "'sigma' (d, d), as ganlab, pytorch-fid, clean-fid, TTUR and ADM write "
+                        f"them (it has: {', '.join(files) or 'nothing'})"
+                    )
+                mu, sigma = np.asarray(z["mu"], np.float64), np.asarray(z["sigma"], np.float64)
+                n = int(z["n"]) if "n" in files and z["n"].ndim == 0 else None
+                meta = {k: str(z[k]) for k in META_KEYS if k in files and z[k].ndim == 0}
+        except GanlabError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise GanlabError(f"{path} is not a readable statistics .npz: {exc}") from exc
+        d = mu.shape[0] if mu.ndim == 1 else -1
+        if mu.ndim != 1 or sigma.shape != (d, d):
             raise GanlabError(
-                f"{path} is not a statistics file (needs mu, sigma, n): {exc}"
-            ) from exc
+                f"{path}: 'mu' must be (d,) and 'sigma' (d, d), got {mu.shape} and {sigma.shape}"
+            )
+        if "extractor" in meta:
+            origin = "ganlab"
+        elif "format" in meta:
+            origin = "unverified: written without the extractor's name"
+        else:
+            origin = UNVERIFIED
+        stats = cls(mu, sigma, n, meta, origin)
+        stats.check_finite(str(path))
+        return stats
+
+    def check_finite(self, where: str) -> None:
+        """Refuse statistics with NaN or infinite entries (one-line GanlabError)."""
+        if not (np.isfinite(self.mu).all() and np.isfinite(self.sigma).all()):
+            raise GanlabError(
+                f"{where}: statistics contain NaN or infinite values; the features they were "
+                "made from were not finite"
+            )
 
 
 def moments_of(feats: np.ndarray, chunk: int = 4096) -> FeatureMoments:
