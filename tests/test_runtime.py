@@ -109,12 +109,23 @@ def test_autocast_is_off_in_fp32_and_bf16_on_request() -> None:
         Runtime(torch.device("cpu"), precision="fp8")
 
 
-def test_several_processes_are_refused_until_distributed_training_exists(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_several_processes_need_a_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "2")
+    for key in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(key, raising=False)
     cfg = config.load(preset="ring-ns")
-    with pytest.raises(GanlabError, match="WORLD_SIZE=2: multi-process training"):
+    with pytest.raises(GanlabError, match="WORLD_SIZE=2 but RANK, MASTER_ADDR, MASTER_PORT not "
+                                          "set: start several processes with `torchrun"):
         Runtime.from_config(cfg.train)
+
+
+def test_one_process_shard_is_the_whole_batch_and_two_split_it() -> None:
+    t = torch.arange(8)
+    assert torch.equal(Runtime(torch.device("cpu")).shard(t), t)
+    assert Runtime(torch.device("cpu"), rank=1, world_size=2).shard(t).tolist() == [4, 5, 6, 7]
+    b = Batch(x=torch.arange(8.0)[:, None], labels=torch.arange(8))
+    part = Runtime(torch.device("cpu"), rank=0, world_size=4).batch(b)
+    assert part.x[:, 0].tolist() == [0.0, 1.0] and part.labels.tolist() == [0, 1]
 
 
 def test_cli_refuses_an_absent_device_before_making_a_run_folder(

@@ -100,6 +100,12 @@ class TrainConfig:
     precision: str = setting("fp32", choices=("fp32", "bf16"))  # bf16: autocast on the device
     channels_last: bool = False        # image networks in channels_last memory format
     tensorboard: bool = False          # also write RUN/tensorboard/events.out.tfevents.*
+    # divergence guard: after every step, weights, gradients and logged numbers must be finite;
+    # "stop" ends the run there (the last checkpoint is finite), "rollback" goes back to the last
+    # checkpoint with the learning rates times rollback_lr (at most max_rollbacks times)
+    on_divergence: str = setting("stop", choices=("stop", "rollback", "ignore"))
+    rollback_lr: float = setting(0.5, check="probability")
+    max_rollbacks: int = setting(3, check="non_negative")
 
     def validate(self, prefix: str) -> None:
         if not DEVICE.match(self.device.strip().lower()):

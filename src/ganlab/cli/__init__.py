@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
 import sys
 from pathlib import Path
 
 from ganlab import __version__
 from ganlab import config as config_mod
-from ganlab.errors import GanlabError
+from ganlab.errors import GanlabError, positive_int
 
 # Modules that add their own subcommands with ``add_commands(subparsers)``.
 _COMMAND_MODULES = ("ganlab.cli.sample", "ganlab.cli.eval", "ganlab.cli.lab")
@@ -44,19 +45,44 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.train.progress = False
     if args.device:
         cfg.train.device = args.device
-    Runtime.from_config(cfg.train)  # a device that is not here fails before the run folder
-    run_dir = new_run(cfg, args.out)
+    if args.nproc > 1:
+        return _launch(args)
+    # a device that is not here fails before the run folder; several processes join up here
+    runtime = Runtime.from_config(cfg.train)
+    run_dir = runtime.broadcast(new_run(cfg, args.out) if runtime.is_main else None)
     with lock_run(run_dir):
         try:
-            trainer = Trainer(cfg, run_dir)   # reads the data: may fail on a broken input
+            trainer = Trainer(cfg, run_dir, runtime=runtime)   # reads the data: may fail
         except BaseException:
-            _remove_unstarted_run(run_dir)
+            if runtime.is_main:
+                _remove_unstarted_run(run_dir)
             raise
-        print(f"run folder: {run_dir}", flush=True)
+        if runtime.is_main:
+            print(f"run folder: {run_dir}", flush=True)
         code = trainer.run(until=args.until)
-        if code == 0 and trainer.step >= cfg.train.steps:
+        if code == 0 and trainer.step >= cfg.train.steps and runtime.is_main:
             _print_end(trainer, run_dir)
         return code
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """``--nproc N``: run this same command in N processes through torch's elastic launcher
+    (what ``torchrun --standalone --nproc-per-node N -m ganlab ...`` does)."""
+    import os
+
+    from torch.distributed.run import main as torchrun
+
+    if "WORLD_SIZE" in os.environ:
+        raise GanlabError("--nproc: this process was already started by a launcher "
+                          "(WORLD_SIZE is set); drop --nproc")
+    argv = list(args.argv)
+    i = argv.index("--nproc")
+    del argv[i:i + 2]
+    try:
+        torchrun(["--standalone", "--nproc-per-node", str(args.nproc), "-m", "ganlab", *argv])
+    except Exception as exc:  # the launcher raises ChildFailedError when a process fails
+        raise GanlabError(f"--nproc {args.nproc}: a training process failed ({exc})") from exc
+    return 0
 
 
 def _remove_unstarted_run(run_dir: Path) -> None:
@@ -76,6 +102,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     # one process at a time; the config is read under the lock, so it is the one that a
     # resume which just ended may have rewritten
+    if args.nproc > 1:   # the processes it starts take the lock
+        return _launch(args)
     with lock_run(args.run_dir):
         return _resume_locked(args)
 
@@ -158,6 +186,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, metavar="DEVICE",
                    help="auto (CUDA when present, default), cpu, cuda, cuda:N or mps; "
                         "sets train.device")
+    p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                   help="train data-parallel in N processes (gloo on the CPU, NCCL on GPUs); "
+                        "the global batch train.batch_size is split over them")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("RANK", "0") != "0":   # one voice: only the main process prints
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -53,6 +53,16 @@ class Batch:
             raise GanlabError(f"{who} needs {hint}, and this data has none")
         return value
 
+    def slice(self, index: int, parts: int) -> Batch:
+        """Part ``index`` of ``parts`` equal parts (one process's share of a global batch)."""
+        n = len(self) // parts
+        lo, hi = index * n, (index + 1) * n
+
+        def cut(t: Any) -> Any:
+            return t[lo:hi] if t is not None else None
+
+        return Batch(**{f.name: cut(getattr(self, f.name)) for f in dataclasses.fields(self)})
+
     def to(self, device: torch.device | str, *, non_blocking: bool = False,
            channels_last: bool = False) -> Batch:
         """A copy on ``device``; 4-D float tensors in channels_last when asked."""

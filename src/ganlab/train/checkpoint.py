@@ -203,12 +203,30 @@ def load_latest(ckpt_root: Path, modules: dict[str, nn.Module]
             _warn(bad, path)
             return path, state, loaded
         bad.append((path, why))
-        first_error = first_error or CorruptCheckpoint(
-            f"{path}: checkpoint is unusable ({why}); delete this folder to fall back to an "
-            "older checkpoint, or start the run again", why)
+        if first_error is None:
+            first_error = _load_error(path, why)
     _warn(bad, None)
     assert first_error is not None
     raise first_error
+
+
+def _load_error(path: Path, why: str) -> CorruptCheckpoint:
+    """The error that reading ``path`` gives (naming the file), for a checkpoint whose header
+    check failed with ``why``."""
+    if (path / WEIGHTS).is_file():
+        try:
+            load_file(str(path / WEIGHTS))
+        except Exception as exc:  # safetensors raises several types
+            return CorruptCheckpoint(f"{path / WEIGHTS}: cannot read checkpoint weights ({why}: "
+                                     f"{exc}); delete this checkpoint folder to fall back to an "
+                                     "older one", why)
+    if (path / STATE).is_file():
+        try:
+            load_state(path)
+        except CorruptCheckpoint as exc:
+            return exc
+    return CorruptCheckpoint(f"{path}: checkpoint is unusable ({why}); delete this folder to "
+                             "fall back to an older checkpoint, or start the run again", why)
 
 
 # ---------------------------------------------------------------------------------------------

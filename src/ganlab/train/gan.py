@@ -19,7 +19,12 @@ from ganlab.config import OptimizerConfig, setting
 from ganlab.errors import GanlabError
 from ganlab.families import register_family
 from ganlab.losses import d_outputs_as_probability, get_objective
-from ganlab.penalties import clip_weights, gradient_penalty, r1_penalty
+from ganlab.penalties import (
+    clip_weights,
+    gradient_penalty,
+    interpolation_weights,
+    r1_penalty,
+)
 from ganlab.report.artefacts import Artefact, Figure, ImageGrid
 from ganlab.sampling import LatentSampler, run_in_eval_mode
 from ganlab.train.ema import make_ema, update_ema
@@ -221,15 +226,17 @@ class GANFamily(Family):
         return batch.x, batch.require("labels", "gan.conditional=true")
 
     def _latents(self, n: int) -> Tensor:
-        return self.G.sample_latent(n, self.gen)
+        """This process's share of ``n`` latents (all of them with one process): every
+        process draws the same global batch, so several processes follow one."""
+        return self.runtime.shard(self.G.sample_latent(n, self.gen))
 
     def _fake_labels(self, n: int) -> Tensor | None:
         """Uniform class labels for ``n`` fakes from the training stream; None (and nothing
         drawn) when unconditional."""
         if self.num_classes is None:
             return None
-        return torch.randint(self.num_classes, (n,), generator=self.gen,
-                             device=self.gen.device)
+        return self.runtime.shard(torch.randint(self.num_classes, (n,), generator=self.gen,
+                                                device=self.gen.device))
 
     def _G(self, z: Tensor, y: Tensor | None) -> Tensor:
         return self.G(z) if y is None else self.G(z, y)
@@ -249,7 +256,10 @@ class GANFamily(Family):
         if self.gp_weight:
             # conditional: the interpolates are scored with the real batch's labels
             critic = self.D if y_real is None else (lambda x: self.D(x, y_real))
-            gp = gradient_penalty(critic, real, fake, self.gen)
+            # the global batch's weights, this process's share: several processes follow one
+            eps = self.runtime.shard(interpolation_weights(
+                real, self.gen, real.shape[0] * self.runtime.world_size))
+            gp = gradient_penalty(critic, real, fake, self.gen, eps=eps)
             loss = loss + self.gp_weight * gp
             out["gp"] = gp
         if needs_r1:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ganlab.atomic import write_text
+from ganlab.atomic import write_json
 from ganlab.config import Config
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
@@ -85,6 +85,7 @@ class Trainer:
         self.family = family
         self.runtime = family.runtime
         self.is_main = self.runtime.is_main
+        self.runtime.attach(family.optimizers())  # gradients averaged over processes
         # the rates the optimisers were built with are the base of the lr schedule
         self._base_lrs = {name: [g["lr"] for g in opt.param_groups]
                           for name, opt in family.optimizers().items()}
@@ -128,13 +129,13 @@ class Trainer:
 
     def restore(self) -> bool:
         """Load the newest checkpoint of the run folder, if any. Returns whether one was found."""
-        path = ckpt.latest(self.ckpt_root)
-        if path is None:
-            truncate_metrics(self.run_dir, 0)  # a crash before the first checkpoint: start over
+        found = ckpt.load_latest(self.ckpt_root, self.family.modules())
+        if found is None:
+            if self.is_main:   # a crash before the first checkpoint: start over
+                truncate_metrics(self.run_dir, 0)
             return False
-        loaded = ckpt.load_weights(path, self.family.modules())
+        path, state, loaded = found   # an unreadable newest one falls back, with a warning
         self.family.weights_restored(loaded)
-        state = ckpt.load_state(path)
         for name, opt in self.family.optimizers().items():
             if name not in state["optimizers"]:
                 raise GanlabError(f"{path}: the checkpoint has no state for optimiser {name!r} "
@@ -167,9 +168,9 @@ class Trainer:
                                  {k: v for k, v in record.items() if k != "step"})
 
     def _snapshot(self, step: int) -> None:
-        artefacts = self.family.snapshot(step)
-        if not self.is_main:
+        if not self.is_main:   # the others go on and wait at the next gradient average
             return
+        artefacts = self.family.snapshot(step)
         folder = self.run_dir / "samples"
         for art in artefacts:
             path = art.save(artefact_path(folder, art, step))
@@ -196,7 +197,7 @@ class Trainer:
         self._t0 = time.perf_counter()
         self._write_run_info()
         bar = tqdm(total=tc.steps, initial=self.step, desc=self.cfg.name, unit="step",
-                   disable=not tc.progress, file=self.stream, dynamic_ncols=True,
+                   disable=not (tc.progress and self.is_main), file=self.stream, dynamic_ncols=True,
                    mininterval=0.5)
         if self.step == 0 and tc.snapshot_every:
             self._snapshot(0)
@@ -244,6 +245,8 @@ class Trainer:
         evaluate = self._eval_due(self.step + 1)
         log = (self.step + 1) % tc.log_every == 0 or self.step + 1 == tc.steps or evaluate
         logs = self.family.train_step(self.step, log)
+        if log:
+            logs = self.runtime.mean(logs)
         if tc.on_divergence != "ignore":
             bad = non_finite(self.family.modules(), logs)
             if self.runtime.agree_max(int(bool(bad))):
@@ -254,7 +257,7 @@ class Trainer:
             record = {"step": self.step, **logs,
                       "lr_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
                       "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3)}
-            if evaluate:
+            if evaluate and self.is_main:
                 results = self.family.evaluate(final=False)
                 self._last_eval = (self.step, results)
                 record.update(results)
@@ -313,18 +316,19 @@ class Trainer:
         """Final snapshot, evaluation, summary.json and report for a completed run."""
         if not (self.cfg.train.snapshot_every and self.step % self.cfg.train.snapshot_every == 0):
             self._snapshot(self.step)
+        if not self.is_main:   # the main process evaluates and writes; the others are done
+            self.results: dict[str, Any] = {}
+            return self.results
         last = self._last_eval
         if last is not None and last[0] == self.step:
             results = last[1]  # the loop has just evaluated this very model
         else:
             results = self.family.evaluate(final=True)
         self.results = results
-        if not self.is_main:
-            return results
         summary = {"name": self.cfg.name, "steps": self.step,
                    "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3),
                    **results}
-        write_text(self.run_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        write_json(self.run_dir / SUMMARY, summary)   # strict JSON: inf -> null + a note
         if self._tb is not None:
             self._tb.add_scalars(self.step, results, prefix="final/")
             self._close_tb()

@@ -66,6 +66,15 @@ class Runtime:
     ``data_generator(generator, seed)`` the CPU stream for data indices (the same object as
     ``generator`` on the CPU, so CPU runs keep one stream); ``rank``/``world_size``/``is_main``
     say which process this is; the loop writes files only on the main one.
+
+    Data parallelism (``torchrun``, or ``ganlab train --nproc N``): every process draws the same
+    *global* batch and the same random numbers from the same seeds, and keeps its own slice
+    (:meth:`shard`, and :meth:`batch` shards by itself); gradients are averaged over the
+    processes just before each optimiser step (:meth:`attach`), so N processes with batch B/N
+    each follow the run of one process with batch B, up to the order of float additions.
+    Why not ``DistributedDataParallel``: a GAN step calls D several times per backward, turns
+    D's gradients off for the G step and differentiates twice for a gradient penalty, which
+    DDP's reducer does not support; averaging at the optimiser step is the same arithmetic.
     """
 
     device: torch.device
@@ -79,11 +88,13 @@ class Runtime:
         """The runtime for ``train.device`` (or ``device`` when given), set up for speed:
         TF32 matmuls and cuDNN convolutions on CUDA."""
         dev = resolve_device(device or train_cfg.device)
-        rank = int(os.environ.get("RANK", 0))
         world = int(os.environ.get("WORLD_SIZE", 1))
+        rank = 0
         if world > 1:
-            raise GanlabError(f"WORLD_SIZE={world}: multi-process training is not built yet; "
-                              "run one process")
+            dev, rank = _init_process_group(dev, world)
+            if train_cfg.batch_size % world:
+                raise GanlabError(f"train.batch_size={train_cfg.batch_size} does not split over "
+                                  f"{world} processes; use a multiple of {world}")
         if dev.type == "cuda":   # TF32 tensor cores for float32 matmuls (cuDNN's default)
             torch.set_float32_matmul_precision("high")
         return cls(dev, train_cfg.precision, bool(train_cfg.channels_last), rank, world)
@@ -128,11 +139,73 @@ class Runtime:
         return module
 
     def batch(self, batch: Any) -> Any:
-        """A :class:`~ganlab.data.Batch` on the device (pinned-memory copies are async)."""
+        """This process's part of a :class:`~ganlab.data.Batch`, on the device (pinned-memory
+        copies are async)."""
+        if self.world_size > 1:
+            batch = batch.slice(self.rank, self.world_size)
         return batch.to(self.device, non_blocking=self.device.type == "cuda",
                         channels_last=self.channels_last)
 
     # -- several processes -------------------------------------------------------------------------
+    def shard(self, t: torch.Tensor) -> torch.Tensor:
+        """This process's slice of a global batch (the whole batch with one process)."""
+        if self.world_size == 1:
+            return t
+        n = t.shape[0] // self.world_size
+        return t[self.rank * n:(self.rank + 1) * n]
+
+    def attach(self, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        """Average the gradients of every optimiser's parameters over the processes just
+        before it steps (nothing with one process)."""
+        if self.world_size == 1:
+            return
+        for opt in optimizers.values():
+            opt.register_step_pre_hook(lambda o, args, kwargs: self._average_grads(o))
+
+    def _average_grads(self, opt: torch.optim.Optimizer) -> None:
+        import torch.distributed as dist
+
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def mean(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The mean over the processes of each number in ``values`` (logged losses)."""
+        keys = [k for k, v in values.items() if isinstance(v, int | float)
+                and not isinstance(v, bool)]
+        if self.world_size == 1 or not keys:
+            return values
+        import torch.distributed as dist
+
+        t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64,
+                         device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t)
+        t /= self.world_size
+        return {**values, **dict(zip(keys, t.tolist(), strict=True))}
+
+    def broadcast(self, obj: Any) -> Any:
+        """``obj`` of the main process, on every process (e.g. the run folder's path)."""
+        if self.world_size == 1:
+            return obj
+        import torch.distributed as dist
+
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
     def agree_max(self, value: int) -> int:
         """The largest ``value`` over all processes (a stop signal, a divergence flag), so
         every process takes the same branch and none waits alone in a collective."""
@@ -161,3 +234,21 @@ class Runtime:
             saved = state["cuda"]
             if len(saved) == torch.cuda.device_count():
                 torch.cuda.set_rng_state_all(saved)
+
+
+def _init_process_group(device: torch.device, world: int) -> tuple[torch.device, int]:
+    """Join the process group that ``torchrun`` describes in the environment: NCCL with one
+    GPU per process (``cuda:LOCAL_RANK``) on CUDA, gloo on the CPU."""
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+        if missing:
+            raise GanlabError(f"WORLD_SIZE={world} but {', '.join(missing)} not set: start "
+                              "several processes with `torchrun --nproc-per-node N -m ganlab "
+                              "train ...` or `ganlab train --nproc N ...`")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device, dist.get_rank()
