@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from ganlab import config
-from ganlab.atomic import dumps_json, write_json
 from ganlab.cli import main
 from ganlab.errors import GanlabError
+from ganlab.strictjson import dumps_strict as dumps_json
+from ganlab.strictjson import write_json
 from ganlab.train import checkpoint as ckpt
 from ganlab.train import rundir
 from ganlab.train.rundir import lock_run, new_run

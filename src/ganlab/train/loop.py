@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ganlab.atomic import write_json
 from ganlab.config import Config
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
+from ganlab.strictjson import write_json
 from ganlab.train import checkpoint as ckpt
 from ganlab.train.family import Family, build_family
 from ganlab.train.guard import REMEDIES, non_finite
