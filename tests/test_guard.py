@@ -127,3 +127,42 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path) -> None:
     assert latest is not None
     state = ckpt.load_state(latest)
     assert state["step"] >= 1 and f"continue with: ganlab resume {run}" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigkill_at_a_random_step_then_resume_equals_an_uninterrupted_run(
+        tmp_path: Path) -> None:
+    import random
+
+    sets = _sets([*TINY, "train.steps=40", "train.checkpoint_every=5", "train.threads=1",
+                  "gan.ema.enabled=true"])
+    whole = tmp_path / "whole"
+    assert main(["train", "--preset", "ring-ns", "--out", str(whole), *sets]) == 0
+    (whole,) = whole.iterdir()
+    kill_after = random.Random(os.getpid()).randint(6, 34)   # a different step on each run
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "ganlab", "train", "--preset", "ring-ns",
+                             "--out", str(killed), *sets],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        found = list(killed.glob("*/metrics.jsonl"))
+        if found and len(found[0].read_text().splitlines()) >= kill_after:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    (run,) = killed.iterdir()
+    assert main(["resume", str(run), "--no-progress"]) == 0, f"killed after {kill_after}"
+
+    def final(r: Path) -> dict[str, torch.Tensor]:
+        return load_file(str(ckpt.latest(r / "checkpoints") / "weights.safetensors"))
+
+    a, b = final(whole), final(run)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), kill_after
+
+    def losses(r: Path) -> list[dict[str, float]]:
+        return [{k: v for k, v in json.loads(x).items() if k != "wall_time"}
+                for x in (r / "metrics.jsonl").read_text().splitlines()]
+
+    assert losses(whole) == losses(run)

@@ -99,6 +99,7 @@ class TrainConfig:
     device: str = "auto"               # auto | cpu | cuda | cuda:N | mps (auto: CUDA if present)
     precision: str = setting("fp32", choices=("fp32", "bf16"))  # bf16: autocast on the device
     channels_last: bool = False        # image networks in channels_last memory format
+    sync_batchnorm: bool = False       # several GPUs: BatchNorm statistics over the global batch
     tensorboard: bool = False          # also write RUN/tensorboard/events.out.tfevents.*
     # divergence guard: after every step, weights, gradients and logged numbers must be finite;
     # "stop" ends the run there (the last checkpoint is finite), "rollback" goes back to the last

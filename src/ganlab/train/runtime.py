@@ -82,6 +82,7 @@ class Runtime:
     channels_last: bool = False
     rank: int = 0
     world_size: int = 1
+    sync_batchnorm: bool = False
 
     @classmethod
     def from_config(cls, train_cfg: Any, device: str | None = None) -> Runtime:
@@ -97,7 +98,13 @@ class Runtime:
                                   f"{world} processes; use a multiple of {world}")
         if dev.type == "cuda":   # TF32 tensor cores for float32 matmuls (cuDNN's default)
             torch.set_float32_matmul_precision("high")
-        return cls(dev, train_cfg.precision, bool(train_cfg.channels_last), rank, world)
+        sync_bn = bool(getattr(train_cfg, "sync_batchnorm", False)) and world > 1
+        if sync_bn and dev.type != "cuda":
+            raise GanlabError("train.sync_batchnorm: torch's SyncBatchNorm runs on CUDA only; "
+                              "turn it off on the CPU (each process then normalises its own "
+                              "share of the batch)")
+        return cls(dev, train_cfg.precision, bool(train_cfg.channels_last), rank, world,
+                   sync_bn)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -133,6 +140,8 @@ class Runtime:
 
     def module(self, module: torch.nn.Module, image: bool = False) -> torch.nn.Module:
         """``module`` on the device (channels_last for image networks when asked)."""
+        if self.sync_batchnorm:
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
         module = module.to(self.device)
         if image and self.channels_last:
             module = module.to(memory_format=torch.channels_last)
