@@ -62,6 +62,7 @@ class FeatureSet:
     logits: np.ndarray | None  # float32 (N, k) when the extractor classifies, else None
     extractor: dict[str, Any]  # the card of the extractor that made them
     image_shape: tuple[int, ...]  # (C, H, W) of the images
+    fingerprint: str | None = None  # cache.images_hash of the images (shape and bytes)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -134,7 +135,8 @@ def extract_features(
     """Run ``extractor`` over ``images`` once (or read the cache): features and logits."""
     arr = as_uint8(images)
     feats, logits = features_and_logits(arr, extractor, batch_size, progress, use_cache)
-    return FeatureSet(feats, logits, extractor.card(), tuple(arr.shape[1:]))
+    return FeatureSet(feats, logits, extractor.card(), tuple(arr.shape[1:]),
+                      fingerprint=cache.images_hash(arr))
 
 
 def feature_moments(
