@@ -18,6 +18,7 @@ from typing import Any
 from ganlab.atomic import write_text
 from ganlab.report.artefacts import find_artefacts
 from ganlab.report.plots import metric_keys, save_curves
+from ganlab.train.rundir import RUN_INFO
 
 REPORT = "report.html"
 MAX_SNAPSHOTS = 40  # more are thinned evenly (first and last always kept)
@@ -200,7 +201,7 @@ def render(run_dir: Path) -> str:
     """The report page of ``run_dir`` as a string (writes the curve PNGs into ``plots/``)."""
     run_dir = Path(run_dir)
     summary = _read_json(run_dir / "summary.json")
-    info = _read_json(run_dir / "run_info.json")
+    info = _read_json(run_dir / RUN_INFO)
     records = _read_records(run_dir / "metrics.jsonl")
     config_text = ((run_dir / "config.yaml").read_text()
                    if (run_dir / "config.yaml").is_file() else "(no config.yaml)")
