@@ -46,3 +46,26 @@ def test_kid_caps_subset_size() -> None:
     assert np.isfinite(out["kid_mean"])
     with pytest.raises(Exception, match="at least 2"):
         kid(rng.normal(size=(1, 4)), rng.normal(size=(5, 4)))
+
+
+def test_kernel_by_hand() -> None:
+    """k(x, y) = (x.y / d + 1)^3 with d the feature dimension (2 here)."""
+    x = np.array([[1.0, 2.0], [0.0, 4.0]])
+    y = np.array([[3.0, 1.0]])
+    np.testing.assert_allclose(polynomial_kernel(x, y), [[(5 / 2 + 1) ** 3], [(4 / 2 + 1) ** 3]])
+    # MMD^2 by hand for m = n = 2: off-diagonal means of k(x,x), k(y,y), minus 2 mean k(x,y)
+    y2 = np.array([[3.0, 1.0], [1.0, 1.0]])
+    kxx = (8 / 2 + 1) ** 3
+    kyy = (4 / 2 + 1) ** 3
+    kxy = np.mean([(5 / 2 + 1) ** 3, (3 / 2 + 1) ** 3, (4 / 2 + 1) ** 3, (4 / 2 + 1) ** 3])
+    assert mmd2_unbiased(x, y2) == pytest.approx(kxx + kyy - 2 * kxy, rel=1e-12)
+
+
+def test_kid_reads_float32_like_float64() -> None:
+    """Subsets are cast one at a time (no float64 copy of all features): same numbers."""
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(80, 6)).astype(np.float32), rng.normal(size=(70, 6))
+    a = kid(real, fake.astype(np.float32), subsets=5, subset_size=30, seed=1)
+    b = kid(real.astype(np.float64), fake.astype(np.float32).astype(np.float64), subsets=5,
+            subset_size=30, seed=1)  # fmt: skip
+    assert a == b

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from ganlab import metrics
@@ -43,3 +44,42 @@ def test_no_mirror_option() -> None:
     assert not nn.mirrored.any() and nn.distance.min() > 0
     nn = mem.pixel_neighbours(fake, train, mirror=True)
     assert nn.mirrored.all() and nn.distance.max() < 1e-6
+
+
+def _dense_nearest(q: np.ndarray, r: np.ndarray, exclude_self: bool = False):
+    d = np.sqrt(((q[:, None].astype(np.float64) - r[None]) ** 2).sum(-1))
+    if exclude_self:
+        np.fill_diagonal(d, np.inf)
+    return d.argmin(1), d.min(1)
+
+
+def test_blocked_nearest_equals_dense() -> None:
+    rng = np.random.default_rng(5)
+    refs = (rng.normal(size=(90, 10)) + 20).astype(np.float32)
+    queries = (rng.normal(size=(70, 10)) + 20).astype(np.float32)
+    queries[5] = refs[30]
+    refs[60] = refs[30]  # a tie: the lower index wins, as argmin
+    for chunk in (1, 8, 1000):
+        idx, dist = mem.nearest(queries, refs, chunk=chunk)
+        want_idx, want_dist = _dense_nearest(queries, refs)
+        assert np.array_equal(idx, want_idx) and idx[5] == 30 and dist[5] == 0.0
+        np.testing.assert_allclose(dist, want_dist, rtol=1e-12)
+        idx, dist = mem.nearest(refs, refs, chunk=chunk, exclude_self=True)
+        want_idx, want_dist = _dense_nearest(refs, refs, exclude_self=True)
+        assert np.array_equal(idx, want_idx) and idx[30] == 60 and idx[60] == 30
+        np.testing.assert_allclose(dist, want_dist, rtol=1e-12)
+
+
+def test_memorization_distance_is_the_mean_min_cosine_distance() -> None:
+    rng = np.random.default_rng(6)
+    train = rng.normal(size=(50, 8)).astype(np.float32)
+    fake = rng.normal(size=(30, 8)).astype(np.float32)
+    fake[0] = -2 * train[4]  # |cos| = 1: distance 0, as in the competition code
+    unit = lambda x: x / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)  # noqa: E731
+    want = (1 - np.abs(unit(fake) @ unit(train).T)).min(1)
+    idx, dist = mem.nearest_cosine(fake, train, block_bytes=4 * 50 * 7)
+    np.testing.assert_allclose(dist, want, atol=1e-12)
+    assert idx[0] == 4
+    out = mem.memorization_distance(fake, train)
+    assert out["distance"] == pytest.approx(want.mean(), abs=1e-12)
+    assert out["n_fake_used"] == 30 and out["n_train_used"] == 50

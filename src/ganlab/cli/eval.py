@@ -243,6 +243,25 @@ def cmd_memorization(args: argparse.Namespace) -> int:
     return _print({"memorization": res}, args)
 
 
+def cmd_mifid(args: argparse.Namespace) -> int:
+    """FID divided by the memorization penalty (Kaggle "Generative Dog Images")."""
+    from ganlab import metrics
+    from ganlab.metrics.stats import FeatureStats
+
+    real = _real_or_stats(args.a, args)
+    fake = _load(args.b, args)
+    if args.train is None and isinstance(real, FeatureStats):
+        raise GanlabError(f"{args.a} is a statistics file: give the training images with --train")
+    n = args.n
+    args.n = None  # --n limits A and B; the training set is read whole
+    train = None if args.train is None else _load(args.train, args)
+    args.n = n
+    warnings = _fingerprint_checks([(args.a, real), (args.b, fake)], args)
+    res = metrics.mifid(real, fake, train, _ext(args), epsilon=args.epsilon, **_kw(args))
+    res.card.notes.extend(warnings)
+    return _print({"mifid": res}, args)
+
+
 def cmd_all(args: argparse.Namespace) -> int:
     """FID, KID, PRDC (+ score): one extractor pass per input set feeds them all."""
     from ganlab import metrics
@@ -359,6 +378,23 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--grid", default=None, help="write a PNG of the closest pairs here")
     _common(p, "none")
     p.set_defaults(func=cmd_memorization)
+
+    p = evsub.add_parser(
+        "mifid",
+        help="memorization-informed FID: FID / penalty for samples near training images",
+        description="MiFID as scored in Kaggle's Generative Dog Images: d = mean over B of the "
+        "min cosine distance (1 - |cos|) of its features to TRAIN's; MiFID = FID(A, B) / d "
+        "when d < --epsilon, else FID. " + ab,
+    )
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument(
+        "--train", default=None, help="training images (default: A, which must then be images)"
+    )
+    p.add_argument("--epsilon", type=float, default=0.1, help="penalty threshold (default 0.1)")
+    p.add_argument("--check-against", default=None, metavar="SPEC", help=argparse.SUPPRESS)
+    _common(p)
+    p.set_defaults(func=cmd_mifid)
 
     p = evsub.add_parser("all", help="FID, KID, PRDC (and score if the extractor classifies)")
     p.add_argument("a")

@@ -9,6 +9,10 @@ statistics (``FeatureMoments``, ``ClassMoments``) merge across shards and proces
 The public names below are imported on first use, so ``import ganlab.metrics`` (and every
 ``import ganlab.metrics.<module>``) stays cheap: torch, torchmetrics and scipy load only when
 a function that needs them is called.
+
+``ganlab.metrics.torchmetrics`` holds FID, KID, PRDC and the classifier score as
+``torchmetrics.Metric`` classes (update / compute / reset, distributed reduction) for a
+training loop of one's own; import it explicitly (it loads torch and torchmetrics).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
         inception_score,
         kid,
         memorization,
+        mifid,
         mode_counts,
         prdc,
     )
@@ -51,6 +56,7 @@ _LAZY: dict[str, str] = {
     "inception_score": "api",
     "kid": "api",
     "memorization": "api",
+    "mifid": "api",
     "mode_counts": "api",
     "prdc": "api",
     "psnr": "image_quality",
@@ -73,6 +79,7 @@ __all__ = [
     "inception_score",
     "kid",
     "memorization",
+    "mifid",
     "mode_counts",
     "prdc",
     "psnr",

@@ -1,4 +1,9 @@
-"""Kernel Inception Distance: unbiased MMD^2 with k(x,y) = (x.y/d + 1)^3, over random subsets."""
+"""Kernel Inception Distance: unbiased MMD^2 with k(x,y) = (x.y/d + 1)^3, over random subsets.
+
+The estimator of Bińkowski et al. 2018 as torchmetrics' ``KernelInceptionDistance`` and
+torch-fidelity compute it (polynomial kernel, gamma = 1/d, coef 1, degree 3; the diagonals of
+k(x,x) and k(y,y) left out), in float64.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +38,12 @@ def kid(
     seed: int = 0,
     degree: int = 3,
 ) -> dict[str, float]:
-    """KID mean and std over `subsets` draws of `subset_size` (capped at the smaller set)."""
-    real = np.asarray(real, np.float64)
-    fake = np.asarray(fake, np.float64)
+    """KID mean and std over `subsets` draws of `subset_size` (capped at the smaller set).
+
+    Each draw is cast to float64 on its own, so memory is O(subset_size^2 + subset_size d)
+    whatever N (the inputs are never copied whole).
+    """
+    real, fake = np.asarray(real), np.asarray(fake)
     size = min(subset_size, len(real), len(fake))
     if size < 2:
         raise GanlabError(
@@ -45,8 +53,8 @@ def kid(
     values = np.array(
         [
             mmd2_unbiased(
-                real[rng.choice(len(real), size, replace=False)],
-                fake[rng.choice(len(fake), size, replace=False)],
+                np.asarray(real[rng.choice(len(real), size, replace=False)], np.float64),
+                np.asarray(fake[rng.choice(len(fake), size, replace=False)], np.float64),
                 degree,
             )
             for _ in range(subsets)
