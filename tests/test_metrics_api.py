@@ -88,7 +88,11 @@ def test_evaluate_reads_only_the_feature_sets(ext) -> None:
     assert res["prdc"].card.extra == {"k": 5} and res["score"].card.extra == {"splits": 3}
     card = joint_card(res, reference="b")
     assert card["extractor"] == "tiny" and card["n_fake"] == 60 and card["reference"] == "b"
-    assert card["metrics"]["fid"] == {"n_real": 60} and card["metrics"]["kid"]["seed"] == 0
+    from ganlab.metrics.cache import images_hash
+
+    # the real set's fingerprint travels with its features (the score uses no real set)
+    assert card["metrics"]["fid"] == {"n_real": 60, "real_fingerprint": images_hash(a)}
+    assert card["metrics"]["kid"]["seed"] == 0
     assert card["metrics"]["classifier_score"] == {"splits": 3}
 
 
