@@ -45,6 +45,7 @@ def test_overrides_are_typed() -> None:
     ("gan.lambda_l1=100", "config key 'gan.lambda_l1' is unknown; allowed keys under gan:"),
     ("family=pix3pix", "family: unknown family 'pix3pix'; allowed: gan"),
     ("train.device=tpu", "train.device: 'tpu' is not a device"),
+    ("data.stream=true", "data.stream: streaming reads a folder of image files"),
     ("train.precision=fp8", "train.precision: 'fp8' is not allowed; choose one of fp32, bf16"),
     ("train.steps", "expected KEY=VALUE"),
     ("train.threads=-1", "train.threads: must be > 0 when set, got -1"),
