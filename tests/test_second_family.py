@@ -201,6 +201,7 @@ def test_trains_checkpoints_resumes_bit_exactly_and_samples(
     assert len(texts[-1].read_text().splitlines()) == 3
     report = (run / "report.html").read_text()
     assert texts[-1].read_text().splitlines()[0] in report
+    assert "No snapshots" not in report   # the text series is the run's snapshot
     info = json.loads((run / "run_info.json").read_text())
     assert info["family"] == "twin" and info["data"]["kind"] == "points"
     # sampling through the CLI rebuilds the family from config.yaml + run_info.json

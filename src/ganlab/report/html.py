@@ -228,7 +228,7 @@ def render(run_dir: Path) -> str:
 <p class="muted">{' &middot; '.join([html.escape(str(run_dir)), *facts])}</p>
 <h2>Final summary</h2>{_summary_table(summary)}
 <h2>Evaluations during training</h2>{_evaluations_html(records)}
-<h2>Snapshots</h2>{_snapshots_html(snaps) if snaps or len(series) < 2 else ""}
+<h2>Snapshots</h2>{_snapshots_html(snaps) if snaps or not series else ""}
 {_other_series_html(series)}
 <h2>Training curves</h2>{_curves_html(curves)}
 <h2>Config</h2><pre>{html.escape(config_text)}</pre>
