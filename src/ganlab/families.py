@@ -17,7 +17,7 @@ from typing import Any
 from ganlab.errors import GanlabError
 
 # name -> module that registers it when imported
-BUILTIN = {"gan": "ganlab.train.gan"}
+BUILTIN = {"gan": "ganlab.train.gan", "cgan": "ganlab.train.cgan"}
 ENTRY_POINT_GROUP = "ganlab.families"
 
 

@@ -57,3 +57,51 @@ def class_embedding(num_classes: int, dim: int, spectral_norm: bool = False) -> 
 def projection(embedded: Tensor, h: Tensor) -> Tensor:
     """The projection discriminator's class term ``<embed(y), h>`` per sample, shape (N,)."""
     return (embedded.to(h.dtype) * h).sum(dim=1)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose gain and bias are chosen by the class (de Vries et al., 2017;
+    Miyato & Koyama, 2018): ``gain[y] * BN(x) + bias[y]``, with BN's own affine off.
+
+    The per-class gains start at 1 and the biases at 0, so at initialisation the layer is a
+    plain BatchNorm2d for every class. Called as ``cbn(x, y)`` with int labels ``y`` (N,).
+    """
+
+    def __init__(self, num_features: int, num_classes: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.num_classes = num_classes
+        self.bn = nn.BatchNorm2d(num_features, affine=False)
+        self.gain = nn.Embedding(num_classes, num_features)
+        self.bias = nn.Embedding(num_classes, num_features)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        h = self.bn(x)
+        y = y.long()
+        gain = self.gain(y).to(h.dtype)[:, :, None, None]
+        bias = self.bias(y).to(h.dtype)[:, :, None, None]
+        return gain * h + bias
+
+
+def run_conditioned(layers: nn.Sequential, h: Tensor, y: Tensor | None) -> Tensor:
+    """``layers(h)``, passing ``y`` to the :class:`ConditionalBatchNorm2d` layers among them."""
+    for layer in layers:
+        h = layer(h, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+    return h
+
+
+CONCAT_CHANNELS = 16   # the most extra input channels a concatenating D gives the class
+
+
+def concat_channels(num_classes: int) -> int:
+    """Channels of the class embedding a concatenating image discriminator takes as extra
+    input: ``min(num_classes, CONCAT_CHANNELS)``."""
+    return min(num_classes, CONCAT_CHANNELS)
+
+
+def class_maps(embed: nn.Module, y: Tensor, like: Tensor) -> Tensor:
+    """A class embedding (N, E) broadcast to E constant channels of ``like``'s size."""
+    e = embed(y.long()).to(like.dtype)
+    return e[:, :, None, None].expand(-1, -1, like.shape[2], like.shape[3])

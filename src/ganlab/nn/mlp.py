@@ -1,4 +1,10 @@
-"""Multi-layer perceptrons for low-dimensional data."""
+"""Multi-layer perceptrons for low-dimensional data.
+
+Class-conditional: G concatenates a learned class embedding to ``z`` (it has no BatchNorm, so
+no conditional BatchNorm); D concatenates one to its input by default, or, with a
+:class:`~ganlab.nn.Conditioning` of ``d="projection"``, adds ``<embed(y), h>`` (``h`` its last
+hidden layer) to its score; ``aux_classifier`` adds a linear class head on ``h``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganlab.nn import register_arch
-from ganlab.nn.layers import check_condition, class_embedding, gaussian_latent, maybe_sn
+from ganlab.errors import GanlabError
+from ganlab.nn import Conditioning, register_arch
+from ganlab.nn.layers import check_condition, class_embedding, gaussian_latent, maybe_sn, projection
 
 
 class MLP(nn.Module):
@@ -64,28 +71,62 @@ class MLPDiscriminator(MLP):
     """
 
     def __init__(self, d_in: int, width: int, depth: int, spectral_norm: bool,
-                 num_classes: int | None = None) -> None:
-        embed_dim = d_in if num_classes is not None else 0
+                 num_classes: int | None = None, conditioning: str = "concat",
+                 aux_classifier: bool = False) -> None:
+        self.concat = num_classes is not None and conditioning == "concat"
+        embed_dim = d_in if self.concat else 0
         super().__init__(d_in + embed_dim, 1, width, depth, leaky=True,
                          spectral_norm=spectral_norm)
         self.num_classes = num_classes
-        self.embed = (class_embedding(num_classes, embed_dim, spectral_norm)
-                      if num_classes is not None else None)
+        self.embed: nn.Module | None = None
+        if self.concat:
+            assert num_classes is not None
+            self.embed = class_embedding(num_classes, embed_dim, spectral_norm)
+        elif num_classes is not None:   # projection on the last hidden layer
+            self.embed = class_embedding(num_classes, width, spectral_norm)
+        self.classifier: nn.Module | None = None
+        if aux_classifier:
+            if num_classes is None:
+                raise GanlabError("an auxiliary classifier needs a conditional discriminator")
+            self.classifier = maybe_sn(nn.Linear(width, num_classes), spectral_norm)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None,
+                with_classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """The score (N,); with ``with_classes`` (an auxiliary classifier's D) also the class
+        logits (N, K)."""
         check_condition(self, y, x.shape[0])
-        if y is not None:
-            assert self.embed is not None
+        if y is None or (self.concat and not with_classes):
+            if y is not None:
+                assert self.embed is not None
+                x = torch.cat([x.flatten(1), self.embed(y.long())], dim=1)
+            return super().forward(x).squeeze(-1)
+        assert self.embed is not None
+        if self.concat:
             x = torch.cat([x.flatten(1), self.embed(y.long())], dim=1)
-        return super().forward(x).squeeze(-1)
+        *features, last = self.net
+        h = x
+        for layer in features:
+            h = layer(h)
+        out = last(h).squeeze(-1)
+        if not self.concat:
+            out = out + projection(self.embed(y.long()), h)
+        if not with_classes:
+            return out
+        if self.classifier is None:
+            raise GanlabError("this discriminator has no auxiliary classifier")
+        return out, self.classifier(h)
 
 
-def _build(cfg: Any, shape: tuple[int, ...],
-           num_classes: int | None = None) -> tuple[nn.Module, nn.Module]:
+def _build(cfg: Any, shape: tuple[int, ...], num_classes: int | None = None,
+           conditioning: Conditioning | None = None) -> tuple[nn.Module, nn.Module]:
     d = int(torch.Size(shape).numel())
+    cond = conditioning or Conditioning(d="concat")
+    if cond.g == "cbn":
+        raise GanlabError("g_conditioning=cbn: the mlp generator has no BatchNorm to condition; "
+                          "use g_conditioning=concat")
     g = MLPGenerator(cfg.z_dim, d, cfg.g_width or cfg.width, cfg.depth, num_classes)
     dis = MLPDiscriminator(d, cfg.d_width or cfg.width, cfg.depth, cfg.spectral_norm,
-                           num_classes)
+                           num_classes, cond.d, cond.aux_classifier)
     return g, dis
 
 

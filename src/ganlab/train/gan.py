@@ -156,17 +156,8 @@ class GANFamily(Family):
         self.gen = self.runtime.generator(seed + 1)
         self.data_gen = self.runtime.data_generator(self.gen, seed + 6)
         self.sample_shape = self.spec.sample_shape
-        from ganlab.nn import build_models
-
-        self.num_classes: int | None = None
-        if hp.conditional:
-            if not self.spec.num_classes:
-                raise GanlabError(
-                    "gan.conditional=true needs class labels, and this data has none: set "
-                    "data.labels=true with labelled images (an .npz with a 'labels' array, a "
-                    "folder with one subfolder per class, mnist or fashion-mnist)")
-            self.num_classes = int(self.spec.num_classes)
-        G, D = build_models(hp.model, self.sample_shape, self.num_classes)
+        self.num_classes: int | None = self._num_classes()
+        G, D = self._build_models()
         is_image = len(self.sample_shape) == 3
         self.G = self.runtime.module(G, image=is_image)
         self.D = self.runtime.module(D, image=is_image)
@@ -217,13 +208,55 @@ class GANFamily(Family):
                      "on correctly but no longer bit-for-bit like an uninterrupted one")
         self.data.load_state_dict(state["data"])
 
+    # -- hooks a subclass may extend (the cgan family) ---------------------------------------------
+    conditional_flag = "gan.conditional=true"   # what asks for labels, in error messages
+
+    def _num_classes(self) -> int | None:
+        """The classes G and D are conditioned on; None for an unconditional pair."""
+        return self._class_count() if self.hp.conditional else None
+
+    def _class_count(self) -> int:
+        """The number of classes of the data, or a clear error when it has no labels."""
+        if not self.spec.num_classes:
+            raise GanlabError(
+                f"{self.conditional_flag} needs class labels, and this data has none: set "
+                "data.labels=true with labelled images (an .npz with a 'labels' array, a "
+                "folder with one subfolder per class, mnist or fashion-mnist)")
+        return int(self.spec.num_classes)
+
+    def _build_models(self) -> tuple[nn.Module, nn.Module]:
+        """``(G, D)`` for this run's model config and classes (not yet placed)."""
+        from ganlab.nn import build_models
+
+        return build_models(self.hp.model, self.sample_shape, self.num_classes)
+
+    def _d_adversarial(self, real_in: Tensor, real: Tensor, fake: Tensor,
+                       y_real: Tensor | None, y_fake: Tensor | None
+                       ) -> tuple[Tensor, dict[str, Any]]:
+        """D's adversarial loss (under autocast) and what to keep of it: ``d_adv``, the raw
+        outputs ``d_real`` and ``d_fake``. ``real_in`` is ``real``, made to require gradients
+        when R1 needs them; ``fake`` is already detached."""
+        d_real = self._D(real_in, y_real).float()
+        d_fake = self._D(fake, y_fake).float()
+        loss = self.objective.d_loss(d_real, d_fake)
+        return loss, {"d_adv": loss, "d_real": d_real, "d_fake": d_fake}
+
+    def _g_adversarial(self, fake: Tensor, y_fake: Tensor | None
+                       ) -> tuple[Tensor, dict[str, Any]]:
+        """G's loss on its fakes (under autocast), and any parts of it to log."""
+        return self.objective.g_loss(self._D(fake, y_fake).float()), {}
+
+    def _extra_logs(self, d_out: dict[str, Any], g_out: dict[str, Any]) -> dict[str, float]:
+        """Numbers logged beside the standard ones (only on logging steps)."""
+        return {key: d_out[key].item() for key in ("gp", "r1") if key in d_out}
+
     def _real(self, n: int) -> Tensor:
         return self.runtime.batch(self.data.batch(n, self.data_gen)).x
 
     def _real_labelled(self, n: int) -> tuple[Tensor, Tensor]:
         """A real batch and its labels on the device (conditional runs)."""
         batch = self.runtime.batch(self.data.batch(n, self.data_gen))
-        return batch.x, batch.require("labels", "gan.conditional=true")
+        return batch.x, batch.require("labels", self.conditional_flag)
 
     def _latents(self, n: int) -> Tensor:
         """This process's share of ``n`` latents (all of them with one process): every
@@ -249,10 +282,8 @@ class GANFamily(Family):
         needs_r1 = self.r1_gamma > 0
         real_in = real.detach().requires_grad_(True) if needs_r1 else real
         with self.runtime.autocast():
-            d_real = self._D(real_in, y_real).float()
-            d_fake = self._D(fake.detach(), y_fake).float()
-            loss = self.objective.d_loss(d_real, d_fake)
-        out = {"d_adv": loss, "d_real": d_real, "d_fake": d_fake}
+            loss, out = self._d_adversarial(real_in, real, fake.detach(), y_real, y_fake)
+        d_real = out["d_real"]
         if self.gp_weight:
             # conditional: the interpolates are scored with the real batch's labels
             critic = self.D if y_real is None else (lambda x: self.D(x, y_real))
@@ -297,7 +328,7 @@ class GANFamily(Family):
         assert fake is not None
         self.D.requires_grad_(False)  # the G step needs no gradients for D's weights
         with self.runtime.autocast():
-            g_loss = self.objective.g_loss(self._D(fake, y_fake).float())
+            g_loss, g_out = self._g_adversarial(fake, y_fake)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.D.requires_grad_(True)
@@ -314,9 +345,7 @@ class GANFamily(Family):
                 "d_real": d_outputs_as_probability(d_out["d_real"], crit),
                 "d_fake": d_outputs_as_probability(d_out["d_fake"], crit),
                 "d_grad_norm": float(d_out["d_grad_norm"]), "g_grad_norm": g_norm}
-        for key in ("gp", "r1"):
-            if key in d_out:
-                logs[key] = d_out[key].item()
+        logs.update(self._extra_logs(d_out, g_out))
         return logs
 
     # -- looking at the model --------------------------------------------------------------------

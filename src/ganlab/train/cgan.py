@@ -1,0 +1,219 @@
+"""The conditional GAN family (``family: cgan``): class-conditional G(z, c) and D(x, c) with a
+matching-aware discriminator, conditional BatchNorm or concatenation in G, concatenation or
+projection in D, and an optional auxiliary classifier (AC-GAN).
+
+It is :class:`~ganlab.train.gan.GANFamily` (the same step, critic loop, penalties, EMA,
+snapshots, evaluation and sampler) with three of its hooks extended: how the networks are
+built, D's adversarial loss and G's loss.
+
+Config section ``cgan``: everything the ``gan`` section has (``objective``, ``model``,
+``optim`` G and D, ``n_critic``, ``ema``) and
+
+* ``mismatch_weight`` w >= 0 (default 1): the weight of the mismatched pairs among D's
+  negatives; 0 is a plain cGAN;
+* ``g_conditioning``: ``concat`` (class embedding concatenated to z) or ``cbn`` (conditional
+  BatchNorm: per-class gain and bias of every BatchNorm of G; DCGAN and ResNet);
+* ``d_conditioning``: ``concat`` (class embedding as extra input channels / inputs) or
+  ``projection`` (projection discriminator);
+* ``aux_classifier_weight`` a >= 0 (default 0): AC-GAN's class head on D.
+
+The data must have labels (``data.labels: true``).
+
+The matching-aware discriminator loss
+-------------------------------------
+Every objective of the registry splits into a real and a fake term, each a mean over its
+batch: ``objective.d_loss(r, f) = T_real(r) + T_fake(f)``. With ``s_r = D(x, c)`` (real image,
+its own class), ``s_f = D(G(z, c'), c')`` (a fake with the class it was made for) and
+``s_w = D(x, c_wrong)`` (the same real image with a class drawn uniformly from the *other*
+classes: ``c_wrong = (c + u) mod K``, ``u`` uniform in ``1 .. K-1`` from the family's training
+stream), the discriminator minimises::
+
+    L_D = T_real(s_r) + (T_fake(s_f) + w * T_fake(s_w)) / (1 + w)
+        = (objective.d_loss(s_r, s_f) + w * objective.d_loss(s_r, s_w)) / (1 + w)
+
+(the second line is how it is computed, from the registry's ``d_loss`` alone). The negatives
+are a mixture, fakes with weight ``1 / (1 + w)`` and mismatched pairs with ``w / (1 + w)``;
+the positives keep weight 1. So:
+
+* ``w = 0`` is exactly ``objective.d_loss(s_r, s_f)`` (no mismatched batch is drawn or scored);
+* for ``ns`` / ``minimax`` with ``w = 1`` it is GAN-CLS of Reed et al. (2016):
+  ``-mean log D(x, c) - (mean log(1 - D(G(z), c)) + mean log(1 - D(x, c_wrong))) / 2``
+  (``D = sigmoid(s)``);
+* ``hinge``: ``mean relu(1 - s_r) + (mean relu(1 + s_f) + w mean relu(1 + s_w)) / (1 + w)``;
+* ``wgan`` / ``wgan-gp``: ``(mean s_f + w mean s_w) / (1 + w) - mean s_r``: positives and
+  negatives keep equal total weight, so the critic loss stays invariant to a constant shift
+  of the critic (with ``objective + w * T_fake`` it would not be, and would be unbounded);
+* ``lsgan``: ``1/2 mean (s_r - b)^2 + (1/2 mean (s_f - a)^2 + w/2 mean (s_w - a)^2) / (1 + w)``.
+
+Penalties are unchanged: the gradient penalty on real/fake interpolates scored with the real
+labels, R1 on the real images with their own labels. The generator's loss is the objective's
+``g_loss(s_f)`` (mismatched pairs involve no fake).
+
+AC-GAN (``aux_classifier_weight`` a > 0): D has a class head; D adds
+``a * CE(D_cls(x), c)`` on the real images, G adds ``a * CE(D_cls(G(z, c')), c')`` on its fakes.
+
+Logged besides the GAN family's numbers: ``d_match`` (the objective's loss on matched pairs,
+``objective.d_loss(s_r, s_f)``), ``d_mismatch`` (D's output on the mismatched pairs, as a mean
+probability for logits or the mean critic score), ``d_aux`` and ``d_aux_acc`` (the class head's
+cross-entropy and accuracy on real images), ``g_adv`` and ``g_aux``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganlab.config import OptimizerConfig, setting
+from ganlab.errors import GanlabError
+from ganlab.families import register_family
+from ganlab.losses import d_outputs_as_probability
+from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning
+from ganlab.train.gan import (
+    EMAConfig,
+    GANConfig,
+    GANFamily,
+    ModelConfig,
+    ObjectiveConfig,
+    _default_optim,
+)
+
+
+@dataclass
+class CGANConfig:
+    """The ``cgan:`` section: the ``gan:`` section's settings (but ``conditional``, which is
+    always on) and the conditioning ones."""
+
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: dict[str, OptimizerConfig] = field(default_factory=_default_optim)
+    n_critic: int = setting(1, check="positive")   # D updates per G update
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    mismatch_weight: float = setting(1.0, check="non_negative")   # 0 = a plain cGAN
+    g_conditioning: str = setting("concat", choices=G_CONDITIONING)
+    d_conditioning: str = setting("projection", choices=D_CONDITIONING)
+    aux_classifier_weight: float = setting(0.0, check="non_negative")   # AC-GAN; 0 = off
+
+    def validate(self, prefix: str) -> None:
+        GANConfig.validate(self, prefix)  # type: ignore[arg-type]   # the same shared checks
+        if self.g_conditioning == "cbn":
+            if self.model.arch == "mlp":
+                raise GanlabError(f"{prefix}g_conditioning=cbn: the mlp generator has no "
+                                  f"BatchNorm to condition; use {prefix}g_conditioning=concat")
+            if self.model.arch == "dcgan" and not self.model.batch_norm_g:
+                raise GanlabError(f"{prefix}g_conditioning=cbn needs BatchNorm in G: set "
+                                  f"{prefix}model.batch_norm_g=true or "
+                                  f"{prefix}g_conditioning=concat")
+
+
+def mismatched_labels(y: Tensor, num_classes: int, generator: torch.Generator,
+                      offsets: Tensor | None = None) -> Tensor:
+    """For each label of ``y`` a label drawn uniformly from the *other* classes:
+    ``(y + u) mod K`` with ``u`` uniform in ``1 .. K-1`` (never ``y`` itself).
+
+    ``offsets`` are the ``u`` when drawn elsewhere (several processes draw the global batch's
+    and keep their share); otherwise they are drawn from ``generator``, one per label.
+    """
+    if num_classes < 2:
+        raise GanlabError("mismatched labels need at least 2 classes")
+    if offsets is None:
+        offsets = torch.randint(1, num_classes, y.shape, generator=generator,
+                                device=generator.device)
+    return (y + offsets.to(y.device)) % num_classes
+
+
+class CGANFamily(GANFamily):
+    """A class-conditional GAN with a matching-aware discriminator (see the module doc)."""
+
+    name = "cgan"
+    config_class = CGANConfig
+    conditional_flag = "family cgan"
+
+    # -- hooks of GANFamily ----------------------------------------------------------------------
+    def _num_classes(self) -> int:
+        k = self._class_count()
+        if self.hp.mismatch_weight > 0 and k < 2:
+            raise GanlabError(f"cgan.mismatch_weight: mismatched pairs need at least 2 "
+                              f"classes, the data has {k}; set cgan.mismatch_weight=0")
+        return k
+
+    def _build_models(self) -> tuple[nn.Module, nn.Module]:
+        from ganlab.nn import build_models
+
+        hp: CGANConfig = self.hp  # type: ignore[assignment]
+        cond = Conditioning(g=hp.g_conditioning, d=hp.d_conditioning,
+                            aux_classifier=hp.aux_classifier_weight > 0)
+        return build_models(hp.model, self.sample_shape, self.num_classes, cond)
+
+    def _wrong_labels(self, y: Tensor) -> Tensor:
+        """Mismatched labels for this process's real labels ``y``: the offsets of the global
+        batch are drawn from the training stream, this process keeps its share."""
+        assert self.num_classes is not None
+        n = y.shape[0] * self.runtime.world_size
+        offsets = self.runtime.shard(torch.randint(1, self.num_classes, (n,),
+                                                   generator=self.gen, device=self.gen.device))
+        return mismatched_labels(y, self.num_classes, self.gen, offsets)
+
+    def _d_adversarial(self, real_in: Tensor, real: Tensor, fake: Tensor,
+                       y_real: Tensor | None, y_fake: Tensor | None
+                       ) -> tuple[Tensor, dict[str, Any]]:
+        assert y_real is not None and y_fake is not None
+        w = self.hp.mismatch_weight
+        a = self.hp.aux_classifier_weight
+        logits = None
+        if a > 0:
+            d_real, logits = self.D(real_in, y_real, with_classes=True)
+            d_real = d_real.float()
+        else:
+            d_real = self.D(real_in, y_real).float()
+        d_fake = self.D(fake, y_fake).float()
+        match = self.objective.d_loss(d_real, d_fake)
+        out: dict[str, Any] = {"d_real": d_real, "d_fake": d_fake, "d_match": match}
+        adv = match
+        if w > 0:
+            d_mis = self.D(real, self._wrong_labels(y_real)).float()
+            adv = (match + w * self.objective.d_loss(d_real, d_mis)) / (1.0 + w)
+            out["d_mis"] = d_mis
+        out["d_adv"] = adv
+        loss = adv
+        if logits is not None:
+            ce = F.cross_entropy(logits.float(), y_real)
+            loss = loss + a * ce
+            out["d_aux"] = ce
+            out["d_aux_acc"] = (logits.detach().argmax(1) == y_real).float().mean()
+        return loss, out
+
+    def _g_adversarial(self, fake: Tensor, y_fake: Tensor | None
+                       ) -> tuple[Tensor, dict[str, Any]]:
+        a = self.hp.aux_classifier_weight
+        if a <= 0:
+            return super()._g_adversarial(fake, y_fake)
+        score, logits = self.D(fake, y_fake, with_classes=True)
+        adv = self.objective.g_loss(score.float())
+        ce = F.cross_entropy(logits.float(), y_fake)
+        return adv + a * ce, {"g_adv": adv, "g_aux": ce}
+
+    def _extra_logs(self, d_out: dict[str, Any], g_out: dict[str, Any]) -> dict[str, float]:
+        logs = super()._extra_logs(d_out, g_out)
+        logs["d_match"] = d_out["d_match"].item()
+        if "d_mis" in d_out:
+            logs["d_mismatch"] = d_outputs_as_probability(d_out["d_mis"],
+                                                          self.objective.critic)
+        for key in ("d_aux", "d_aux_acc"):
+            if key in d_out:
+                logs[key] = d_out[key].item()
+        for key, value in g_out.items():
+            logs[key] = value.item()
+        return logs
+
+    def run_info(self) -> dict[str, Any]:
+        hp: CGANConfig = self.hp  # type: ignore[assignment]
+        return {**super().run_info(), "mismatch_weight": hp.mismatch_weight,
+                "g_conditioning": hp.g_conditioning, "d_conditioning": hp.d_conditioning,
+                "aux_classifier_weight": hp.aux_classifier_weight}
+
+
+register_family(CGANFamily)
