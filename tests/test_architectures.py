@@ -82,7 +82,8 @@ def data_name(tmp_path_factory: pytest.TempPathFactory) -> str:
         return "fashion-mnist"
     path = tmp_path_factory.mktemp("data") / "fake.npz"
     rng = np.random.default_rng(0)
-    np.savez(path, images=rng.integers(0, 256, (256, 28, 28)).astype(np.uint8))
+    np.savez(path, images=rng.integers(0, 256, (256, 28, 28)).astype(np.uint8),
+             labels=np.arange(256) % 10)   # the class-conditional presets need labels
     return f"npz:{path}"
 
 
@@ -95,9 +96,10 @@ def test_every_fashion_preset_is_listed_and_default() -> None:
 
 @pytest.mark.parametrize("preset", FASHION_PRESETS)
 def test_preset_smoke_run(preset: str, data_name: str, tmp_path: Path) -> None:
+    family = config.load(preset=preset).family   # its section: gan, cgan ...
     args = ["train", "--preset", preset, "--out", str(tmp_path), "--no-progress"]
     for o in (f"data.name={data_name}", "data.limit=256", "train.threads=1", "train.steps=20",
-              "gan.model.width=8", "train.batch_size=16", "train.log_every=10",
+              f"{family}.model.width=8", "train.batch_size=16", "train.log_every=10",
               "train.snapshot_every=10", "train.checkpoint_every=20", "eval.n_samples=100"):
         args += ["--set", o]
     assert main(args) == 0

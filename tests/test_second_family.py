@@ -162,6 +162,9 @@ def test_config_section_is_the_familys_own() -> None:
         config.load(preset="ring-ns", overrides=["family=twin", "twin.n_blocks=0"])
     with pytest.raises(GanlabError, match="config key 'twin.lambda_l1' is unknown"):
         config.load(preset="ring-ns", overrides=["family=twin", "twin.lambda_l1=1"])
+    with pytest.raises(GanlabError, match=r"--set gan.model.width=8: this config trains "
+                                          r"family 'twin', whose settings are under twin\."):
+        config.load(preset="ring-ns", overrides=["family=twin", "gan.model.width=8"])
     with pytest.raises(GanlabError, match="twin.optim.disc.lr: must be > 0"):
         config.load(preset="ring-ns", overrides=["family=twin", "twin.optim.disc.lr=0"])
 

@@ -519,7 +519,23 @@ def load(
     data = file_data(path) if path is not None else preset_data(preset or DEFAULT_PRESET)
     for item in overrides or []:
         data = apply_override(data, item)
-    return from_dict(data)
+    cfg = from_dict(data)
+    check_override_sections(cfg, overrides)
+    return cfg
+
+
+def check_override_sections(cfg: Config, overrides: list[str] | None) -> None:
+    """An override aimed at another family's section would be dropped with that section:
+    refuse it instead (``--set gan.model.width=8`` on a config that trains ``cgan``)."""
+    from ganlab import families
+
+    for item in overrides or []:
+        head = item.split("=", 1)[0].strip().split(".", 1)[0]
+        if head != cfg.family and head in families.names():
+            raise GanlabError(f"--set {item}: this config trains family {cfg.family!r}, whose "
+                              f"settings are under {cfg.family}. (e.g. "
+                              f"{cfg.family}.{item.split('.', 1)[-1]}); {head}. applies only "
+                              f"with family={head}")
 
 
 def dump(cfg: Config) -> str:

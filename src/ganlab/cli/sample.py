@@ -60,9 +60,9 @@ def _check_class(label: int | None, sampler: Any, run: Any) -> int | None:
         return None
     k = getattr(sampler, "num_classes", None)
     if k is None:
-        raise GanlabError(f"--class {label}: {run.run_dir} is not class-conditional (it was "
-                          "trained without gan.conditional=true), so it cannot sample by "
-                          "class; leave out --class")
+        raise GanlabError(f"--class {label}: {run.run_dir} is not class-conditional (class-"
+                          "conditional runs are made with family=cgan or gan.conditional=true), "
+                          "so it cannot sample by class; leave out --class")
     if not 0 <= label < k:
         names = run.family.spec.class_names
         listed = f" ({', '.join(f'{i}={n}' for i, n in enumerate(names))})" if names else ""

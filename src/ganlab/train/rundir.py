@@ -127,6 +127,7 @@ def open_run(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[C
     for item in overrides or []:
         data = config_mod.apply_override(data, item)
     cfg = config_mod.from_dict(data)
+    config_mod.check_override_sections(cfg, overrides)
     return cfg, path
 
 
