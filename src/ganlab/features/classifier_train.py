@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,21 +90,28 @@ def accuracy(model: SmallCNN, images: np.ndarray, labels: np.ndarray) -> float:
     return correct / len(images)
 
 
-def train_classifier(domain: str, out_dir: Path | None = None, seed: int = 0) -> dict[str, object]:
-    """Train, evaluate on held-out data, write safetensors + JSON; returns the JSON info."""
-    plan = PLANS[domain]
+def fit_classifier(
+    images: np.ndarray,
+    labels: np.ndarray,
+    plan: TrainPlan,
+    seed: int = 0,
+    num_classes: int = 10,
+    log: Callable[[str], None] | None = print,
+) -> SmallCNN:
+    """A fresh :class:`SmallCNN` trained on uint8 (N,1,28,28) ``images`` with int64 ``labels``
+    by ``plan`` (AdamW, one-cycle schedule, label smoothing 0.05, the plan's augmentation),
+    deterministic given ``seed``; returned in eval mode. The shipped classifiers are trained by
+    this function, and so is the classification accuracy score's classifier."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    xtr, ytr, xte, yte = _load(domain)
-    model = SmallCNN(width=plan.width)
+    model = SmallCNN(num_classes=num_classes, width=plan.width)
     opt = torch.optim.AdamW(model.parameters(), lr=plan.lr, weight_decay=5e-4)
-    steps_per_epoch = (len(xtr) + plan.batch_size - 1) // plan.batch_size
+    steps_per_epoch = (len(images) + plan.batch_size - 1) // plan.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=plan.lr, total_steps=plan.epochs * steps_per_epoch
     )
-    xt = normalize_unit(torch.tensor(xtr).float())
-    yt = torch.from_numpy(ytr)
-    start = time.perf_counter()
+    xt = normalize_unit(torch.tensor(images).float())
+    yt = torch.as_tensor(labels, dtype=torch.int64)
     for epoch in range(plan.epochs):
         model.train()
         perm = torch.randperm(len(xt), generator=gen)
@@ -117,7 +125,17 @@ def train_classifier(domain: str, out_dir: Path | None = None, seed: int = 0) ->
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
-        print(f"epoch {epoch + 1}/{plan.epochs} loss {total / len(xt):.4f}", flush=True)
+        if log is not None:
+            log(f"epoch {epoch + 1}/{plan.epochs} loss {total / len(xt):.4f}")
+    return model.eval()
+
+
+def train_classifier(domain: str, out_dir: Path | None = None, seed: int = 0) -> dict[str, object]:
+    """Train, evaluate on held-out data, write safetensors + JSON; returns the JSON info."""
+    plan = PLANS[domain]
+    xtr, ytr, xte, yte = _load(domain)
+    start = time.perf_counter()
+    model = fit_classifier(xtr, ytr, plan, seed, log=lambda msg: print(msg, flush=True))
     acc = accuracy(model, xte, yte)
     st_path, json_path = weights_paths(domain, out_dir) if out_dir else weights_paths(domain)
     st_path.parent.mkdir(parents=True, exist_ok=True)
