@@ -273,6 +273,153 @@ def cmd_all(args: argparse.Namespace) -> int:
     return _print(results, args)
 
 
+def _conditional_fake(spec: str, args: argparse.Namespace) -> tuple[Any, Any, list[str] | None]:
+    """A class-conditional run's sampler, or labelled generated images: (fake, labels, names)."""
+    from ganlab.metrics.sources import is_run_folder, load_images
+
+    path = Path(spec)
+    if path.is_dir() and is_run_folder(path):
+        from ganlab.sampling import load_run
+
+        run = load_run(path)
+        sampler = run.sampler()
+        if getattr(sampler, "kind", None) != "images":
+            raise GanlabError(f"{spec}: this run makes {sampler.kind}, not images")
+        if getattr(sampler, "num_classes", None) is None:
+            raise GanlabError(
+                f"{spec} is not class-conditional (train with family=cgan or "
+                "gan.conditional=true), so it cannot be evaluated class by class"
+            )
+        names = getattr(run.family.spec, "class_names", None)
+        return sampler, None, list(names) if names else None
+    gen = load_images(spec)
+    if gen.labels is None:
+        raise GanlabError(
+            f"{spec} has no labels: give a class-conditional run folder, an .npz with "
+            "'images' and 'labels' (the asked class of each), or a folder of class subfolders"
+        )
+    return gen.images, gen.labels, None
+
+
+def _class_names(extractor: str, k: int, run_names: list[str] | None) -> list[str]:
+    if run_names and len(run_names) >= k:
+        return [str(n) for n in run_names[:k]]
+    if extractor == "fashion-classifier" and k == 10:
+        from ganlab.data.images import FASHION_CLASSES
+
+        return list(FASHION_CLASSES)
+    return [str(c) for c in range(k)]
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _conditional_table(results: dict[str, Any], names: list[str]) -> list[str]:
+    acc, dist, div = (results[k].values for k in ("accuracy", "distances", "diversity"))
+    cas = results["cas"].values if "cas" in results else None
+    head = f"{'class':<16} {'n':>5} {'cond.acc':>8} {'FID':>9} {'KID':>9} {'div.ratio':>9}"
+    if cas:
+        head += f" {'CAS':>6} {'real':>6}"
+    lines = [head]
+    n_fake = results["accuracy"].card.extra["n_fake_per_class"]
+    for c, name in enumerate(names):
+        row = (
+            f"{f'{c} {name}'[:16]:<16} {n_fake[c]:>5} "
+            f"{_fmt(acc['accuracy_per_class'][c], '8.3f')} "
+            f"{_fmt(dist['fid_per_class'][c], '9.3f')} "
+            f"{_fmt(dist['kid_per_class'][c], '9.4f')} "
+            f"{_fmt(div['diversity_ratio_per_class'][c], '9.3f')}"
+        )
+        if cas:
+            row += (f" {_fmt(cas['cas_per_class'][c], '6.3f')} "
+                    f"{_fmt(cas['real_accuracy_per_class'][c], '6.3f')}")
+        lines.append(row)
+    lines.append(
+        f"{'class mean':<16} {'':>5} {_fmt(acc['accuracy_class_mean'], '8.3f')} "
+        f"{_fmt(dist['fid_class_mean'], '9.3f')} {_fmt(dist['kid_class_mean'], '9.4f')} "
+        f"{_fmt(div['diversity_ratio_class_mean'], '9.3f')}"
+    )
+    row = (
+        f"{'all (overall)':<16} {sum(n_fake):>5} {_fmt(acc['accuracy'], '8.3f')} "
+        f"{_fmt(dist['fid'], '9.3f')} {_fmt(dist['kid'], '9.4f')} {'':>9}"
+    )
+    if cas:
+        row += f" {_fmt(cas['cas'], '6.3f')} {_fmt(cas['real_accuracy'], '6.3f')}"
+    lines.append(row)
+    if cas:
+        extra = results["cas"].card.extra
+        lines.append(
+            f"classification accuracy score {cas['cas']:.4f} vs real-data accuracy "
+            f"{cas['real_accuracy']:.4f}: gap {cas['gap_points']:.1f} points "
+            f"({extra['epochs']} epochs, {sum(extra['n_train_per_class'])} training images, "
+            f"{extra['n_test']} test images)"
+        )
+    worst = div["diversity_ratio_min_class"]
+    if worst is not None:
+        lines.append(f"lowest diversity ratio: class {worst} {names[worst]} "
+                     f"({div['diversity_ratio_min']:.3f}; 1 = as varied as the real class)")
+    card = results["distances"].card
+    lines.append(
+        f"  [{card.extractor} sha256={str(card.weights_sha256)[:12]} n_real={card.n_real} "
+        f"n_fake={card.n_fake} seed={card.seed} ganlab {card.ganlab_version}]"
+    )
+    return lines
+
+
+def cmd_conditional(args: argparse.Namespace) -> int:
+    """Class-conditional evaluation: one row per class, and overall rows."""
+    from ganlab.metrics.conditional import evaluate_conditional
+    from ganlab.metrics.sources import load_images
+
+    real = load_images(args.a, args.n, args.seed)
+    if real.labels is None:
+        raise GanlabError(f"{args.a} has no labels: give a labelled dataset (e.g. "
+                          "fashion-mnist:test) or an .npz with 'images' and 'labels'")
+    fake, fake_labels, run_names = _conditional_fake(args.b, args)
+    ext = _ext(args)
+    cas_train = None
+    if args.cas:
+        from ganlab.features.classifier_train import DATASETS
+
+        domain = str(ext.spec.name).removesuffix("-classifier")
+        train_spec = args.train or (f"{DATASETS[domain]}:train" if domain in DATASETS else None)
+        if train_spec is None:
+            raise GanlabError(f"--cas with extractor {ext.spec.name}: give the real training "
+                              "set with --train (and use digits- or fashion-classifier)")
+        train = load_images(train_spec)
+        if train.labels is None:
+            raise GanlabError(f"--train {train_spec} has no labels")
+        cas_train = (train.images, train.labels)
+    results = evaluate_conditional(
+        real.images, real.labels, fake, fake_labels, ext, n_per_class=args.n_per_class,
+        seed=args.seed, kid_subsets=args.subsets, kid_subset_size=args.subset_size,
+        cas=args.cas, cas_epochs=args.cas_epochs, cas_train=cas_train,
+        batch_size=args.batch_size, use_cache=not args.no_cache,
+        log=lambda msg: print(f"CAS: {msg}", file=sys.stderr, flush=True),
+    )  # fmt: skip
+    if args.json:
+        from ganlab.metrics.card import dumps_strict
+
+        print(dumps_strict({k: v.to_dict() for k, v in results.items()}))
+        return 0
+    k = int(ext.spec.num_classes or 0)
+    print("\n".join(_conditional_table(results, _class_names(str(ext.spec.name), k, run_names))))
+    return 0
+
+
+def cmd_clipscore(args: argparse.Namespace) -> int:
+    """CLIP score of images against one text each, with a local CLIP model."""
+    from ganlab.metrics.clipscore import clip_score, read_texts
+
+    texts = read_texts(args.texts)
+    images = _load(args.images, args)
+    res = clip_score(images, texts, args.clip, batch_size=args.batch_size, device=args.device)
+    if not args.json:
+        res.values.pop("scores")
+    return _print({"clipscore": res}, args)
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     import ganlab
     from ganlab.metrics.cache import images_hash
@@ -402,6 +549,51 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--subset-size", type=positive_int, default=1000)
     _common(p)
     p.set_defaults(func=cmd_all)
+
+    p = evsub.add_parser(
+        "conditional",
+        help="class-conditional generators: per-class accuracy, FID/KID, diversity, CAS",
+        description="A: labelled real images (e.g. fashion-mnist:test; CAS's test set). "
+        "B: a class-conditional run folder (sampled --n-per-class a class) or labelled "
+        "generated images (.npz with 'images' and 'labels' = the asked class). One row per "
+        "class: conditional accuracy (the classifier reads back the asked class), FID and KID "
+        "against that class's real images, intra-class diversity (generated / real mean "
+        "pairwise feature distance); --cas adds the classification accuracy score.",
+    )
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--n-per-class", type=positive_int, default=500,
+                   help="samples a class from a run folder (default 500)")
+    p.add_argument("--subsets", type=positive_int, default=100, help="KID subsets")
+    p.add_argument("--subset-size", type=positive_int, default=1000,
+                   help="KID subset size (capped by each class's size)")
+    p.add_argument("--cas", action="store_true",
+                   help="classification accuracy score: train a classifier on the generated "
+                   "images only, test on A; beside the same classifier trained on real images")
+    p.add_argument("--cas-epochs", type=positive_int, default=2)
+    p.add_argument("--train", default=None,
+                   help="labelled real training set of CAS's baseline (default: the "
+                   "extractor's domain, e.g. fashion-mnist:train)")
+    _common(p, "fashion-classifier")
+    p.set_defaults(func=cmd_conditional)
+
+    p = evsub.add_parser(
+        "clipscore",
+        help="CLIP score: 100 * max(cos(image, text), 0), averaged (local CLIP model)",
+        description="IMAGES: a folder, .npz, .npy or run folder; --texts: a file with one text "
+        "per image, one a line, in the images' order (or a JSON list of strings); --clip: a "
+        "local directory holding a CLIP model in Hugging Face transformers layout (needs "
+        "pip install transformers; nothing is downloaded).",
+    )
+    p.add_argument("images")
+    p.add_argument("--texts", required=True, help="one text per image, one a line")
+    p.add_argument("--clip", required=True, help="directory of a transformers CLIP model")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--n", type=positive_int, default=None, help="images to use (run: samples)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=cmd_clipscore)
 
     p = evsub.add_parser(
         "selftest",
