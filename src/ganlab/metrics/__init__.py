@@ -34,6 +34,14 @@ if TYPE_CHECKING:
     )
     from ganlab.metrics.card import MetricCard, MetricResult
     from ganlab.metrics.class_score import ClassMoments
+    from ganlab.metrics.clipscore import clip_score
+    from ganlab.metrics.conditional import (
+        classification_accuracy_score,
+        conditional_accuracy,
+        evaluate_conditional,
+        intra_class_diversity,
+        per_class_distances,
+    )
     from ganlab.metrics.extract import FeatureSet, extract_features, feature_moments
     from ganlab.metrics.frechet import frechet_distance
     from ganlab.metrics.image_quality import psnr, ssim
@@ -47,17 +55,23 @@ _LAZY: dict[str, str] = {
     "FeatureStats": "stats",
     "MetricCard": "card",
     "MetricResult": "card",
+    "classification_accuracy_score": "conditional",
+    "clip_score": "clipscore",
+    "conditional_accuracy": "conditional",
     "evaluate": "api",
+    "evaluate_conditional": "conditional",
     "extract_features": "extract",
     "feature_moments": "extract",
     "fid": "api",
     "fid_over_seeds": "api",
     "frechet_distance": "frechet",
     "inception_score": "api",
+    "intra_class_diversity": "conditional",
     "kid": "api",
     "memorization": "api",
     "mifid": "api",
     "mode_counts": "api",
+    "per_class_distances": "conditional",
     "prdc": "api",
     "psnr": "image_quality",
     "ssim": "image_quality",
@@ -70,17 +84,23 @@ __all__ = [
     "FeatureStats",
     "MetricCard",
     "MetricResult",
+    "classification_accuracy_score",
+    "clip_score",
+    "conditional_accuracy",
     "evaluate",
+    "evaluate_conditional",
     "extract_features",
     "feature_moments",
     "fid",
     "fid_over_seeds",
     "frechet_distance",
     "inception_score",
+    "intra_class_diversity",
     "kid",
     "memorization",
     "mifid",
     "mode_counts",
+    "per_class_distances",
     "prdc",
     "psnr",
     "ssim",
