@@ -404,3 +404,31 @@ def test_sample_a_class(runs: SimpleNamespace, tmp_path: Path,
     assert np.array_equal(images, to_uint8(sampler.sample(8, 0, condition=3)).numpy())
     assert main(["sample", str(runs.full), "--class", str(K), "-n", "2"]) == 2
     assert f"this run has {K} classes" in capsys.readouterr().err
+
+
+def test_cgan_runs_log_conditional_accuracy(tmp_path: Path) -> None:
+    """A cgan run evaluated with a classifier also reports how often it reads back the asked
+    class, overall and per class (in metrics.jsonl, summary.json and the end-of-run line)."""
+    import json
+
+    import numpy as np
+
+    from ganlab.cli import main as cli_main
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, images=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+             labels=np.arange(60) % 10)
+    argv = ["train", "--preset", "fashion-cgan", "--out", str(tmp_path / "runs"),
+            "--no-progress"]
+    for o in (f"data.name=npz:{data}", "train.steps=2", "train.batch_size=10",
+              "cgan.model.width=8", "train.snapshot_every=0", "eval.every=2",
+              "eval.n_samples=40", "eval.extractor=digits-classifier",
+              f"eval.reference=npz:{data}", "train.log_every=1"):
+        argv += ["--set", o]
+    assert cli_main(argv) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert 0.0 <= summary["cond_accuracy"] <= 1.0
+    per_class = [summary[f"cond_accuracy_{i}"] for i in range(10)]
+    assert summary["cond_accuracy"] == pytest.approx(sum(per_class) / 10)

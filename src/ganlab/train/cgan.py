@@ -215,5 +215,46 @@ class CGANFamily(GANFamily):
                 "g_conditioning": hp.g_conditioning, "d_conditioning": hp.d_conditioning,
                 "aux_classifier_weight": hp.aux_classifier_weight}
 
+    # -- evaluation: the GAN's metrics, plus conditional accuracy --------------------------------
+    def evaluate(self, final: bool) -> dict[str, Any]:
+        results = super().evaluate(final)
+        if results.get("fid") is not None:
+            results.update(_conditional_accuracy(self))
+        return results
+
+    def summary_lines(self, results: dict[str, Any]) -> list[str]:
+        lines = super().summary_lines(results)
+        if "cond_accuracy" in results:
+            k = self.spec.num_classes or 0
+            acc, worst = min((results[f"cond_accuracy_{i}"], i) for i in range(k))
+            names = self.spec.class_names or []
+            name = names[worst] if worst < len(names) else str(worst)
+            lines.append(f"conditional accuracy {100 * results['cond_accuracy']:.1f}% (the "
+                         f"{results.get('extractor', 'domain')} classifier reads back the "
+                         f"asked class); lowest: {name} {100 * acc:.1f}%")
+        return lines
+
 
 register_family(CGANFamily)
+
+
+def _conditional_accuracy(family: CGANFamily) -> dict[str, Any]:
+    """The domain classifier reads back the asked class: overall and per class, on
+    ``eval.n_samples`` samples spread evenly over the classes (their own seed; the training
+    streams are untouched). Empty when image metrics are skipped or the extractor has no
+    classes."""
+    ev = family.image_eval
+    if ev is None or not ev.resolve() or ev.extractor.spec.num_classes is None:
+        return {}
+    from ganlab.metrics.conditional import conditional_accuracy, conditional_samples
+
+    k = family.spec.num_classes or 1
+    with torch.random.fork_rng(devices=[]):
+        x, y = conditional_samples(family.sampler(), max(1, family.cfg.eval.n_samples // k),
+                                   seed=family.cfg.seed + 7)
+        res = conditional_accuracy(x, y, ev.extractor)
+    out: dict[str, Any] = {"cond_accuracy": float(res["accuracy"])}
+    for i, acc in enumerate(res["accuracy_per_class"]):
+        out[f"cond_accuracy_{i}"] = float(acc)
+    return out
+
