@@ -229,9 +229,10 @@ class CGANFamily(GANFamily):
             acc, worst = min((results[f"cond_accuracy_{i}"], i) for i in range(k))
             names = self.spec.class_names or []
             name = names[worst] if worst < len(names) else str(worst)
+            reader = results.get("extractor", "the domain classifier")
             lines.append(f"conditional accuracy {100 * results['cond_accuracy']:.1f}% (the "
-                         f"{results.get('extractor', 'domain')} classifier reads back the "
-                         f"asked class); lowest: {name} {100 * acc:.1f}%")
+                         f"asked class read back by {reader}); lowest: {name} "
+                         f"{100 * acc:.1f}%")
         return lines
 
 
