@@ -76,12 +76,9 @@ class ClassMoments:
     @classmethod
     def merge_all(cls, parts: Iterable[ClassMoments]) -> ClassMoments:
         """Statistics of the union of any number of disjoint shards (at least one)."""
-        merged: ClassMoments | None = None
-        for part in parts:
-            merged = part if merged is None else merged.merge(part)
-        if merged is None:
-            raise GanlabError("no class statistics to merge: give at least one shard")
-        return merged
+        from ganlab.metrics.stats import merge_shards
+
+        return merge_shards(parts, "class statistics")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays (for np.savez or an all-reduce sum)."""

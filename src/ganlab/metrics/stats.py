@@ -18,10 +18,22 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ganlab.errors import GanlabError
+
+
+def merge_shards(parts: Iterable[Any], what: str) -> Any:
+    """``a.merge(b).merge(c)...`` over the shards of one set (any statistics with ``merge``);
+    at least one shard, else a one-line error naming ``what``."""
+    merged = None
+    for part in parts:
+        merged = part if merged is None else merged.merge(part)
+    if merged is None:
+        raise GanlabError(f"no {what} to merge: give at least one shard")
+    return merged
 
 
 @dataclass
@@ -60,12 +72,7 @@ class FeatureMoments:
     @classmethod
     def merge_all(cls, parts: Iterable[FeatureMoments]) -> FeatureMoments:
         """Moments of the union of any number of disjoint shards (at least one)."""
-        merged: FeatureMoments | None = None
-        for part in parts:
-            merged = part if merged is None else merged.merge(part)
-        if merged is None:
-            raise GanlabError("no moments to merge: give at least one shard")
-        return merged
+        return merge_shards(parts, "moments")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """``n`` (int64), ``total`` and ``outer`` (float64): for np.savez or an all-reduce sum."""

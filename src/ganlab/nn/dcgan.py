@@ -33,6 +33,7 @@ from ganlab.errors import GanlabError
 from ganlab.nn import Conditioning, register_arch
 from ganlab.nn.layers import (
     ConditionalBatchNorm2d,
+    auxiliary_head,
     check_condition,
     class_embedding,
     class_maps,
@@ -136,11 +137,8 @@ class DCGANDiscriminator(nn.Module):
             embed = nn.Embedding(num_classes, ch)
             nn.init.normal_(embed.weight, 0.0, 0.02)
             self.embed = maybe_sn(embed, spectral_norm)
-        self.classifier: nn.Module | None = None
-        if aux_classifier:
-            if num_classes is None:
-                raise GanlabError("an auxiliary classifier needs a conditional discriminator")
-            self.classifier = maybe_sn(nn.Conv2d(ch, num_classes, base, 1, 0), spectral_norm)
+        self.classifier = auxiliary_head(aux_classifier, num_classes,
+                                         lambda k: nn.Conv2d(ch, k, base, 1, 0), spectral_norm)
 
     def forward(self, x: Tensor, y: Tensor | None = None,
                 with_classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrizations
@@ -105,3 +107,14 @@ def class_maps(embed: nn.Module, y: Tensor, like: Tensor) -> Tensor:
     """A class embedding (N, E) broadcast to E constant channels of ``like``'s size."""
     e = embed(y.long()).to(like.dtype)
     return e[:, :, None, None].expand(-1, -1, like.shape[2], like.shape[3])
+
+
+def auxiliary_head(enabled: bool, num_classes: int | None,
+                   make: Callable[[int], nn.Module], spectral_norm: bool) -> nn.Module | None:
+    """AC-GAN's class head of a discriminator: ``make(num_classes)`` (spectrally normalised
+    with the rest of D), or None when ``enabled`` is false."""
+    if not enabled:
+        return None
+    if num_classes is None:
+        raise GanlabError("an auxiliary classifier needs a conditional discriminator")
+    return maybe_sn(make(num_classes), spectral_norm)

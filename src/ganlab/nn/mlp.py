@@ -15,7 +15,14 @@ from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
 from ganlab.nn import Conditioning, register_arch
-from ganlab.nn.layers import check_condition, class_embedding, gaussian_latent, maybe_sn, projection
+from ganlab.nn.layers import (
+    auxiliary_head,
+    check_condition,
+    class_embedding,
+    gaussian_latent,
+    maybe_sn,
+    projection,
+)
 
 
 class MLP(nn.Module):
@@ -84,11 +91,8 @@ class MLPDiscriminator(MLP):
             self.embed = class_embedding(num_classes, embed_dim, spectral_norm)
         elif num_classes is not None:   # projection on the last hidden layer
             self.embed = class_embedding(num_classes, width, spectral_norm)
-        self.classifier: nn.Module | None = None
-        if aux_classifier:
-            if num_classes is None:
-                raise GanlabError("an auxiliary classifier needs a conditional discriminator")
-            self.classifier = maybe_sn(nn.Linear(width, num_classes), spectral_norm)
+        self.classifier = auxiliary_head(aux_classifier, num_classes,
+                                         lambda k: nn.Linear(width, k), spectral_norm)
 
     def forward(self, x: Tensor, y: Tensor | None = None,
                 with_classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:

@@ -33,6 +33,7 @@ from ganlab.nn import Conditioning, register_arch
 from ganlab.nn.dcgan import image_shape, n_doublings
 from ganlab.nn.layers import (
     ConditionalBatchNorm2d,
+    auxiliary_head,
     check_condition,
     class_embedding,
     class_maps,
@@ -160,11 +161,8 @@ class ResNetDiscriminator(nn.Module):
             embed = nn.Embedding(num_classes, width)
             nn.init.xavier_uniform_(embed.weight)
             self.embed = maybe_sn(embed, spectral_norm)
-        self.classifier: nn.Module | None = None
-        if aux_classifier:
-            if num_classes is None:
-                raise GanlabError("an auxiliary classifier needs a conditional discriminator")
-            self.classifier = maybe_sn(nn.Linear(width, num_classes), spectral_norm)
+        self.classifier = auxiliary_head(aux_classifier, num_classes,
+                                         lambda k: nn.Linear(width, k), spectral_norm)
 
     def forward(self, x: Tensor, y: Tensor | None = None,
                 with_classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:
