@@ -24,7 +24,6 @@ def fsync_dir(folder: str | Path) -> None:
         os.close(fd)
 
 
-_fsync_dir = fsync_dir  # the old private name
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], object], *,

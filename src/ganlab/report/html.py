@@ -207,7 +207,7 @@ def render(run_dir: Path) -> str:
                    if (run_dir / "config.yaml").is_file() else "(no config.yaml)")
     curves = save_curves(records, run_dir / "plots")
     series = snapshot_series(run_dir)
-    snaps = snapshot_files(run_dir)
+    snaps = [(step, p) for step, p in series.get("", []) if p.suffix == ".png"]
     name = summary.get("name") or run_dir.name
     facts = []
     if info:

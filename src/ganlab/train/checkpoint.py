@@ -129,10 +129,6 @@ def problem(path: Path) -> str | None:
     return _weights_problem(path / WEIGHTS) or _state_problem(path / STATE)
 
 
-def is_complete(path: Path) -> bool:
-    return problem(path) is None
-
-
 def _candidates(ckpt_root: Path) -> list[Path]:
     """Checkpoint folders to try, best first: the one ``latest`` names, then the others,
     newest step first."""
@@ -312,7 +308,9 @@ def save(ckpt_root: Path, step: int, modules: dict[str, nn.Module],
             shutil.rmtree(tmp, ignore_errors=True)
         if old is not None and not final.exists():   # put the old one back
             os.replace(old / final.name, final)
-        raise _write_error(ckpt_root, step, exc) from exc
+        if isinstance(exc, OSError):   # the disk: say which, and that the old one is intact
+            raise _write_error(ckpt_root, step, exc) from exc
+        raise
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -255,7 +255,7 @@ class Trainer:
         bar.update(1)
         if log:
             record = {"step": self.step, **logs,
-                      "lr_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps),
+                      "lr_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps) * self.lr_scale,
                       "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3)}
             if evaluate and self.is_main:
                 results = self.family.evaluate(final=False)
@@ -282,12 +282,17 @@ class Trainer:
         step = self.step + 1
         last = ckpt.latest(self.ckpt_root)
         where = (f"the last checkpoint, {last}, holds finite weights (step "
-                 f"{int(last.name.split('-')[-1])})" if last else "no checkpoint was written yet")
+                 f"{ckpt.step_of(last)})" if last else "no checkpoint was written yet")
         what = ", ".join(bad)
         if tc.on_divergence == "rollback" and last is not None and \
                 self.rollbacks < tc.max_rollbacks:
             rollbacks, scale = self.rollbacks, self.lr_scale   # restore() reads older ones
-            self.restore()
+            try:
+                self.restore()
+            except GanlabError as exc:   # no checkpoint reads back: stop, saying why
+                self._say(f"\ndiverged at step {step}: {what} not finite; cannot roll back "
+                          f"({exc})")
+                return False
             self.rollbacks = rollbacks + 1
             self.lr_scale = scale * tc.rollback_lr
             self._say(f"\nstep {step}: {what} not finite; rolled back to step {self.step} "
