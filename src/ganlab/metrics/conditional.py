@@ -446,7 +446,7 @@ def evaluate_conditional(
     kid_subset_size: int = 1000,
     diversity_max_n: int = 1000,
     cas: bool = False,
-    cas_epochs: int = 2,
+    cas_epochs: int | None = None,
     cas_plan: Any = None,
     cas_train: tuple[Images, Any] | None = None,
     cas_domain: str | None = None,

@@ -182,6 +182,9 @@ class FID(_ExtractorMetric):
     def update(self, images: Any, real: bool) -> None:  # type: ignore[override]
         """Add a batch of real (``real=True``) or generated images."""
         x = self._run(images)[0].to(torch.float64)
+        if not bool(torch.isfinite(x).all()):   # as the metrics API refuses them
+            raise GanlabError("FID: the extractor gave NaN or infinite features; check the "
+                              "images (NaN pixels?) and the extractor")
         side = "real" if real else "fake"
         setattr(self, f"{side}_n", getattr(self, f"{side}_n") + x.shape[0])
         setattr(self, f"{side}_total", getattr(self, f"{side}_total") + x.sum(0))
