@@ -18,14 +18,6 @@ from ganlab.errors import GanlabError
 from ganlab.nn import arch_names, build_models
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads() -> object:
-    """Runs set ``train.threads=1`` (fast on a busy 2-core machine); put the count back."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
 def model_cfg(arch: str, **kw: object) -> SimpleNamespace:
     base = {"arch": arch, "z_dim": 16, "width": 8, "g_width": None, "d_width": None,
             "spectral_norm": False, "batch_norm_g": True, "batch_norm_d": True}

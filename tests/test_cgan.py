@@ -30,14 +30,6 @@ from ganlab.train.family import build_family
 K = 4  # classes of the tiny data set
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads() -> object:
-    """Runs set ``train.threads=1``; put the count back."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
 def _npz(path: Path, n: int = 40, with_labels: bool = True, k: int = K) -> Path:
     rng = np.random.default_rng(0)
     arrays = {"images": rng.integers(0, 256, (n, 28, 28), np.uint8)}

@@ -24,14 +24,6 @@ K = 4  # classes of the tiny data set
 SHAPES = {"mlp": (5,), "dcgan": (1, 28, 28), "resnet": (3, 32, 32)}
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads() -> object:
-    """Runs set ``train.threads=1`` (fast on a busy 2-core machine); put the count back."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
 def model_cfg(arch: str, **kw: object) -> SimpleNamespace:
     base = {"arch": arch, "z_dim": 6, "width": 8, "depth": 2, "g_width": None,
             "d_width": None, "spectral_norm": False, "batch_norm_g": True,

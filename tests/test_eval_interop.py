@@ -16,15 +16,7 @@ from ganlab.metrics import api, cache
 from ganlab.metrics.card import MetricCard, MetricResult, dumps_strict, joint_card, json_safe
 from ganlab.metrics.sources import load_images
 from ganlab.metrics.stats import UNVERIFIED, FeatureMoments, FeatureStats
-
-
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(torch.tanh(self.conv(x)), 2), 1)
+from helpers import TinyExtractor
 
 
 @pytest.fixture
@@ -33,7 +25,7 @@ def files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     ts = tmp_path / "tiny.pt"
-    torch.jit.script(Tiny()).save(str(ts))
+    torch.jit.script(TinyExtractor(4)).save(str(ts))
     rng = np.random.default_rng(0)
     a = tmp_path / "a.npz"
     np.savez(a, images=rng.integers(0, 256, size=(40, 8, 8, 3), dtype=np.uint8))

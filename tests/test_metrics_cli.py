@@ -8,18 +8,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from ganlab.cli import main as cli_main
-
-
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(torch.tanh(self.conv(x)), 2), 1)
+from helpers import TinyExtractor
 
 
 @pytest.fixture
@@ -27,7 +18,7 @@ def files(tmp_path, monkeypatch):
     monkeypatch.setenv("GANLAB_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)
     ts = tmp_path / "tiny.pt"
-    torch.jit.script(Tiny()).save(str(ts))
+    torch.jit.script(TinyExtractor()).save(str(ts))
     rng = np.random.default_rng(0)
     a = tmp_path / "a.npz"
     np.savez(a, images=rng.integers(0, 256, size=(40, 8, 8, 3), dtype=np.uint8))  # NHWC

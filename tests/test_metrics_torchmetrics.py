@@ -17,18 +17,10 @@ from ganlab.cli import main as cli_main
 from ganlab.errors import GanlabError
 from ganlab.features import module_extractor
 from ganlab.metrics.torchmetrics import FID, KID, PRDC, ClassifierScore
+from helpers import TinyExtractor
 
 
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(torch.tanh(self.conv(x)), 2), 1)
-
-
-class TinyHead(Tiny):
+class TinyHead(TinyExtractor):
     def __init__(self) -> None:
         super().__init__()
         self.head = nn.Linear(32, 5)
@@ -43,7 +35,7 @@ def files(tmp_path, monkeypatch):
     monkeypatch.setenv("GANLAB_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)
     ts = tmp_path / "tiny.pt"
-    torch.jit.script(Tiny()).save(str(ts))
+    torch.jit.script(TinyExtractor()).save(str(ts))
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, size=(48, 3, 8, 8), dtype=np.uint8)
     b = rng.integers(0, 200, size=(48, 3, 8, 8), dtype=np.uint8)

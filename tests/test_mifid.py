@@ -8,21 +8,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from ganlab import metrics
 from ganlab.cli import main as cli_main
 from ganlab.errors import GanlabError
 from ganlab.metrics.stats import FeatureStats
-
-
-class Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(torch.tanh(self.conv(x)), 2), 1)
+from helpers import TinyExtractor
 
 
 @pytest.fixture
@@ -30,7 +21,7 @@ def sets(tmp_path, monkeypatch):
     monkeypatch.setenv("GANLAB_CACHE", str(tmp_path / "cache"))
     torch.manual_seed(0)
     ts = tmp_path / "tiny.pt"
-    torch.jit.script(Tiny()).save(str(ts))
+    torch.jit.script(TinyExtractor()).save(str(ts))
     rng = np.random.default_rng(0)
     real = rng.integers(0, 256, size=(60, 3, 8, 8), dtype=np.uint8)
     train = rng.integers(0, 256, size=(60, 3, 8, 8), dtype=np.uint8)

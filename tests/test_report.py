@@ -21,13 +21,6 @@ from ganlab.report.plots import metric_keys, save_curves
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads() -> object:
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
 def records(n: int = 5) -> list[dict[str, float]]:
     return [{"step": 10 * (i + 1), "d_loss": 1.0 - 0.1 * i, "g_loss": 0.7, "d_real": 0.6,
              "d_fake": 0.4, "d_grad_norm": 2.0, "g_grad_norm": 1.0, "wall_time": i,

@@ -24,11 +24,8 @@ METRICS = ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "cove
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GANLAB_CACHE", str(tmp_path / "cache"))
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture
