@@ -78,6 +78,10 @@ class DataConfig:
     workers: int = setting(2, check="non_negative")
     load_size: int | None = setting(None, check="positive_or_none")
     flip: bool = False
+    # token sequences (text corpora, the oracle): length, tokenizer, vocabulary cap
+    seq_len: int | None = setting(None, check="positive_or_none")
+    tokenizer: str = setting("word", choices=("char", "word"))
+    vocab_size: int | None = setting(None, check="positive_or_none")
 
     def validate(self, prefix: str) -> None:
         _check_data_name(self.name, f"{prefix}name")

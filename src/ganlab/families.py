@@ -17,7 +17,12 @@ from typing import Any
 from ganlab.errors import GanlabError
 
 # name -> module that registers it when imported
-BUILTIN = {"gan": "ganlab.train.gan", "cgan": "ganlab.train.cgan"}
+BUILTIN = {
+    "gan": "ganlab.train.gan",
+    "cgan": "ganlab.train.cgan",
+    "seqgan": "ganlab.train.seqgan",
+    "gumbelgan": "ganlab.train.gumbel",
+}
 ENTRY_POINT_GROUP = "ganlab.families"
 
 

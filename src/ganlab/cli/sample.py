@@ -145,6 +145,8 @@ def _write_text(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any)
 
     out = Path(args.out) if args.out else run_dir / _default_name(args, ".txt")
     write_text(out, "".join(f"{line}\n" for line in samples))
+    for line in samples:     # sentences are read on the terminal too
+        print(line)
     return [f"{out} ({len(samples)} lines)"]
 
 
