@@ -93,7 +93,8 @@ class TrainConfig:
 
     steps: int = setting(2000, check="positive", maximum=MAX_STEPS)
     batch_size: int = setting(256, check="positive")
-    lr_decay: str = setting("none", choices=("none", "linear", "cosine"))  # last step: 1/steps
+    lr_decay: str = setting("none", choices=("none", "linear", "cosine", "hold-linear"))
+    # linear: from 1 at step 0; hold-linear: 1 for the first half, then linear; last step 1/steps
     log_every: int = setting(50, check="positive")
     snapshot_every: int = setting(500, check="non_negative")
     checkpoint_every: int = setting(1000, check="positive")
