@@ -17,7 +17,8 @@ from typing import Any
 from ganlab.errors import GanlabError
 
 # name -> module that registers it when imported
-BUILTIN = {"gan": "ganlab.train.gan", "cgan": "ganlab.train.cgan"}
+BUILTIN = {"gan": "ganlab.train.gan", "cgan": "ganlab.train.cgan",
+           "cyclegan": "ganlab.train.cyclegan"}
 ENTRY_POINT_GROUP = "ganlab.families"
 
 
