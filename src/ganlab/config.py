@@ -81,7 +81,7 @@ class DataConfig:
 
     def validate(self, prefix: str) -> None:
         _check_data_name(self.name, f"{prefix}name")
-        if self.stream and not self.name.startswith("folder:"):
+        if self.stream and not self.name.startswith(("folder:", "pairs:", "unpaired:")):
             raise GanlabError(f"{prefix}stream: streaming reads a folder of image files "
                               f"(data.name=folder:PATH); {self.name!r} is read into memory, "
                               "set data.stream=false")
