@@ -18,7 +18,8 @@ from ganlab.errors import GanlabError
 
 # name -> module that registers it when imported
 BUILTIN = {"gan": "ganlab.train.gan", "cgan": "ganlab.train.cgan",
-           "cyclegan": "ganlab.train.cyclegan"}
+           "cyclegan": "ganlab.train.cyclegan",
+           "pix2pix": "ganlab.train.pix2pix"}
 ENTRY_POINT_GROUP = "ganlab.families"
 
 
