@@ -25,6 +25,7 @@ paper's ablation: outputs that look like the target domain with nothing of their
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,22 @@ class CycleSampler:
 
 
 # ---------------------------------------------------------------------------------------------
+# The losses besides the adversarial ones
+
+
+def cycle_loss(real: Tensor, translated: Tensor, back: Callable[[Tensor], Tensor]) -> Tensor:
+    """``mean |back(translated) - real|``: how far the round trip of ``real`` (already
+    ``translated`` to the other domain) lands from where it started."""
+    return (back(translated).float() - real.float()).abs().mean()
+
+
+def identity_loss(real: Tensor, net: Callable[[Tensor], Tensor]) -> Tensor:
+    """``mean |net(real) - real|`` for images ``real`` of the domain ``net`` translates *to*:
+    a translator should leave an image that is already in its target domain alone."""
+    return (net(real).float() - real.float()).abs().mean()
+
+
+# ---------------------------------------------------------------------------------------------
 # The family
 
 
@@ -160,7 +177,7 @@ class CycleGANFamily(Family):
         opts = build_optimizers({"G": nn.ModuleList([self.G_AB, self.G_BA]),
                                  "D": nn.ModuleList([self.D_A, self.D_B])}, hp.optim)
         self.opt_g, self.opt_d = opts["G"], opts["D"]
-        self._held_out: dict[str, tuple[Tensor, Tensor | None]] = {}
+        self._held_out: dict[str, tuple[Tensor, Tensor | None, str]] = {}
         self._fixed: dict[str, Tensor] = {}
 
     def _generator(self, cin: int, cout: int) -> Any:
@@ -228,12 +245,12 @@ class CycleGANFamily(Family):
             zero = torch.zeros((), device=real_a.device)
             cyc_a = cyc_b = idt_a = idt_b = zero
             if lam > 0:
-                cyc_a = (self.G_BA(fake_b).float() - real_a).abs().mean()
-                cyc_b = (self.G_AB(fake_a).float() - real_b).abs().mean()
+                cyc_a = cycle_loss(real_a, fake_b, self.G_BA)
+                cyc_b = cycle_loss(real_b, fake_a, self.G_AB)
                 g_loss = g_loss + lam * (cyc_a + cyc_b)
             if lam_idt > 0:
-                idt_b = (self.G_AB(real_b).float() - real_b).abs().mean()
-                idt_a = (self.G_BA(real_a).float() - real_a).abs().mean()
+                idt_b = identity_loss(real_b, self.G_AB)
+                idt_a = identity_loss(real_a, self.G_BA)
                 g_loss = g_loss + lam_idt * (idt_a + idt_b)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -297,9 +314,9 @@ class CycleGANFamily(Family):
         """Index of the source domain of ``direction`` (0: A, 1: B)."""
         return 0 if self.direction(direction) == "AtoB" else 1
 
-    def held_out(self, direction: str) -> tuple[Tensor, Tensor | None]:
-        """The held-out images (uint8) of the source domain of ``direction`` and their labels
-        (None when the domain has none); read once."""
+    def held_out(self, direction: str) -> tuple[Tensor, Tensor | None, str]:
+        """The held-out images (uint8) of the source domain of ``direction``, their labels
+        (None when the domain has none) and which images they are; read once."""
         if direction not in self._held_out:
             from ganlab.train.cyclegan_eval import held_out_domain
 
@@ -310,7 +327,7 @@ class CycleGANFamily(Family):
     def held_out_inputs(self, direction: str, n: int, seed: int) -> Tensor:
         """``n`` held-out inputs chosen by ``seed`` (all of them, cycled, when ``n`` is more),
         float in [-1, 1]."""
-        images, _ = self.held_out(direction)
+        images = self.held_out(direction)[0]
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
         idx = order[torch.arange(n) % len(order)]
         return images[idx].float() / 127.5 - 1.0

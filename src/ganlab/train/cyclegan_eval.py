@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,38 +54,18 @@ def classifier_for(domain: str) -> str | None:
 
 
 def held_out_domain(spec: DataSpec, data: DataConfig, index: int,
-                    shape: tuple[int, int, int]) -> tuple[Tensor, Tensor | None]:
-    """Held-out images (uint8 (N, C, H, W) converted to ``shape``) and labels of domain
-    ``index`` (0: A, 1: B): the test split of a named set, the images themselves for a set
-    without one (a folder)."""
+                    shape: tuple[int, int, int]) -> tuple[Tensor, Tensor | None, str]:
+    """Held-out images (uint8 (N, C, H, W) converted to ``shape``), labels and a note saying
+    which images they are, of domain ``index`` (0: A, 1: B): the test split of a named set,
+    the training images themselves for a set without one (a folder)."""
+    from ganlab.data.pairs import held_out_domain as read_held_out
+
     name = domain_names(spec)[index]
-    try:
-        from ganlab.data import pairs
-    except ImportError:  # pragma: no cover - the data module ships with this family
-        pairs = None
-    finder = getattr(pairs, "held_out_domain", None)
-    if finder is not None:
-        images, labels = finder(name, shape, data)
-    else:
-        images, labels = _held_out_fallback(name, shape)
-    images = torch.as_tensor(images)
+    images, labels, note = read_held_out(name, shape, data)
     if images.dim() != 4 or tuple(images.shape[1:]) != tuple(shape):
         raise GanlabError(f"held-out images of domain {name!r} are {tuple(images.shape)}, the "
                           f"translator takes {tuple(shape)} (C,H,W)")
-    return images, (None if labels is None else torch.as_tensor(labels))
-
-
-def _held_out_fallback(name: str, shape: tuple[int, int, int]) -> tuple[Tensor, Tensor | None]:
-    from ganlab.data.images import load_images
-    from ganlab.train.image_eval import HELD_OUT
-
-    c, h, _ = shape
-    if name in HELD_OUT:
-        return load_images(name, "test", resolution=h, channels=c)
-    folder = name[len("folder:"):] if name.startswith("folder:") else name
-    if Path(folder).is_dir():
-        return load_images(f"folder:{folder}", resolution=h, channels=c)
-    raise GanlabError(f"domain {name!r}: no held-out images known for it")
+    return images, labels, note
 
 
 def _uint8(x: Tensor) -> np.ndarray:
@@ -127,10 +106,12 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
     out: dict[str, Any] = {}
     cards: dict[str, Any] = {}
     skipped: list[str] = []
+    notes: list[str] = []
     for direction in ("AtoB", "BtoA"):
         src, dst = SOURCE[direction], SOURCE[OTHER[direction]]
         src_name, dst_name = names[0 if src == "A" else 1], names[0 if dst == "A" else 1]
-        images, labels = family.held_out(direction)
+        images, labels, note = family.held_out(direction)
+        notes.append(f"{src}: {note}")
         k = min(n, len(images))
         idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:k]
         x = images[idx].float() / 127.5 - 1.0
@@ -152,7 +133,7 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
             skipped.append(f"fid_{direction}: {k} held-out input(s)")
         else:
             ext = _extractor(dst_ext_name)
-            real, _ = family.held_out(OTHER[direction])
+            real, _, real_note = family.held_out(OTHER[direction])
             real_np = _uint8(real[:N_REAL_MAX])
             fr = extract_features(real_np, ext, 256, use_cache=True)
             ff = extract_features(_uint8(y), ext, 256, use_cache=False)
@@ -161,7 +142,7 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
             out[f"fid_{direction}"] = float(res["fid"]["fid"])
             out[f"kid_{direction}"] = float(res["kid"]["kid_mean"])
             out[f"extractor_{direction}"] = ext.spec.name
-            cards[direction] = joint_card(res, reference=f"{dst_name} (held out)")
+            cards[direction] = joint_card(res, reference=real_note)
         # faithfulness: does the output keep the input's class?
         src_cls = _extractor(classifier_for(src_name))
         dst_cls = _extractor(classifier_for(dst_name))
@@ -181,6 +162,7 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
             skipped.append(f"class faithfulness {direction}: needs classifiers for both "
                            f"{src_name!r} and {dst_name!r}")
     out["n_eval"] = int(min(n, len(family.held_out("AtoB")[0]), len(family.held_out("BtoA")[0])))
+    out["inputs"] = "; ".join(notes)
     if skipped:
         out["skipped"] = "; ".join(skipped)
     if cards:
