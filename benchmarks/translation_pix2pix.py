@@ -89,6 +89,36 @@ def figure(runs: dict[str, Path], path: Path) -> None:
     save_grid(grid.images, path, nrow=grid.nrow, scale=3)
 
 
+def noise_effect(run: Path, seed: int, n: int = 500) -> list[str]:
+    """How much the dropout noise kept at sampling changes the outputs of one model: two
+    noise seeds against each other, and dropout on / off against the targets."""
+    from ganlab.data.pairs import held_out
+    from ganlab.metrics.translation import psnr_ssim
+    from ganlab.sampling import load_run
+
+    family = load_run(run).family
+    source, note = held_out(family.cfg.data)
+    ex = source.examples(n)
+    tr = family.translator()
+    a = tr(ex.x, "AtoB")
+    tr.seed += 1
+    b = tr(ex.x, "AtoB")
+    for m in family.G.modules():
+        if hasattr(m, "at_sampling"):
+            m.at_sampling = False
+    off = tr(ex.x, "AtoB")
+    ab, at, ot = psnr_ssim(a, b), psnr_ssim(a, ex.target), psnr_ssim(off, ex.target)
+    return [
+        f"Dropout noise at sampling (the L1+cGAN seed-{seed} model, "
+        f"{len(ex.x)} held-out inputs of the {note}): two noise seeds differ by a mean "
+        f"|difference| of {(a - b).abs().mean():.3f} (PSNR {ab['psnr']:.1f} dB, SSIM "
+        f"{ab['ssim']:.3f} between them), against {(a - ex.target).abs().mean():.3f} "
+        f"from the targets; outputs vs targets: PSNR {at['psnr']:.2f} dB, SSIM "
+        f"{at['ssim']:.3f} with the noise, {ot['psnr']:.2f} dB, {ot['ssim']:.3f} with "
+        "dropout off at sampling (pixel range [-1, 1]).",
+    ]
+
+
 def _fmt(values: list[float], digits: int, scale: float = 1.0) -> str:
     v = np.array(values) * scale
     per = ", ".join(f"{x:.{digits}f}" for x in v)
@@ -124,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{summary.get('fid', float('nan')):.2f}, class acc "
                   f"{summary.get('class_accuracy', float('nan')):.3f}", flush=True)
     figure(seed0, args.figure)
+    noise = noise_effect(seed0["L1+cGAN"], args.seeds[0])
 
     rows = []
     for variant, res in results.items():
@@ -154,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
         "| loss | PSNR dB | SSIM | FID (fashion-classifier) | class accuracy % | train wall s |",
         "|---|---|---|---|---|---|",
         *rows,
+        "",
+        *noise,
         "",
         *QUOTED,
         "",
