@@ -18,9 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from ganlab.errors import GanlabError, positive_int
 
 GRID = "grid.png"
@@ -42,8 +39,11 @@ def _inputs(path: Path) -> tuple[Path, list[Path]]:
     raise GanlabError(f"{path}: no such file or folder")
 
 
-def _read(files: list[Path], shape: tuple[int, ...]) -> torch.Tensor:
+def _read(files: list[Path], shape: tuple[int, ...]) -> Any:
     """Images converted to ``shape`` (C, H, W) as training data is: float in [-1, 1]."""
+    import numpy as np
+    import torch
+
     from ganlab.data.images import _open_image, _resize, _to_mode, to_float
 
     c, h, w = shape
@@ -56,7 +56,7 @@ def _read(files: list[Path], shape: tuple[int, ...]) -> torch.Tensor:
     return to_float(torch.from_numpy(np.stack(arrays).transpose(0, 3, 1, 2).copy()))
 
 
-def _write_png(image: torch.Tensor, path: Path) -> None:
+def _write_png(image: Any, path: Path) -> None:
     from PIL import Image
 
     from ganlab.atomic import write_atomically
@@ -111,6 +111,8 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, device: str = "cpu"
     """(family, its final evaluation) for a finished image-to-image run, rebuilt with its
     data at the latest checkpoint; ``n`` overrides ``eval.n_samples``."""
     import dataclasses
+
+    import torch
 
     from ganlab.train import checkpoint as ckpt
     from ganlab.train.family import build_family
