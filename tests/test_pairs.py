@@ -180,3 +180,23 @@ def test_edges_of_a_folder_and_config_names(tmp_path: Path) -> None:
                                                    "data.stream=true"])
     with pytest.raises(GanlabError, match="stream"):
         config.load(preset="edges2fashion", overrides=["data.stream=true"])
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="needs Debian's dataset-fashion-mnist")
+def test_edges_of_fashion_mnist_and_its_held_out_split() -> None:
+    from ganlab.data.pairs import held_out
+
+    cfg = DataConfig(name="edges:fashion-mnist", limit=64)
+    src = build_data(cfg)
+    spec = src.spec()
+    assert spec.sample_shape == spec.target_shape == (1, 28, 28)
+    assert spec.num_classes == 10 and spec.class_names[0] == "T-shirt/top"
+    b = src.batch(8, torch.Generator().manual_seed(0))
+    assert b.labels is not None and b.labels.shape == (8,)
+    test, note = held_out(cfg)
+    assert note == "fashion-mnist test split" and len(test) == 64
+    ex = test.examples(4)
+    # each input is the edge map of its own target
+    recomputed = sobel_edges(((ex.target + 1) * 127.5).round().to(torch.uint8))
+    assert torch.equal(((ex.x + 1) * 127.5).round().to(torch.uint8), recomputed)
