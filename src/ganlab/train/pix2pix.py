@@ -37,6 +37,7 @@ from ganlab.losses import d_outputs_as_probability, get_objective
 from ganlab.nn import patchgan, unet
 from ganlab.report.artefacts import Artefact
 from ganlab.train.family import Family, FamilyContext
+from ganlab.train.gan import GANFamily
 from ganlab.train.optim import build_optimizers, grad_norm
 from ganlab.translation import ModuleTranslator, side_by_side
 
@@ -148,22 +149,9 @@ class Pix2PixFamily(Family):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.opt_g, "D": self.opt_d}
 
-    def extra_state(self) -> dict[str, Any]:
-        state = {"gen": self.gen.get_state(), "gen_device": self.gen.device.type,
-                 "data": self.data.state_dict()}
-        if self.data_gen is not self.gen:
-            state["data_gen"] = self.data_gen.get_state()
-        return state
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        if state.get("gen_device", "cpu") == self.gen.device.type:
-            self.gen.set_state(state["gen"])
-            if "data_gen" in state and self.data_gen is not self.gen:
-                self.data_gen.set_state(state["data_gen"])
-        else:
-            self.log(f"resume: the random streams were saved on {state.get('gen_device')}, "
-                     f"this run is on {self.gen.device.type}; they restart from the seed")
-        self.data.load_state_dict(state["data"])
+    # the random streams and the data position, saved and restored as the GAN family does
+    extra_state = GANFamily.extra_state
+    load_extra_state = GANFamily.load_extra_state
 
     def _pair(self, x: Tensor, y: Tensor) -> Tensor:
         return torch.cat([x, y], 1)
