@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         "class accuracy: the same classifier's argmax on each output against the target's "
         "label. Each cell: mean over seeds (per-seed values).",
         "",
-        "| loss | PSNR dB | SSIM | FID (fashion-classifier) | class accuracy % | wall s (train + eval) |",
+        "| loss | PSNR dB | SSIM | FID (fashion-classifier) | class accuracy % "
+        "| wall s (train + eval) |",
         "|---|---|---|---|---|---|",
         *rows,
         "",
