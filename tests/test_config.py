@@ -43,7 +43,8 @@ def test_overrides_are_typed() -> None:
     ("gan.objective.name=wgangp", "objective.name: unknown objective 'wgangp'; allowed: minimax"),
     ("gan.optim.E.lr=1", "gan.optim: needs exactly G and D, got D, E, G"),
     ("gan.lambda_l1=100", "config key 'gan.lambda_l1' is unknown; allowed keys under gan:"),
-    ("family=pix3pix", "family: unknown family 'pix3pix'; allowed: cgan, gan"),
+    ("family=pix3pix", "family: unknown family 'pix3pix'; allowed: cgan, cyclegan, gan, "
+                       "gumbelgan, pix2pix, seqgan"),
     ("train.device=tpu", "train.device: 'tpu' is not a device"),
     ("data.stream=true", "data.stream: streaming reads a folder of image files"),
     ("train.precision=fp8", "train.precision: 'fp8' is not allowed; choose one of fp32, bf16"),

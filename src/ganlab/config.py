@@ -85,7 +85,7 @@ class DataConfig:
 
     def validate(self, prefix: str) -> None:
         _check_data_name(self.name, f"{prefix}name")
-        if self.stream and not self.name.startswith("folder:"):
+        if self.stream and not self.name.startswith(("folder:", "pairs:", "unpaired:")):
             raise GanlabError(f"{prefix}stream: streaming reads a folder of image files "
                               f"(data.name=folder:PATH); {self.name!r} is read into memory, "
                               "set data.stream=false")
@@ -97,7 +97,8 @@ class TrainConfig:
 
     steps: int = setting(2000, check="positive", maximum=MAX_STEPS)
     batch_size: int = setting(256, check="positive")
-    lr_decay: str = setting("none", choices=("none", "linear", "cosine"))  # last step: 1/steps
+    lr_decay: str = setting("none", choices=("none", "linear", "cosine", "hold-linear"))
+    # linear: from 1 at step 0; hold-linear: 1 for the first half, then linear; last step 1/steps
     log_every: int = setting(50, check="positive")
     snapshot_every: int = setting(500, check="non_negative")
     checkpoint_every: int = setting(1000, check="positive")

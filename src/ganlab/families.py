@@ -20,6 +20,8 @@ from ganlab.errors import GanlabError
 BUILTIN = {
     "gan": "ganlab.train.gan",
     "cgan": "ganlab.train.cgan",
+    "pix2pix": "ganlab.train.pix2pix",
+    "cyclegan": "ganlab.train.cyclegan",
     "seqgan": "ganlab.train.seqgan",
     "gumbelgan": "ganlab.train.gumbel",
 }

@@ -14,7 +14,8 @@ from ganlab import config as config_mod
 from ganlab.errors import GanlabError, positive_int
 
 # Modules that add their own subcommands with ``add_commands(subparsers)``.
-_COMMAND_MODULES = ("ganlab.cli.sample", "ganlab.cli.eval", "ganlab.cli.lab")
+_COMMAND_MODULES = ("ganlab.cli.sample", "ganlab.cli.eval", "ganlab.cli.lab",
+                    "ganlab.cli.translate")
 
 
 def _print_end(trainer, run_dir: Path) -> None:

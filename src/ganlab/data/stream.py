@@ -72,11 +72,18 @@ class _Files(Dataset[tuple[np.ndarray, int] | _Failure]):
 
     def __getitem__(self, key: Key) -> tuple[np.ndarray, int] | _Failure:
         index, epoch, pos = key
-        g = torch.Generator().manual_seed(_seed(_AUG, self.seed, epoch, pos))
         try:
-            img = _resize(_to_mode(_open_image(self.files[index]), self.channels), self.load_size)
+            x = self.load(self.files[index], self.channels, epoch, pos)
         except GanlabError as exc:
             return _Failure(str(exc))
+        return x, int(self.labels[index]) if self.labels is not None else -1
+
+    def load(self, file: Path, channels: int, epoch: int, pos: int) -> np.ndarray:
+        """One file decoded, resized, cropped and flipped as the example at ``(epoch, pos)``:
+        the crop and flip depend only on the seed and the key, so two files loaded with the
+        same key (the two images of a pair) get the same ones."""
+        g = torch.Generator().manual_seed(_seed(_AUG, self.seed, epoch, pos))
+        img = _resize(_to_mode(_open_image(file), channels), self.load_size)
         span = self.load_size - self.resolution + 1
         top, left = (int(v) for v in torch.randint(0, span, (2,), generator=g))
         flip = bool(torch.rand((), generator=g) < 0.5)
@@ -84,8 +91,7 @@ class _Files(Dataset[tuple[np.ndarray, int] | _Failure]):
         if self.flip and flip:
             img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         a = np.asarray(img, dtype=np.uint8)
-        x = np.ascontiguousarray((a[:, :, None] if a.ndim == 2 else a).transpose(2, 0, 1))
-        return x, int(self.labels[index]) if self.labels is not None else -1
+        return np.ascontiguousarray((a[:, :, None] if a.ndim == 2 else a).transpose(2, 0, 1))
 
 
 class _Order(Sampler[Key]):
@@ -146,10 +152,14 @@ class StreamingImageSource:
                         num_classes=len(self.class_names) if self.class_names else None,
                         class_names=self.class_names)
 
-    def _start(self, n: int) -> None:
+    def _dataset(self) -> Dataset[Any]:
+        """What the workers run for one example (a subclass may load more than one file)."""
         assert self.seed is not None
-        dataset = _Files(self.files, self.labels, self.channels, self.load_size,
-                         self.resolution, self.flip, self.seed)
+        return _Files(self.files, self.labels, self.channels, self.load_size,
+                      self.resolution, self.flip, self.seed)
+
+    def _start(self, n: int) -> None:
+        dataset = self._dataset()
         extra: dict[str, Any] = {}
         if self.workers > 0:  # keep about PREFETCH_BATCHES batches in flight
             extra = {"persistent_workers": True,

@@ -12,6 +12,8 @@ def lr_factor(kind: str, step: int, total: int) -> float:
         return 1.0
     if kind == "linear":
         return 1.0 - frac
+    if kind == "hold-linear":   # CycleGAN / pix2pix: constant for the first half, then to 0
+        return min(1.0, 2.0 * (1.0 - frac))
     if kind == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * frac))
     raise ValueError(f"unknown lr schedule {kind!r}")
