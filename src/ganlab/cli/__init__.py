@@ -15,7 +15,7 @@ from ganlab.errors import GanlabError, positive_int
 
 # Modules that add their own subcommands with ``add_commands(subparsers)``.
 _COMMAND_MODULES = ("ganlab.cli.sample", "ganlab.cli.eval", "ganlab.cli.lab",
-                    "ganlab.cli.translate")
+                    "ganlab.cli.translate", "ganlab.cli.compare")
 
 
 def _print_end(trainer, run_dir: Path) -> None:
