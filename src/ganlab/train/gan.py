@@ -429,6 +429,10 @@ class GANFamily(Family):
 
     def _image_line(self, results: dict[str, Any]) -> list[str]:
         assert self.image_eval is not None
+        if "stacked_modes" in results:
+            return [f"stacked digits: {results['stacked_modes']:.0f} of 1000 modes, KL to "
+                    f"uniform {results['stacked_kl']:.3f} ({self.cfg.eval.n_samples} samples, "
+                    "each channel read by the digit classifier)"]
         if "fid" not in results:
             reason = self.image_eval.skip_reason
             return [f"image metrics skipped: {reason}"] if reason else []
