@@ -82,7 +82,10 @@ def evaluate(run_dir: Path, real: np.ndarray, args: argparse.Namespace) -> dict[
     real_stats = statistics(real, ext, args.batch_size, progress=True)
     fid = metrics.fid_over_seeds(real_stats, fakes, ext, batch_size=args.batch_size, progress=True)
     kid = metrics.kid(real, fakes[0], ext, batch_size=args.batch_size, progress=True)
+    pr = metrics.prdc(real, fakes[0], ext, max_n=5000, batch_size=args.batch_size)
     return {
+        "precision": pr["precision"],
+        "recall": pr["recall"],
         "fid_mean": fid["fid_mean"],
         "fid_std": fid["fid_std"],
         "fid_values": fid["fid_values"],
@@ -112,7 +115,11 @@ def main() -> None:
     )
     ap.add_argument("--extractor", default="fashion-classifier")
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3, help="sampling seeds per trained model")
+    ap.add_argument("--train-seeds", type=int, nargs="+", default=None, metavar="SEED",
+                    help="train each preset once per seed and report the spread over training "
+                         "seeds (mean ± std, Welch comparison of the presets); the table goes "
+                         "to --out")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--runs", type=Path, default=Path("runs/bench-fashion"))
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/fashion_fid.md"))
@@ -121,6 +128,8 @@ def main() -> None:
     from ganlab.metrics.sources import load_images
 
     real = load_images("fashion-mnist:test").images
+    if args.train_seeds:
+        return over_training_seeds(args, real)
     steps = dict(item.split("=", 1) for item in args.steps)
     rows = []
     for preset in args.presets:
@@ -155,6 +164,64 @@ def main() -> None:
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(text))
+    print(f"wrote {args.out}")
+
+
+def over_training_seeds(args: argparse.Namespace, real: np.ndarray) -> None:
+    """Each preset trained with every seed of ``--train-seeds``: FID (mean over ``--seeds``
+    sampling seeds), KID, precision and recall per run; mean ± std over training seeds per
+    preset and ``ganlab compare``'s test of each difference against that spread."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from ganlab.metrics.compare import Group, compare_all
+
+    steps = dict(item.split("=", 1) for item in args.steps)
+    started = time.time()
+    per: dict[str, list[dict]] = {}
+    for preset in args.presets:
+        for seed in args.train_seeds:
+            extra = [f"train.steps={steps[preset]}"] if preset in steps else []
+            run_dir, wall = train(preset, args.runs, [*args.set, *extra, f"seed={seed}"])
+            r = evaluate(run_dir, real, args)
+            r.update(seed=seed, wall=wall, fid=float(np.mean(r["fid_values"])),
+                     steps=json.loads((run_dir / "summary.json").read_text()).get("steps"))
+            per.setdefault(preset, []).append(r)
+            print(f"{preset} seed {seed}: FID {r['fid']:.3f} ({wall / 60:.1f} min)", flush=True)
+
+    def ms(key: str, runs: list[dict], scale: float = 1.0) -> str:
+        g = Group(key, tuple(scale * r[key] for r in runs))
+        return f"{g.mean:.3f} ± {g.std:.3f}"
+
+    groups = [Group(p, tuple(r["fid"] for r in runs)) for p, runs in per.items()]
+    first = next(iter(per.values()))[0]
+    lines = [
+        "## Fashion-MNIST presets over training seeds: FID, KID, precision, recall", "",
+        f"Command: `python {' '.join(sys.argv)}`", "",
+        f"Measured: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()}, {os.cpu_count()} cores; {(time.time() - started) / 60:.0f} min "
+        f"in all.", "",
+        f"Extractor: {args.extractor} (weights sha256 {first['sha']}..., resize "
+        f"{first['resize']}); real: fashion-mnist:test (10,000); generated: {args.n:,} per "
+        f"sampling seed, {args.seeds} sampling seeds per trained model; "
+        f"{len(args.train_seeds)} training seeds per preset. Spread: sample std over training "
+        "seeds.", "",
+        "| preset | steps | train min | FID | FID per training seed | KID x1e3 | precision "
+        "| recall |", "|---|---|---|---|---|---|---|---|"]
+    for preset, runs in per.items():
+        lines.append(
+            f"| {preset} | {runs[0]['steps']} | "
+            f"{np.mean([r['wall'] for r in runs]) / 60:.1f} | {ms('fid', runs)} | "
+            + ", ".join(f"{r['fid']:.3f}" for r in runs)
+            + f" | {ms('kid_mean', runs, 1e3)} | {ms('precision', runs)} | "
+            f"{ms('recall', runs)} |")
+    lines.append("")
+    for d in compare_all(groups):
+        verdict = "exceeds" if d.exceeds_spread else "is within"
+        lines.append(f"- {d.b} - {d.a}: FID {d.diff:+.3f}, {verdict} the spread over training "
+                     f"seeds (2 x stderr {2 * d.stderr:.3f}; Welch p {d.p_value:.3g}).")
+    lines += ["", *QUOTED]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
     print(f"wrote {args.out}")
 
 
