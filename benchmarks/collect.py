@@ -13,7 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "benchmarks"
-ORDER = ["modes_2d", "train_speed", "metrics", "fashion_fid"]
+ORDER = ["modes_2d", "stacked_modes", "train_speed", "metrics", "fashion_fid",
+         "fashion_fid_seeds", "ddp_scaling", "guard_cost", "translation_pix2pix",
+         "translation_cyclegan", "seq_oracle", "seq_text"]
 
 HEADER = """# Benchmarks
 
@@ -28,7 +30,9 @@ def main() -> None:
     found = {p.stem: p for p in SECTIONS.glob("*.md")}
     for name in [*ORDER, *sorted(set(found) - set(ORDER))]:
         if name in found:
-            parts.append(found[name].read_text().strip() + "\n")
+            # a section's figure links are relative to docs/benchmarks/; the page is in docs/
+            text = found[name].read_text().strip().replace("](../figures/", "](figures/")
+            parts.append(text + "\n")
     out = ROOT / "docs" / "benchmarks.md"
     out.write_text("\n\n".join(parts))
     print(f"wrote {out} ({len(parts) - 1} sections)")
