@@ -114,3 +114,37 @@ class DataSpec:
     def from_json(cls, data: dict[str, Any]) -> DataSpec:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class EpochOrder:
+    """The order in which a fixed set of ``size`` examples is served: one random permutation
+    per epoch, drawn with the trainer's generator when the previous one is used up. The
+    permutation, the position in it and the epoch count are the resumable state."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.perm: torch.Tensor | None = None
+        self.pos = 0
+        self.epoch = 0
+
+    def take(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """The next ``n`` indices (crossing into new epochs as needed)."""
+        parts = []
+        while n > 0:
+            if self.perm is None or self.pos >= len(self.perm):
+                self.perm = torch.randperm(self.size, generator=generator)
+                self.pos = 0
+                self.epoch += 1
+            take = min(n, len(self.perm) - self.pos)
+            parts.append(self.perm[self.pos:self.pos + take])
+            self.pos += take
+            n -= take
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm, "pos": self.pos, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.perm = state["perm"]
+        self.pos = int(state["pos"])
+        self.epoch = int(state.get("epoch", 0))

@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from ganlab.data import DataSource, register
-from ganlab.data.batch import Batch, DataSpec
+from ganlab.data.batch import Batch, DataSpec, EpochOrder
 from ganlab.errors import GanlabError
 
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -463,9 +463,11 @@ class ImageSource:
     class_names: list[str] | None = None
 
     def __post_init__(self) -> None:
-        self._perm: Tensor | None = None
-        self._pos = 0
-        self.epoch = 0
+        self.order = EpochOrder(len(self))
+
+    @property
+    def epoch(self) -> int:
+        return self.order.epoch
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -475,17 +477,7 @@ class ImageSource:
         return int(self.images.shape[0])
 
     def _indices(self, n: int, generator: torch.Generator) -> Tensor:
-        parts = []
-        while n > 0:
-            if self._perm is None or self._pos >= len(self._perm):
-                self._perm = torch.randperm(len(self), generator=generator)
-                self._pos = 0
-                self.epoch += 1
-            take = min(n, len(self._perm) - self._pos)
-            parts.append(self._perm[self._pos:self._pos + take])
-            self._pos += take
-            n -= take
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        return self.order.take(n, generator)
 
     def spec(self) -> DataSpec:
         num_classes = None
@@ -501,12 +493,10 @@ class ImageSource:
         return Batch(x=to_float(self.images[idx]), labels=labels)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"perm": self._perm, "pos": self._pos, "epoch": self.epoch}
+        return self.order.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._perm = state["perm"]
-        self._pos = int(state["pos"])
-        self.epoch = int(state["epoch"])
+        self.order.load_state_dict(state)
 
 
 def build_image_source(cfg: Any) -> DataSource:

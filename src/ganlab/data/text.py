@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ganlab.data import register
-from ganlab.data.batch import Batch, DataSpec
+from ganlab.data.batch import Batch, DataSpec, EpochOrder
 from ganlab.errors import GanlabError
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -191,8 +191,7 @@ def mask_of(tokens: Tensor) -> Tensor:
 
 
 class TokenSource:
-    """Fixed token sequences served in epochs (one permutation per epoch, drawn with the
-    trainer's generator); the permutation and the position are the resumable state."""
+    """Fixed token sequences served in epochs (:class:`~ganlab.data.batch.EpochOrder`)."""
 
     kind = "tokens"
 
@@ -203,8 +202,7 @@ class TokenSource:
         self.name = name
         self.extra = extra
         self.references = references or []   # held-out lines (BLEU references)
-        self._perm: Tensor | None = None
-        self._pos = 0
+        self.order = EpochOrder(len(tokens))
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
@@ -215,24 +213,14 @@ class TokenSource:
                         seq_len=int(self.tokens.shape[1]), extra=dict(self.extra))
 
     def batch(self, n: int, generator: torch.Generator) -> Batch:
-        parts = []
-        while n > 0:
-            if self._perm is None or self._pos >= len(self._perm):
-                self._perm = torch.randperm(len(self), generator=generator)
-                self._pos = 0
-            take = min(n, len(self._perm) - self._pos)
-            parts.append(self._perm[self._pos:self._pos + take])
-            self._pos += take
-            n -= take
-        idx = torch.cat(parts)
+        idx = self.order.take(n, generator)
         return Batch(x=self.tokens[idx], tokens=self.tokens[idx], mask=self.mask[idx])
 
     def state_dict(self) -> dict[str, Any]:
-        return {"perm": self._perm, "pos": self._pos}
+        return self.order.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._perm = state["perm"]
-        self._pos = int(state["pos"])
+        self.order.load_state_dict(state)
 
 
 def tokenizer_of(spec: DataSpec) -> Tokenizer | None:

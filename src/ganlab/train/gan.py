@@ -190,22 +190,11 @@ class GANFamily(Family):
                      "it starts as a copy of G")
 
     def extra_state(self) -> dict[str, Any]:
-        state = {"gen": self.gen.get_state(), "gen_device": self.gen.device.type,
-                 "data": self.data.state_dict()}
-        if self.data_gen is not self.gen:
-            state["data_gen"] = self.data_gen.get_state()
-        return state
+        return {**self.runtime.stream_state(self.gen, self.data_gen),
+                "data": self.data.state_dict()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        saved_on = state.get("gen_device", "cpu")
-        if saved_on == self.gen.device.type:
-            self.gen.set_state(state["gen"])
-            if "data_gen" in state and self.data_gen is not self.gen:
-                self.data_gen.set_state(state["data_gen"])
-        else:
-            self.log(f"resume: the checkpoint's random streams were on {saved_on}, this run is "
-                     f"on {self.gen.device.type}; they restart from the seed, so the run goes "
-                     "on correctly but no longer bit-for-bit like an uninterrupted one")
+        self.runtime.restore_streams(state, self.gen, self.data_gen, self.log)
         self.data.load_state_dict(state["data"])
 
     # -- hooks a subclass may extend (the cgan family) ---------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,6 +235,31 @@ class Runtime:
         if self.device.type == "cuda":
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
+
+    @staticmethod
+    def stream_state(gen: torch.Generator, data_gen: torch.Generator) -> dict[str, Any]:
+        """A family's random streams for its ``extra_state``: the training generator (with the
+        device kind it lives on) and, when separate, the CPU stream of data indices."""
+        state: dict[str, Any] = {"gen": gen.get_state(), "gen_device": gen.device.type}
+        if data_gen is not gen:
+            state["data_gen"] = data_gen.get_state()
+        return state
+
+    @staticmethod
+    def restore_streams(state: dict[str, Any], gen: torch.Generator, data_gen: torch.Generator,
+                        log: Callable[[str], None]) -> None:
+        """Inverse of :meth:`stream_state`. Streams saved on another device kind cannot be
+        restored (a CUDA generator's state is not a CPU one's): they restart from the seed,
+        with a line saying the run is no longer bit-for-bit an uninterrupted one."""
+        saved_on = state.get("gen_device", "cpu")
+        if saved_on != gen.device.type:
+            log(f"resume: the checkpoint's random streams were on {saved_on}, this run is on "
+                f"{gen.device.type}; they restart from the seed, so the run goes on correctly "
+                "but no longer bit-for-bit like an uninterrupted one")
+            return
+        gen.set_state(state["gen"])
+        if "data_gen" in state and data_gen is not gen:
+            data_gen.set_state(state["data_gen"])
 
     def set_rng_state(self, state: dict[str, Any] | torch.Tensor) -> None:
         if isinstance(state, torch.Tensor):  # checkpoints before devices: the CPU state only

@@ -156,17 +156,13 @@ class SeqGANFamily(Family):
         return TextSampler(self)
 
     def extra_state(self) -> dict[str, Any]:
-        state = {"gen": self.gen.get_state()}
-        if self.data_gen is not self.gen:
-            state["data_gen"] = self.data_gen.get_state()
+        state = self.runtime.stream_state(self.gen, self.data_gen)
         if self.ctx.data is not None:
             state["data"] = self.data.state_dict()
         return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.gen.set_state(state["gen"])
-        if "data_gen" in state and self.data_gen is not self.gen:
-            self.data_gen.set_state(state["data_gen"])
+        self.runtime.restore_streams(state, self.gen, self.data_gen, self.log)
         if "data" in state and self.ctx.data is not None:
             self.data.load_state_dict(state["data"])
 
