@@ -111,8 +111,14 @@ class GANConfig:
     n_critic: int = setting(1, check="positive")   # D updates per G update
     ema: EMAConfig = field(default_factory=EMAConfig)
     conditional: bool = False   # class-conditional G(z, y) and D(x, y); needs data.labels=true
+    # PacGAN (Lin et al. 2018): D judges `pack` samples at once, stacked along the channels
+    # (all real or all fake), which penalises a generator whose samples look alike
+    pack: int = setting(1, check="positive")
 
     def validate(self, prefix: str) -> None:
+        if self.pack > 1 and self.conditional:
+            raise GanlabError(f"{prefix}pack: packing is for unconditional GANs; set "
+                              f"{prefix}pack=1 or {prefix}conditional=false")
         if set(self.optim) != {"G", "D"}:
             raise GanlabError(f"{prefix}optim: needs exactly G and D, got "
                               f"{', '.join(sorted(self.optim)) or 'none'}")
@@ -157,6 +163,10 @@ class GANFamily(Family):
         self.data_gen = self.runtime.data_generator(self.gen, seed + 6)
         self.sample_shape = self.spec.sample_shape
         self.num_classes: int | None = self._num_classes()
+        self.pack = getattr(hp, "pack", 1)
+        if self.cfg.train.batch_size % self.pack:
+            raise GanlabError(f"train.batch_size: {self.cfg.train.batch_size} is not a multiple "
+                              f"of {self.name}.pack={self.pack} (D judges packs of that many)")
         G, D = self._build_models()
         is_image = len(self.sample_shape) == 3
         self.G = self.runtime.module(G, image=is_image)
@@ -217,7 +227,12 @@ class GANFamily(Family):
         """``(G, D)`` for this run's model config and classes (not yet placed)."""
         from ganlab.nn import build_models
 
-        return build_models(self.hp.model, self.sample_shape, self.num_classes)
+        if self.pack == 1:
+            return build_models(self.hp.model, self.sample_shape, self.num_classes)
+        G, _ = build_models(self.hp.model, self.sample_shape)
+        c, *rest = self.sample_shape
+        _, D = build_models(self.hp.model, (c * self.pack, *rest))
+        return G, D
 
     def _d_adversarial(self, real_in: Tensor, real: Tensor, fake: Tensor,
                        y_real: Tensor | None, y_fake: Tensor | None
@@ -264,7 +279,14 @@ class GANFamily(Family):
         return self.G(z) if y is None else self.G(z, y)
 
     def _D(self, x: Tensor, y: Tensor | None) -> Tensor:
-        return self.D(x) if y is None else self.D(x, y)
+        if y is not None:
+            return self.D(x, y)
+        return self.D(self._packed(x)) if self.pack > 1 else self.D(x)
+
+    def _packed(self, x: Tensor) -> Tensor:
+        """``pack`` consecutive samples as one input of ``pack`` times the channels."""
+        n, c, *rest = x.shape
+        return x.reshape(n // self.pack, c * self.pack, *rest)
 
     def _d_step(self, real: Tensor, fake: Tensor, want_norm: bool,
                 y_real: Tensor | None = None, y_fake: Tensor | None = None) -> dict[str, Any]:
@@ -275,7 +297,8 @@ class GANFamily(Family):
         d_real = out["d_real"]
         if self.gp_weight:
             # conditional: the interpolates are scored with the real batch's labels
-            critic = self.D if y_real is None else (lambda x: self.D(x, y_real))
+            critic = (lambda x: self._D(x, None)) if y_real is None else \
+                (lambda x: self.D(x, y_real))
             # the global batch's weights, this process's share: several processes follow one
             eps = self.runtime.shard(interpolation_weights(
                 real, self.gen, real.shape[0] * self.runtime.world_size))
