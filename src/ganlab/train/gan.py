@@ -116,7 +116,7 @@ class GANConfig:
     pack: int = setting(1, check="positive")
 
     def validate(self, prefix: str) -> None:
-        if self.pack > 1 and self.conditional:
+        if getattr(self, "pack", 1) > 1 and self.conditional:   # (cgan's section has no pack)
             raise GanlabError(f"{prefix}pack: packing is for unconditional GANs; set "
                               f"{prefix}pack=1 or {prefix}conditional=false")
         if set(self.optim) != {"G", "D"}:
