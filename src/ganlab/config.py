@@ -82,6 +82,8 @@ class DataConfig:
     seq_len: int | None = setting(None, check="positive_or_none")
     tokenizer: str = setting("word", choices=("char", "word"))
     vocab_size: int | None = setting(None, check="positive_or_none")
+    # texts paired with images (emoji-text): the sentence encoder (ganlab.text_encoder)
+    text_encoder: str = setting("minilm", choices=("minilm", "hashing"))
 
     def validate(self, prefix: str) -> None:
         _check_data_name(self.name, f"{prefix}name")

@@ -105,6 +105,11 @@ class LatentSampler:
             except (TypeError, ValueError, RuntimeError) as exc:
                 raise GanlabError(f"condition: a class (int) or one label per sample, got "
                                   f"{type(condition).__name__}") from exc
+            if labels.is_floating_point() and labels.dim() == 2 and labels.shape[1] == k:
+                if labels.shape[0] != n:   # condition vectors (text embeddings), one a sample
+                    raise GanlabError(f"condition: {n} samples need {n} condition vectors, "
+                                      f"got {labels.shape[0]}")
+                return labels.float()
             if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
                 raise GanlabError(f"condition: class labels must be integers, got {labels.dtype}")
             if labels.dim() == 0:
@@ -137,6 +142,49 @@ class LatentSampler:
             raise GanlabError(f"number of samples must be >= 1, got {n}")
         y = self.labels(n, condition)
         return self.decode(self.latents(n, seed), y)
+
+
+@dataclass
+class TextPromptSampler:
+    """A text-conditional generator sampled by prompt: ``condition`` is a text (every sample),
+    a list of texts (one a sample) or None (the run's held-out prompts in turn). Texts are
+    embedded with the run's sentence encoder (:mod:`ganlab.text_encoder`)."""
+
+    base: LatentSampler
+    encoder: str
+    prompts: list[str]
+    kind: str = "images"
+
+    @property
+    def source(self) -> str:
+        return self.base.source
+
+    @property
+    def text_dim(self) -> int | None:
+        return self.base.num_classes
+
+    def texts(self, n: int, condition: Any = None) -> list[str]:
+        if condition is None:
+            if not self.prompts:
+                raise GanlabError("this run has no prompts: give a text as the condition")
+            return [self.prompts[i % len(self.prompts)] for i in range(n)]
+        if isinstance(condition, str):
+            return [condition] * n
+        texts = list(condition)
+        if len(texts) != n or not all(isinstance(t, str) for t in texts):
+            raise GanlabError(f"condition: a text, or {n} texts (one a sample)")
+        return texts
+
+    def sample(self, n: int, seed: int = 0, condition: Any = None) -> Tensor:
+        from ganlab.text_encoder import embed_texts
+
+        if n < 1:
+            raise GanlabError(f"number of samples must be >= 1, got {n}")
+        texts = self.texts(n, condition)
+        unique = list(dict.fromkeys(texts))
+        emb = embed_texts(unique, self.encoder)
+        rows = torch.stack([emb[unique.index(t)] for t in texts])
+        return self.base.sample(n, seed, condition=rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,9 +37,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise GanlabError(f"-n: must be >= 1, got {args.n}")
     run = load_run(args.run_dir, device=args.device)
     sampler = run.sampler()
+    text = _check_text(getattr(args, "text", None), sampler, run)
     label = _check_class(args.label, sampler, run)
-    samples = sampler.sample(args.n, args.seed) if label is None else \
-        sampler.sample(args.n, args.seed, condition=label)
+    condition = text if text is not None else label
+    samples = sampler.sample(args.n, args.seed) if condition is None else \
+        sampler.sample(args.n, args.seed, condition=condition)
     writer = {"images": _write_images, "points": _write_points, "text": _write_text}.get(
         sampler.kind)
     if writer is None:
@@ -47,6 +49,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
                           f"`ganlab sample` cannot write (it writes images, points and text)")
     wrote = writer(samples, args, Path(run.run_dir), run)
     of_class = "" if label is None else f" of class {_class_name(label, run)}"
+    if text is not None:
+        of_class = f" of {text!r}"
     print(f"sampled {args.n} {sampler.kind}{of_class} from {sampler.source} at "
           f"{run.checkpoint} (seed {args.seed})")
     for line in wrote:
@@ -54,10 +58,31 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_text(text: str | None, sampler: Any, run: Any) -> str | None:
+    """``--text``: a non-empty prompt for a text-conditional run, or a clear error."""
+    from ganlab.sampling import TextPromptSampler
+
+    if text is None:
+        return None
+    if not isinstance(sampler, TextPromptSampler):
+        raise GanlabError(f"--text: {run.run_dir} is not text-conditional (text-conditional "
+                          "runs are made with cgan.condition=text, e.g. --preset emoji-t2i); "
+                          "leave out --text")
+    if not text.strip():
+        raise GanlabError("--text: the text is empty; give a few words, e.g. --text "
+                          "\"smiling cat\"")
+    return text
+
+
 def _check_class(label: int | None, sampler: Any, run: Any) -> int | None:
     """``--class``: a class of a class-conditional run, or a clear error."""
+    from ganlab.sampling import TextPromptSampler
+
     if label is None:
         return None
+    if isinstance(sampler, TextPromptSampler):
+        raise GanlabError(f"--class {label}: {run.run_dir} is conditioned on text, not "
+                          "classes; use --text \"...\"")
     k = getattr(sampler, "num_classes", None)
     if k is None:
         raise GanlabError(f"--class {label}: {run.run_dir} is not class-conditional (class-"
@@ -78,6 +103,9 @@ def _class_name(label: int, run: Any) -> str:
 def _default_name(args: argparse.Namespace, suffix: str) -> str:
     """``sample-seedSEED.SUFFIX``, or ``sample-classK-seedSEED.SUFFIX`` with ``--class``."""
     of_class = "" if args.label is None else f"class{args.label}-"
+    text = getattr(args, "text", None)
+    if text:
+        of_class = "text-" + "".join(c if c.isalnum() else "_" for c in text)[:40] + "-"
     return f"sample-{of_class}seed{args.seed}{suffix}"
 
 
@@ -177,6 +205,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--class", dest="label", type=int, default=None, metavar="K",
                    help="class-conditional runs (gan.conditional=true): every sample of "
                         "class K (0 to num_classes - 1; default: the classes in turn)")
+    p.add_argument("--text", default=None, metavar="TEXT",
+                   help="text-conditional runs (cgan.condition=text): every sample of this "
+                        "text, e.g. \"smiling cat\" (default: the run's held-out prompts)")
     p.add_argument("--out", default=None,
                    help="images: a .png file for one grid, or a folder for one PNG per image "
                         "(default RUN_DIR/sample-seedSEED.png, sample-classK-seedSEED.png "

@@ -52,7 +52,8 @@ def register(name: str, builder: Callable[[Any], DataSource], prefix: bool = Fal
 
 def _load_modules() -> None:
     for name in ("ganlab.data.toy2d", "ganlab.data.images", "ganlab.data.pairs",
-                 "ganlab.data.text", "ganlab.data.oracle", "ganlab.data.stacked"):
+                 "ganlab.data.text", "ganlab.data.oracle", "ganlab.data.stacked",
+                 "ganlab.data.emoji"):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
 

@@ -13,7 +13,9 @@ words, so the split into ``train`` and ``test`` is made per *base* emoji (every
 model is tested on names it never saw.
 
 ``data.name: emoji`` trains on the images (labels: the :data:`CATEGORIES` index);
-:func:`load_emoji` gives images, labels and texts to any module that needs them.
+``data.name: emoji-text`` pairs each image with its text, embedded by ``data.text_encoder``
+(:mod:`ganlab.text_encoder`) for text-conditional GANs; :func:`load_emoji` gives images,
+labels and texts to any module that needs them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
+from ganlab.data import register
+from ganlab.data.batch import Batch, DataSpec, EpochOrder
 from ganlab.errors import GanlabError
 
 PACKAGE = "emoji-datasource-google"
@@ -135,6 +140,7 @@ class EmojiSet:
     labels: np.ndarray
     texts: list[str]
     names: list[str]
+    bases: list[str] | None = None     # the base emoji of each image (variants share one)
     categories: tuple[str, ...] = CATEGORIES
 
 
@@ -164,4 +170,68 @@ def load_emoji(split: str = "train", path: str | Path | None = None,
     labels = np.array([CATEGORIES.index(r.category) if r.category in CATEGORIES else
                        len(CATEGORIES) - 1 for r in records], dtype=np.int64)
     return EmojiSet(np.stack(images).transpose(0, 3, 1, 2).copy(), labels,
-                    [r.text for r in records], [r.name for r in records])
+                    [r.text for r in records], [r.name for r in records],
+                    [r.base for r in records])
+
+
+# ---------------------------------------------------------------------------------------------
+# Images with their texts: the data of a text-conditional GAN
+
+N_PROMPTS = 8     # held-out texts a text-conditional run shows in its snapshots
+
+
+class EmojiTextSource:
+    """Emoji images (RGB over white, ``data.resolution``, default 32) with their texts and the
+    texts' embeddings. ``Batch.text_emb`` is the condition; ``Batch.labels`` is the index of
+    the image's base emoji, so a family can draw *mismatched* texts from other emoji (a
+    skin-tone variant's text is not a wrong text for its base)."""
+
+    kind = "images"
+
+    def __init__(self, images: torch.Tensor, texts: list[str], emb: torch.Tensor,
+                 groups: torch.Tensor, encoder: str, prompts: list[str],
+                 prompt_emb: torch.Tensor) -> None:
+        self.images, self.texts, self.emb, self.groups = images, texts, emb, groups
+        self.encoder, self.prompts, self.prompt_emb = encoder, prompts, prompt_emb
+        self.order = EpochOrder(len(images))
+
+    def spec(self) -> DataSpec:
+        return DataSpec("images", tuple(self.images.shape[1:]), text_dim=int(self.emb.shape[1]),
+                        extra={"text_encoder": self.encoder, "prompts": list(self.prompts)})
+
+    def batch(self, n: int, generator: torch.Generator) -> Batch:
+        from ganlab.data.images import to_float
+
+        idx = self.order.take(n, generator)
+        return Batch(x=to_float(self.images[idx]), labels=self.groups[idx],
+                     text=[self.texts[i] for i in idx.tolist()], text_emb=self.emb[idx])
+
+    def state_dict(self) -> dict[str, object]:
+        return self.order.state_dict()
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.order.load_state_dict(state)
+
+
+def build_emoji_text_source(cfg: object) -> EmojiTextSource:
+    from ganlab.data.images import convert
+    from ganlab.text_encoder import embed_texts
+
+    data = load_emoji(getattr(cfg, "split", "train"), getattr(cfg, "path", None))
+    images = convert(data.images, getattr(cfg, "resolution", None) or 32, 3)
+    limit = getattr(cfg, "limit", None)
+    texts, bases = data.texts, data.bases or data.names
+    if limit:
+        images, texts, bases = images[:limit], texts[:limit], bases[:limit]
+    encoder = getattr(cfg, "text_encoder", "minilm")
+    emb = embed_texts(texts, encoder)
+    ids = {b: i for i, b in enumerate(dict.fromkeys(bases))}
+    groups = torch.tensor([ids[b] for b in bases], dtype=torch.int64)
+    held = load_emoji("test", getattr(cfg, "path", None)).names   # names never trained on
+    step = max(1, len(held) // N_PROMPTS)
+    prompts = held[::step][:N_PROMPTS]
+    return EmojiTextSource(torch.from_numpy(np.ascontiguousarray(images)), texts, emb, groups,
+                           encoder, prompts, embed_texts(prompts, encoder))
+
+
+register("emoji-text", build_emoji_text_source)

@@ -38,6 +38,7 @@ from ganlab.nn.layers import (
     class_embedding,
     class_maps,
     concat_channels,
+    embed_condition,
     gaussian_latent,
     maybe_sn,
     projection,
@@ -101,7 +102,7 @@ class DCGANGenerator(nn.Module):
             return run_conditioned(self.net, z[:, :, None, None], y)
         if y is not None:
             assert self.embed is not None
-            z = torch.cat([z, self.embed(y.long()).to(z.dtype)], dim=1)
+            z = torch.cat([z, embed_condition(self.embed, y).to(z.dtype)], dim=1)
         return self.net(z[:, :, None, None])
 
 
@@ -156,7 +157,7 @@ class DCGANDiscriminator(nn.Module):
             h = layer(h)
         out = last(h).flatten()
         if not self.concat:
-            out = out + projection(self.embed(y.long()), h.sum(dim=(2, 3)))
+            out = out + projection(embed_condition(self.embed, y), h.sum(dim=(2, 3)))
         if not with_classes:
             return out
         if self.classifier is None:

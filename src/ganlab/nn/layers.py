@@ -29,7 +29,9 @@ def gaussian_latent(n: int, z_dim: int, generator: torch.Generator | None = None
 
 def check_condition(net: nn.Module, y: Tensor | None, n: int) -> None:
     """A clear error unless ``y`` fits ``net``: None for an unconditional net (its
-    ``num_classes`` is None), integer class labels of shape (``n``,) for a conditional one.
+    ``num_classes`` is None); for a conditional one, integer class labels of shape (``n``,) or
+    float condition vectors of shape (``n``, ``num_classes``) (a sentence embedding for a
+    text-conditional net; a one-hot row means the same as its label, see :func:`embed_condition`).
 
     The range of the labels is not checked here (that would sync with the GPU every call);
     samplers and data sources check it where the labels are made.
@@ -44,11 +46,24 @@ def check_condition(net: nn.Module, y: Tensor | None, n: int) -> None:
     if y is None:
         raise GanlabError(f"{name} is conditional on {num_classes} classes: pass class labels "
                           "y (int64, shape (N,)) as its second argument")
+    if isinstance(y, Tensor) and y.is_floating_point() and y.dim() == 2 \
+            and tuple(y.shape) == (n, num_classes):
+        return
     if not isinstance(y, Tensor) or y.dim() != 1 or y.shape[0] != n \
             or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         got = f"{tuple(y.shape)} {y.dtype}" if isinstance(y, Tensor) else type(y).__name__
-        raise GanlabError(f"{name}: class labels y must be an integer tensor of shape ({n},), "
-                          f"got {got}")
+        raise GanlabError(f"{name}: class labels y must be an integer tensor of shape ({n},) "
+                          f"(or condition vectors of shape ({n}, {num_classes})), got {got}")
+
+
+def embed_condition(embed: nn.Module, y: Tensor) -> Tensor:
+    """The condition's embedding: the table's row for an integer label; for a float condition
+    vector (N, K) the same table as a linear map, ``y @ weight`` (an exact one-hot row picks
+    the label's row), which is how a text embedding conditions the same networks."""
+    if y.is_floating_point():
+        weight = embed.weight
+        return y.to(weight.dtype) @ weight
+    return embed(y.long())
 
 
 def class_embedding(num_classes: int, dim: int, spectral_norm: bool = False) -> nn.Module:
@@ -81,10 +96,13 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         h = self.bn(x)
-        y = y.long()
-        gain = self.gain(y).to(h.dtype)[:, :, None, None]
-        bias = self.bias(y).to(h.dtype)[:, :, None, None]
-        return gain * h + bias
+        if y.is_floating_point():   # a condition vector: gain 1 + y (G - 1), so 1 at the start
+            w = y.to(self.gain.weight.dtype)
+            gain = 1.0 + w @ (self.gain.weight - 1.0)
+            bias = w @ self.bias.weight
+        else:
+            gain, bias = self.gain(y.long()), self.bias(y.long())
+        return gain.to(h.dtype)[:, :, None, None] * h + bias.to(h.dtype)[:, :, None, None]
 
 
 def run_conditioned(layers: nn.Sequential, h: Tensor, y: Tensor | None) -> Tensor:
@@ -105,7 +123,7 @@ def concat_channels(num_classes: int) -> int:
 
 def class_maps(embed: nn.Module, y: Tensor, like: Tensor) -> Tensor:
     """A class embedding (N, E) broadcast to E constant channels of ``like``'s size."""
-    e = embed(y.long()).to(like.dtype)
+    e = embed_condition(embed, y).to(like.dtype)
     return e[:, :, None, None].expand(-1, -1, like.shape[2], like.shape[3])
 
 

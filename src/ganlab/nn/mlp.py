@@ -19,6 +19,7 @@ from ganlab.nn.layers import (
     auxiliary_head,
     check_condition,
     class_embedding,
+    embed_condition,
     gaussian_latent,
     maybe_sn,
     projection,
@@ -66,7 +67,7 @@ class MLPGenerator(MLP):
         check_condition(self, y, z.shape[0])
         if y is not None:
             assert self.embed is not None
-            z = torch.cat([z, self.embed(y.long())], dim=1)
+            z = torch.cat([z, embed_condition(self.embed, y)], dim=1)
         return super().forward(z)
 
 
@@ -102,18 +103,18 @@ class MLPDiscriminator(MLP):
         if y is None or (self.concat and not with_classes):
             if y is not None:
                 assert self.embed is not None
-                x = torch.cat([x.flatten(1), self.embed(y.long())], dim=1)
+                x = torch.cat([x.flatten(1), embed_condition(self.embed, y)], dim=1)
             return super().forward(x).squeeze(-1)
         assert self.embed is not None
         if self.concat:
-            x = torch.cat([x.flatten(1), self.embed(y.long())], dim=1)
+            x = torch.cat([x.flatten(1), embed_condition(self.embed, y)], dim=1)
         *features, last = self.net
         h = x
         for layer in features:
             h = layer(h)
         out = last(h).squeeze(-1)
         if not self.concat:
-            out = out + projection(self.embed(y.long()), h)
+            out = out + projection(embed_condition(self.embed, y), h)
         if not with_classes:
             return out
         if self.classifier is None:

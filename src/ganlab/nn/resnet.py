@@ -38,6 +38,7 @@ from ganlab.nn.layers import (
     class_embedding,
     class_maps,
     concat_channels,
+    embed_condition,
     gaussian_latent,
     maybe_sn,
     projection,
@@ -127,7 +128,7 @@ class ResNetGenerator(nn.Module):
         check_condition(self, y, z.shape[0])
         if y is not None and not self.cbn:
             assert self.embed is not None
-            z = torch.cat([z, self.embed(y.long()).to(z.dtype)], dim=1)
+            z = torch.cat([z, embed_condition(self.embed, y).to(z.dtype)], dim=1)
         h = self.linear(z).view(-1, self.width, self.base, self.base)
         if self.cbn:
             for block in self.blocks:
@@ -178,7 +179,7 @@ class ResNetDiscriminator(nn.Module):
         assert self.embed is not None
         out = self.linear(h).flatten()
         if not self.concat:
-            out = out + projection(self.embed(y.long()), h)
+            out = out + projection(embed_condition(self.embed, y), h)
         if not with_classes:
             return out
         if self.classifier is None:

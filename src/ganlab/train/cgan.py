@@ -72,7 +72,10 @@ from ganlab.errors import GanlabError
 from ganlab.families import register_family
 from ganlab.losses import d_outputs_as_probability
 from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning
+from ganlab.report.artefacts import Artefact, ImageGrid, Text
 from ganlab.train.gan import (
+    MAX_GRID_CLASSES,
+    PER_CLASS,
     EMAConfig,
     GANConfig,
     GANFamily,
@@ -96,9 +99,14 @@ class CGANConfig:
     g_conditioning: str = setting("concat", choices=G_CONDITIONING)
     d_conditioning: str = setting("projection", choices=D_CONDITIONING)
     aux_classifier_weight: float = setting(0.0, check="non_negative")   # AC-GAN; 0 = off
+    # class: integer labels (data.labels=true); text: sentence embeddings (data.name=emoji-text)
+    condition: str = setting("class", choices=("class", "text"))
 
     def validate(self, prefix: str) -> None:
         GANConfig.validate(self, prefix)  # type: ignore[arg-type]   # the same shared checks
+        if self.condition == "text" and self.aux_classifier_weight > 0:
+            raise GanlabError(f"{prefix}aux_classifier_weight: AC-GAN's class head needs class "
+                              f"labels; set it to 0 with {prefix}condition=text")
         if self.g_conditioning == "cbn":
             if self.model.arch == "mlp":
                 raise GanlabError(f"{prefix}g_conditioning=cbn: the mlp generator has no "
@@ -107,6 +115,26 @@ class CGANConfig:
                 raise GanlabError(f"{prefix}g_conditioning=cbn needs BatchNorm in G: set "
                                   f"{prefix}model.batch_norm_g=true or "
                                   f"{prefix}g_conditioning=concat")
+
+
+def mismatched_rows(groups: Tensor, generator: torch.Generator) -> Tensor:
+    """For each example ``i`` of a batch an index ``j`` of another example of a *different*
+    group (a different base emoji for text): ``j = i + u mod n`` with ``u`` uniform in
+    ``1 .. n-1``, moved on to the next index while the group is the same. Used to pair real
+    images with wrong texts; a batch whose examples all share one group is an error."""
+    n = groups.shape[0]
+    if n < 2 or bool((groups == groups[0]).all()):
+        raise GanlabError("mismatched texts need a batch with at least two different texts "
+                          "(groups); raise train.batch_size")
+    i = torch.arange(n, device=groups.device)
+    u = torch.randint(1, n, (n,), generator=generator, device=generator.device).to(i.device)
+    for _ in range(n):
+        j = (i + u) % n
+        same = groups[j] == groups
+        if not bool(same.any()):
+            return j
+        u = torch.where(same, u % (n - 1) + 1, u)
+    return (i + u) % n
 
 
 def mismatched_labels(y: Tensor, num_classes: int, generator: torch.Generator,
@@ -133,7 +161,16 @@ class CGANFamily(GANFamily):
     conditional_flag = "family cgan"
 
     # -- hooks of GANFamily ----------------------------------------------------------------------
+    @property
+    def text(self) -> bool:
+        return getattr(self.hp, "condition", "class") == "text"
+
     def _num_classes(self) -> int:
+        if self.text:   # the condition is a vector: its size plays the part of K
+            if not self.spec.text_dim:
+                raise GanlabError("cgan.condition=text needs images with text embeddings "
+                                  "(data.name=emoji-text); this data has none")
+            return int(self.spec.text_dim)
         k = self._class_count()
         if self.hp.mismatch_weight > 0 and k < 2:
             raise GanlabError(f"cgan.mismatch_weight: mismatched pairs need at least 2 "
@@ -148,9 +185,27 @@ class CGANFamily(GANFamily):
                             aux_classifier=hp.aux_classifier_weight > 0)
         return build_models(hp.model, self.sample_shape, self.num_classes, cond)
 
+    def _real_labelled(self, n: int) -> tuple[Tensor, Tensor]:
+        if not self.text:
+            return super()._real_labelled(n)
+        batch = self.runtime.batch(self.data.batch(n, self.data_gen))
+        self._groups = batch.require("labels", "cgan.condition=text")
+        return batch.x, batch.require("text_emb", "cgan.condition=text")
+
+    def _fake_labels(self, n: int) -> Tensor | None:
+        if not self.text:
+            return super()._fake_labels(n)
+        # fakes are asked for the texts of random training examples
+        table = self.data.emb  # type: ignore[attr-defined]
+        idx = torch.randint(len(table), (n,), generator=self.gen, device=self.gen.device)
+        return self.runtime.shard(table[idx.cpu()].to(self.runtime.device))
+
     def _wrong_labels(self, y: Tensor) -> Tensor:
-        """Mismatched labels for this process's real labels ``y``: the offsets of the global
-        batch are drawn from the training stream, this process keeps its share."""
+        """Mismatched conditions for this process's real conditions ``y``: other classes
+        (offsets of the global batch drawn from the training stream, this process keeps its
+        share), or for text the texts of other examples of the batch from other groups."""
+        if self.text:
+            return y[mismatched_rows(self._groups, self.gen)]
         assert self.num_classes is not None
         n = y.shape[0] * self.runtime.world_size
         offsets = self.runtime.shard(torch.randint(1, self.num_classes, (n,),
@@ -211,9 +266,39 @@ class CGANFamily(GANFamily):
 
     def run_info(self) -> dict[str, Any]:
         hp: CGANConfig = self.hp  # type: ignore[assignment]
-        return {**super().run_info(), "mismatch_weight": hp.mismatch_weight,
+        info = super().run_info()
+        if self.text:
+            info.pop("num_classes", None)
+            info["text_dim"] = self.num_classes
+        return {**info, "condition": hp.condition, "mismatch_weight": hp.mismatch_weight,
                 "g_conditioning": hp.g_conditioning, "d_conditioning": hp.d_conditioning,
                 "aux_classifier_weight": hp.aux_classifier_weight}
+
+    # -- text: prompts in, image grids of prompts out ------------------------------------------
+    def sampler(self) -> Any:
+        base = super().sampler()
+        if not self.text:
+            return base
+        from ganlab.sampling import TextPromptSampler
+
+        extra = self.spec.extra or {}
+        return TextPromptSampler(base, extra.get("text_encoder", "minilm"),
+                                 list(extra.get("prompts") or []))
+
+    def snapshot(self, step: int) -> list[Artefact]:
+        if not self.text:
+            return super().snapshot(step)
+        prompts = list((self.spec.extra or {}).get("prompts") or [])[:MAX_GRID_CLASSES]
+        if not prompts:
+            return []
+        sampler = self.sampler()
+        z = self.fixed_z[:PER_CLASS].repeat(len(prompts), 1)
+        from ganlab.text_encoder import embed_texts
+
+        emb = embed_texts(prompts, sampler.encoder)   # cached: embedded once per run
+        rows = emb.repeat_interleave(PER_CLASS, dim=0)
+        return [ImageGrid(sampler.base.decode(z, rows), nrow=PER_CLASS),
+                Text([f"row {i + 1}: {p}" for i, p in enumerate(prompts)], name="prompts")]
 
     # -- evaluation: the GAN's metrics, plus conditional accuracy --------------------------------
     def evaluate(self, final: bool) -> dict[str, Any]:
