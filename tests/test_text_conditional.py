@@ -113,6 +113,12 @@ def test_text_to_image_smoke_run_and_sample_text(tmp_path: Path, monkeypatch: py
     import numpy as np
 
     assert np.load(out)["images"].shape == (5, 3, 16, 16)
+    assert main(["eval", "retrieval", str(run), "--scorer-steps", "5", "--distractors", "5",
+                 "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["n_test"] == 3 and r["candidates"] == 3       # 3 held-out emoji: 2 distractors
+    assert all(0.0 <= r[f"{k}_top1"] <= r[f"{k}_top5"] <= 1.0
+               for k in ("real", "generated", "shuffled"))
     assert main(["sample", str(run), "--text", " ", "-n", "2"]) == 2
     assert main(["sample", str(run), "--class", "1", "-n", "2"]) == 2
     err = capsys.readouterr().err
@@ -132,3 +138,21 @@ def test_text_condition_needs_text_data(tmp_path: Path, capsys: pytest.CaptureFi
     argv = ["config", "--preset", "emoji-t2i", "--set", "cgan.aux_classifier_weight=1"]
     assert main(argv) == 2
     assert "AC-GAN's class head needs class labels" in capsys.readouterr().err
+
+
+def test_the_retrieval_scorer_learns_real_pairs_and_the_floor_stays_at_chance() -> None:
+    from ganlab.metrics.retrieval import retrieval, train_scorer
+
+    g = torch.Generator().manual_seed(0)
+    colours = torch.tensor([[230, 30, 30], [30, 200, 30], [30, 30, 230], [200, 200, 30],
+                            [30, 200, 200], [200, 30, 200]], dtype=torch.uint8)
+    names = ["red", "green", "blue", "yellow", "cyan", "magenta"]
+    k = torch.randint(0, 6, (120,), generator=g)
+    images = colours[k][:, :, None, None].expand(-1, -1, 16, 16).contiguous()
+    emb = HashingEncoder().encode([f"{names[i]} square" for i in k.tolist()])
+    model = train_scorer(images, emb, steps=60, batch_size=32)
+    x = images.float() / 127.5 - 1.0
+    real = retrieval(model, x, emb, emb, k, distractors=5)
+    wrong = emb[mismatched_rows(k, torch.Generator().manual_seed(1))]
+    floor = retrieval(model, x, wrong, emb, k, distractors=5)
+    assert real.top1 > 0.9 and floor.top1 < 0.2 and real.candidates == 6

@@ -467,11 +467,43 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retrieval(args: argparse.Namespace) -> int:
+    from ganlab.metrics.retrieval import run_retrieval
+
+    r = run_retrieval(args.run, args.scorer_steps, args.distractors, args.seed, args.device)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    k = int(r["candidates"])
+    print(f"retrieval on {r['n_test']} held-out emoji texts, {k} candidates each (own text + "
+          f"{k - 1} of other emoji); scorer trained on {r['n_train']} real training images "
+          f"({r['scorer_steps']} steps, {r['encoder']} text embeddings), never on generated "
+          "ones")
+    print("              top-1   top-5")
+    for name, note in (("real", "ceiling"), ("generated", ""),
+                       ("shuffled", f"floor; chance {1 / k:.3f} / {min(5, k) / k:.3f}")):
+        print(f"  {name:<10}  {r[name + '_top1']:.3f}   {r[name + '_top5']:.3f}"
+              + (f"   ({note})" if note else ""))
+    return 0
+
+
 def add_commands(subparsers: Any) -> None:
     """Register ``eval``, ``stats`` and ``classifier`` on the main parser's subparsers."""
     ev = subparsers.add_parser("eval", help="evaluate generated images (FID, KID, IS, PRDC, ...)")
     evsub = ev.add_subparsers(dest="eval_command", metavar="METRIC", required=True)
     ab = "A: real images (folder, .npz, dataset name, stats .npz); B: generated (also a run folder)"
+
+    p = evsub.add_parser(
+        "retrieval", help="text-image agreement of a text-conditional run: does a scorer "
+        "trained on real images only pick each generated image's own text among distractors")
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--distractors", type=positive_int, default=99)
+    p.add_argument("--scorer-steps", type=positive_int, default=1500,
+                   help="training steps of the scorer (cached once trained)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_retrieval)
 
     p = evsub.add_parser("fid", help="Fréchet Inception Distance", description=ab)
     p.add_argument("a")
