@@ -42,8 +42,7 @@ ARMS = {
                 ("projection, no mismatch", "projection", 0.0),
                 ("projection, mismatch", "projection", 1.0)],
     "emoji": [("projection, no mismatch", "projection", 0.0),
-              ("projection, mismatch", "projection", 1.0),
-              ("concat, mismatch", "concat", 1.0)],
+              ("projection, mismatch", "projection", 1.0)],
 }
 PRESETS = {"fashion": "fashion-cgan", "emoji": "emoji-t2i"}
 
