@@ -71,6 +71,16 @@ def train(which: str, arm: tuple[str, str, float], seed: int, steps: int, root: 
 
 
 def measure(which: str, run: Path) -> dict[str, float]:
+    """The arm's numbers for one run (kept in the run folder, so a rerun reuses them)."""
+    saved = run / "ablation.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    m = _measure(which, run)
+    saved.write_text(json.dumps(m))
+    return m
+
+
+def _measure(which: str, run: Path) -> dict[str, float]:
     if which == "fashion":
         r = json.loads(ganlab("eval", "conditional", "fashion-mnist:test", str(run),
                               "--n-per-class", "1000", "--cas", "--cas-epochs", "3", "--json"))
