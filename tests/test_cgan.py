@@ -199,7 +199,7 @@ def test_default_conditioning_is_the_original_conditional_layout() -> None:
 
 
 MODES = [(g, d, aux) for g in ("concat", "cbn") for d in ("concat", "projection")
-         for aux in (False,)] + [("cbn", "projection", True), ("concat", "concat", True)]
+         for aux in (False,)] + [("cbn", "projection", True), ("concat", "projection", True)]
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "resnet"])
@@ -293,6 +293,9 @@ def test_config_errors(tmp_path: Path) -> None:
                      ("cgan.conditional=true", "config key 'cgan.conditional' is unknown")):
         with pytest.raises(GanlabError, match=msg):
             config.load(preset="fashion-cgan", overrides=_overrides(data, bad))
+    with pytest.raises(GanlabError, match="D's input carries the class"):   # a cheating head
+        config.load(preset="fashion-cgan", overrides=_overrides(
+            data, "cgan.aux_classifier_weight=1", "cgan.d_conditioning=concat"))
     with pytest.raises(GanlabError, match="cgan.g_conditioning=cbn needs BatchNorm in G"):
         config.load(preset="fashion-cgan", overrides=_overrides(
             data, "cgan.g_conditioning=cbn", "cgan.model.batch_norm_g=false"))
@@ -351,12 +354,12 @@ def test_preset_smoke_run(preset: str, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """An 8-step cgan run (cbn G, concat D, AC-GAN head, EMA) and the same run stopped at 4
-    and resumed."""
+    """An 8-step cgan run (cbn G, projection D, AC-GAN head, EMA) and the same run stopped at
+    4 and resumed."""
     n = torch.get_num_threads()
     root = tmp_path_factory.mktemp("cgan")
     data = _npz(root / "d.npz")
-    ov = _overrides(data, "cgan.g_conditioning=cbn", "cgan.d_conditioning=concat",
+    ov = _overrides(data, "cgan.g_conditioning=cbn", "cgan.d_conditioning=projection",
                     "cgan.aux_classifier_weight=0.5", "cgan.mismatch_weight=0.5")
     full = _train(root / "full", "fashion-cgan", ov)
     half = _train(root / "half", "fashion-cgan", ov, "--until", "4")

@@ -107,6 +107,13 @@ class CGANConfig:
         if self.condition == "text" and self.aux_classifier_weight > 0:
             raise GanlabError(f"{prefix}aux_classifier_weight: AC-GAN's class head needs class "
                               f"labels; set it to 0 with {prefix}condition=text")
+        if self.aux_classifier_weight > 0 and self.d_conditioning == "concat":
+            # D's input would carry the label, so the class head could read it back from
+            # the input instead of from the image: a perfect head that teaches G nothing
+            raise GanlabError(f"{prefix}aux_classifier_weight: with "
+                              f"{prefix}d_conditioning=concat D's input carries the class, so "
+                              f"its class head can read the label instead of the image; use "
+                              f"{prefix}d_conditioning=projection with AC-GAN")
         if self.g_conditioning == "cbn":
             if self.model.arch == "mlp":
                 raise GanlabError(f"{prefix}g_conditioning=cbn: the mlp generator has no "
