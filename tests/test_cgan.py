@@ -427,3 +427,45 @@ def test_cgan_runs_log_conditional_accuracy(tmp_path: Path) -> None:
     assert 0.0 <= summary["cond_accuracy"] <= 1.0
     per_class = [summary[f"cond_accuracy_{i}"] for i in range(10)]
     assert summary["cond_accuracy"] == pytest.approx(sum(per_class) / 10)
+
+
+# -- mode seeking (MSGAN) --------------------------------------------------------------------------
+
+
+def test_mode_seeking_ratio() -> None:
+    from ganlab.train.cgan import mode_seeking_ratio
+
+    z = torch.zeros(4, 3)
+    z[2:] = 2.0                                  # mean |z1 - z2| = 2
+    same = torch.ones(4, 1, 2, 2)
+    assert float(mode_seeking_ratio(same, z)) == 0.0   # one image per condition: ratio 0
+    apart = same.clone()
+    apart[2:] = -1.0                             # mean |x1 - x2| = 2
+    assert float(mode_seeking_ratio(apart, z)) == pytest.approx(1.0)
+    odd = torch.cat([apart, torch.full((1, 1, 2, 2), 9.0)])   # the odd last one is left out
+    assert float(mode_seeking_ratio(odd, torch.cat([z, z[:1]]))) == pytest.approx(1.0)
+    with pytest.raises(GanlabError, match="at least 2 fakes"):
+        mode_seeking_ratio(same[:1], z[:1])
+
+
+def test_mode_seeking_pairs_conditions_and_pushes_latents_apart(tmp_path: Path) -> None:
+    data = _npz(tmp_path / "d.npz")
+    family = _family(data, "cgan.mode_seeking_weight=1")
+    y = family._fake_labels(8)
+    assert y is not None and torch.equal(y[:4], y[4:])       # pairs share their condition
+    logs = family.train_step(0, log=True)
+    assert "g_ms" in logs and np.isfinite(logs["g_ms"]) and logs["g_ms"] > 0
+    # the term's gradient moves G towards different images for two latents of one class
+    G = family.G
+    z = torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(1))
+    cls = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    from ganlab.train.cgan import mode_seeking_ratio
+
+    G.train()
+    before = float(mode_seeking_ratio(G(z, cls), z))
+    opt = torch.optim.SGD(G.parameters(), lr=0.05)
+    for _ in range(5):
+        opt.zero_grad()
+        (1.0 / (mode_seeking_ratio(G(z, cls), z) + 1e-5)).backward()
+        opt.step()
+    assert float(mode_seeking_ratio(G(z, cls), z)) > before

@@ -15,7 +15,8 @@ Config section ``cgan``: everything the ``gan`` section has (``objective``, ``mo
   BatchNorm: per-class gain and bias of every BatchNorm of G; DCGAN and ResNet);
 * ``d_conditioning``: ``concat`` (class embedding as extra input channels / inputs) or
   ``projection`` (projection discriminator);
-* ``aux_classifier_weight`` a >= 0 (default 0): AC-GAN's class head on D.
+* ``aux_classifier_weight`` a >= 0 (default 0): AC-GAN's class head on D;
+* ``mode_seeking_weight`` m >= 0 (default 0): the mode-seeking term of MSGAN (below).
 
 The data must have labels (``data.labels: true``).
 
@@ -51,6 +52,12 @@ labels, R1 on the real images with their own labels. The generator's loss is the
 
 AC-GAN (``aux_classifier_weight`` a > 0): D has a class head; D adds
 ``a * CE(D_cls(x), c)`` on the real images, G adds ``a * CE(D_cls(G(z, c')), c')`` on its fakes.
+
+Mode seeking (``mode_seeking_weight`` m > 0, Mao et al., 2019): a conditional G tends to
+ignore ``z`` and make one image per condition (D is satisfied by a good image of the right
+class). The second half of each batch of fakes is asked for the same conditions as the first
+half, and G adds ``m / (r + 1e-5)`` with ``r = mean|G(z1, c) - G(z2, c)| / mean|z1 - z2|``:
+two latents of one condition must give different images. Logged as ``g_ms`` (``r``).
 
 Logged besides the GAN family's numbers: ``d_match`` (the objective's loss on matched pairs,
 ``objective.d_loss(s_r, s_f)``), ``d_mismatch`` (D's output on the mismatched pairs, as a mean
@@ -99,6 +106,7 @@ class CGANConfig:
     g_conditioning: str = setting("concat", choices=G_CONDITIONING)
     d_conditioning: str = setting("projection", choices=D_CONDITIONING)
     aux_classifier_weight: float = setting(0.0, check="non_negative")   # AC-GAN; 0 = off
+    mode_seeking_weight: float = setting(0.0, check="non_negative")     # MSGAN; 0 = off
     # class: integer labels (data.labels=true); text: sentence embeddings (data.name=emoji-text)
     condition: str = setting("class", choices=("class", "text"))
 
@@ -122,6 +130,17 @@ class CGANConfig:
                 raise GanlabError(f"{prefix}g_conditioning=cbn needs BatchNorm in G: set "
                                   f"{prefix}model.batch_norm_g=true or "
                                   f"{prefix}g_conditioning=concat")
+
+
+def mode_seeking_ratio(fake: Tensor, z: Tensor) -> Tensor:
+    """MSGAN's ``mean|x1 - x2| / mean|z1 - z2|`` between the first and second half of a
+    batch of fakes ``x`` and their latents ``z`` (an odd last example is left out)."""
+    h = fake.shape[0] // 2
+    if h == 0:
+        raise GanlabError("cgan.mode_seeking_weight needs at least 2 fakes per process; "
+                          "raise train.batch_size")
+    num = (fake[:h].float() - fake[h:2 * h].float()).abs().mean()
+    return num / (z[:h].float() - z[h:2 * h].float()).abs().mean()
 
 
 def mismatched_rows(groups: Tensor, generator: torch.Generator) -> Tensor:
@@ -199,7 +218,18 @@ class CGANFamily(GANFamily):
         self._groups = batch.require("labels", "cgan.condition=text")
         return batch.x, batch.require("text_emb", "cgan.condition=text")
 
+    def _latents(self, n: int) -> Tensor:
+        self._z = super()._latents(n)   # the mode-seeking term compares pairs of latents
+        return self._z
+
     def _fake_labels(self, n: int) -> Tensor | None:
+        y = self._fake_conditions(n)
+        if y is not None and self.hp.mode_seeking_weight > 0:
+            h = y.shape[0] // 2   # this process's share: its second half repeats its first
+            y = torch.cat([y[:h], y[:h], y[2 * h:]])
+        return y
+
+    def _fake_conditions(self, n: int) -> Tensor | None:
         if not self.text:
             return super()._fake_labels(n)
         # fakes are asked for the texts of random training examples
@@ -252,11 +282,18 @@ class CGANFamily(GANFamily):
                        ) -> tuple[Tensor, dict[str, Any]]:
         a = self.hp.aux_classifier_weight
         if a <= 0:
-            return super()._g_adversarial(fake, y_fake)
-        score, logits = self.D(fake, y_fake, with_classes=True)
-        adv = self.objective.g_loss(score.float())
-        ce = F.cross_entropy(logits.float(), y_fake)
-        return adv + a * ce, {"g_adv": adv, "g_aux": ce}
+            loss, out = super()._g_adversarial(fake, y_fake)
+        else:
+            score, logits = self.D(fake, y_fake, with_classes=True)
+            adv = self.objective.g_loss(score.float())
+            ce = F.cross_entropy(logits.float(), y_fake)
+            loss, out = adv + a * ce, {"g_adv": adv, "g_aux": ce}
+        m = self.hp.mode_seeking_weight
+        if m > 0:
+            r = mode_seeking_ratio(fake, self._z)
+            loss = loss + m / (r + 1e-5)
+            out["g_ms"] = r
+        return loss, out
 
     def _extra_logs(self, d_out: dict[str, Any], g_out: dict[str, Any]) -> dict[str, float]:
         logs = super()._extra_logs(d_out, g_out)
@@ -279,7 +316,8 @@ class CGANFamily(GANFamily):
             info["text_dim"] = self.num_classes
         return {**info, "condition": hp.condition, "mismatch_weight": hp.mismatch_weight,
                 "g_conditioning": hp.g_conditioning, "d_conditioning": hp.d_conditioning,
-                "aux_classifier_weight": hp.aux_classifier_weight}
+                "aux_classifier_weight": hp.aux_classifier_weight,
+                "mode_seeking_weight": hp.mode_seeking_weight}
 
     # -- text: prompts in, image grids of prompts out ------------------------------------------
     def sampler(self) -> Any:
