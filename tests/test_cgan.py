@@ -43,7 +43,8 @@ def _overrides(data: Path, *extra: str) -> list[str]:
     return [f"data.name=npz:{data}", "data.labels=true", "cgan.model.width=8",
             "cgan.model.z_dim=8", "train.threads=1", "train.batch_size=8", "train.steps=8",
             "train.checkpoint_every=4", "train.log_every=2", "train.snapshot_every=8",
-            "eval.every=0", *extra]
+            "eval.every=0", "cgan.aux_classifier_weight=0", "cgan.mode_seeking_weight=0",
+            *extra]   # the preset's AC-GAN head and mode-seeking term off unless a test asks
 
 
 def _family(data: Path, *extra: str, preset: str = "fashion-cgan") -> CGANFamily:
@@ -162,7 +163,9 @@ def test_mismatch_weight_0_trains_exactly_like_gan_conditional(tmp_path: Path) -
     data = _npz(tmp_path / "d.npz")
     common = ["model.width=8", "model.z_dim=8"]
     runs = []
-    for preset, family_extra in (("fashion-cgan", ["cgan.mismatch_weight=0"]),
+    for preset, family_extra in (("fashion-cgan", ["cgan.mismatch_weight=0",
+                                                   "cgan.aux_classifier_weight=0",
+                                                   "cgan.mode_seeking_weight=0"]),
                                  ("fashion-dcgan-ns", ["gan.conditional=true"])):
         name = "cgan" if preset == "fashion-cgan" else "gan"
         ov = [f"data.name=npz:{data}", "data.labels=true", "train.batch_size=8",
