@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps-emoji", type=int, default=1000)
     ap.add_argument("--runs", type=Path, default=Path("runs/bench-conditional"))
     ap.add_argument("--other", default="nothing else ran on the machine")
+    ap.add_argument("--arms", nargs="+", default=None,
+                    help="only the arms whose label starts with one of these (e.g. 'the preset')")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args(argv)
     started = time.time()
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
     for which in a.sets:
         for arm in ARMS[which]:
+            if a.arms and not any(arm[0].startswith(x) for x in a.arms):
+                continue
             for seed in a.seeds:
                 run = train(which, arm, seed, steps[which] if arm[2] == "short" else None,
                             a.runs)
