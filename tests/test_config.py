@@ -123,3 +123,15 @@ def test_a_partial_optimiser_mapping_keeps_the_other_optimisers(tmp_path: Path) 
     text = config.dump(cfg)
     assert "gan:" in text and "objective:" in text and "\nobjective" not in text
 
+
+
+def test_a_file_without_a_name_names_the_run_after_itself(tmp_path: Path) -> None:
+    plain = tmp_path / "my-ring.yaml"
+    plain.write_text("family: gan\ngan: {objective: {name: hinge}}\n")
+    assert config.load(plain).name == "my-ring"
+    based = tmp_path / "longer.yaml"
+    based.write_text("base: fashion-dcgan-ns\ntrain: {steps: 5000}\n")
+    assert config.load(based).name == "longer"            # not the base preset's name
+    named = tmp_path / "x.yaml"
+    named.write_text("name: chosen\nbase: fashion-dcgan-ns\n")
+    assert config.load(named).name == "chosen"

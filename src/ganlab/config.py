@@ -510,8 +510,12 @@ def file_data(path: str | Path) -> dict[str, Any]:
         raise GanlabError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
     data = _read_yaml(text, str(path))
     base = data.pop("base", None)
+    own_name = data.get("name")
     if base:
         data = _merge(preset_data(base), data)
+    # a file that names no run is named after itself (my-run.yaml -> runs/my-run-...), not
+    # after its base preset or the default
+    data["name"] = own_name if own_name is not None else (path.stem[:MAX_NAME] or "run")
     return data
 
 
