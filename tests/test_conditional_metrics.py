@@ -271,3 +271,17 @@ def test_cli_on_a_conditional_run(tmp_path, capsys, monkeypatch, cli_files) -> N
     out = json.loads(capsys.readouterr().out)
     assert out["accuracy"]["card"]["extra"]["n_fake_per_class"] == [6] * K
     assert out["accuracy"]["card"]["seed"] == 0
+
+
+def test_cas_real_baseline_is_cached_and_equal_to_a_fresh_one(data, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GANLAB_CACHE", str(tmp_path))
+    real_kw = dict(real_train=data["xtr"], real_train_labels=data["ytr"],
+                   real_test=data["xte"], real_test_labels=data["yte"], plan=PLAN,
+                   epochs=None, seed=0, num_classes=K)  # fmt: skip
+    x, y = C.conditional_samples(FakeGenerator(data["xtr"], data["ytr"]), 20, seed=2)
+    fresh = C.classification_accuracy_score(x, y, use_cache=False, **real_kw)
+    assert not list(tmp_path.glob("*.npz"))
+    first = C.classification_accuracy_score(x, y, **real_kw)
+    assert len(list(tmp_path.glob("*.npz"))) == 1            # the real-data predictions only
+    second = C.classification_accuracy_score(x, y, **real_kw)
+    assert first.values == second.values == fresh.values

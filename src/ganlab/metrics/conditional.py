@@ -21,6 +21,7 @@ the domain classifier (e.g. ``fashion-classifier``) once; its features and logit
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ import torch
 from ganlab.errors import GanlabError
 from ganlab.metrics import frechet as fid_mod
 from ganlab.metrics import kernel_distance as kid_mod
-from ganlab.metrics.cache import images_hash
+from ganlab.metrics.cache import cache_key, images_hash, load_arrays, save_arrays
 from ganlab.metrics.card import MetricCard, MetricResult
 from ganlab.metrics.extract import (
     ExtractorLike,
@@ -372,6 +373,7 @@ def classification_accuracy_score(
     seed: int = 0,
     num_classes: int | None = None,
     log: Any = None,
+    use_cache: bool = True,
 ) -> MetricResult:
     """Classification accuracy score (Ravuri & Vinyals 2019): train a fresh classifier on the
     generated images only (their asked labels), test it on the real test set.
@@ -380,7 +382,9 @@ def classification_accuracy_score(
     :func:`ganlab.features.classifier_train.fit_classifier`, the domain's plan with
     ``epochs``; or ``plan``) trained on as many real training images per class as there are
     generated ones (a seeded subset), tested on the same real test set. Both trainings use
-    ``seed``, so the result is deterministic. Values: ``cas``, ``real_accuracy``,
+    ``seed``, so the result is deterministic (the real-data classifier's test predictions are
+    cached by its training set, test set, plan and seed with ``use_cache``: they do not
+    depend on the generator). Values: ``cas``, ``real_accuracy``,
     ``gap_points`` (100 * (real - cas)), and both accuracies per class. Images are fed as
     the classifier takes them (grey 28x28; others are averaged to grey and resized).
     """
@@ -407,8 +411,17 @@ def classification_accuracy_score(
     idx = _balanced_subset(ytr, per_class, seed + _REAL_SUBSET_SEED_OFFSET)
     results = {}
     for name, (x, y) in {"cas": (xf, yf), "real": (xtr[idx], ytr[idx])}.items():
-        model = fit_classifier(x, y, plan, seed, num_classes=k, log=log)
-        pred = _predict(model, xte)
+        key = cache_key("cas-real-predictions", images_hash(x), {
+            "labels": hashlib.sha256(np.ascontiguousarray(y, np.int64).data).hexdigest(),
+            "test": images_hash(xte), "plan": dataclasses.asdict(plan), "seed": seed, "k": k})
+        cached = load_arrays(key) if use_cache and name == "real" else None
+        if cached is not None and cached["pred"].shape == yte.shape:
+            pred = cached["pred"]
+        else:
+            model = fit_classifier(x, y, plan, seed, num_classes=k, log=log)
+            pred = _predict(model, xte)
+            if use_cache and name == "real":
+                save_arrays(key, pred=np.asarray(pred, np.int64))
         results[name] = (float((pred == yte).mean()), _per_class_accuracy(pred, yte, k))
     values = {
         "cas": results["cas"][0],
@@ -489,6 +502,7 @@ def evaluate_conditional(
         results["cas"] = classification_accuracy_score(
             fake, yf, cas_train[0], cas_train[1], real, yr, domain=domain, epochs=cas_epochs,
             plan=cas_plan, seed=seed, num_classes=ext.spec.num_classes, log=log,
+            use_cache=use_cache,
         )
     for res in results.values():
         res.card.extra.setdefault("sampled_seed", sampled_seed)
