@@ -156,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
              f"--steps-emoji {a.steps_emoji}`", "",
              f"Measured: {datetime.date.today().isoformat()}, {platform.machine()}, "
              f"{os.cpu_count()} cores, one thread per run; "
-             f"{(time.time() - started) / 60:.0f} min for what this invocation trained; "
-             f"{a.other}. Mean ± std over {len(a.seeds)} training seeds.", ""]
+             + (f"{(time.time() - started) / 60:.0f} min for what this invocation trained; "
+                if time.time() - started > 60 else
+                "every run reused from earlier invocations under --runs; ")
+             + f"{a.other}. Mean ± std over {len(a.seeds)} training seeds.", ""]
     if "fashion" in results:
         lines += ["Fashion-MNIST, class-conditional (`fashion-cgan`; the ablation rows with "
                   f"{a.steps_fashion} steps instead of the preset's 2,500 and AC-GAN off, the "
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{mean_std([m['generated_top5'] for m in ms], 100)} |")
         lines += [f"| real images (ceiling) | {100 * any_arm[0]['real_top1']:.1f} | "
                   f"{100 * any_arm[0]['real_top5']:.1f} |",
-                  f"| shuffled texts (floor; chance 1 / 5) | "
+                  f"| shuffled texts (floor; chance 1 and 5) | "
                   f"{100 * any_arm[0]['shuffled_top1']:.1f} | "
                   f"{100 * any_arm[0]['shuffled_top5']:.1f} |", ""]
     lines += [f"![conditional ablation](../figures/{FIG.name})", ""]
