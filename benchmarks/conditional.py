@@ -229,7 +229,8 @@ def figure(results: dict[str, dict[str, list[dict[str, float]]]]) -> None:
             ys = [m[key] for m in results[which][arm]]
             ax.scatter([i] * len(ys), ys, s=18)
             ax.plot([i - 0.2, i + 0.2], [sum(ys) / len(ys)] * 2, color="k")
-        ax.set_xticks(range(len(arms)), [a.replace(", ", ",\n") for a in arms], fontsize=7)
+        ax.set_xticks(range(len(arms)), [a.split(":")[0].replace(", ", ",\n") for a in arms],
+                      fontsize=7)
         ax.set_title(label, fontsize=9)
     fig.tight_layout()
     FIG.parent.mkdir(parents=True, exist_ok=True)
