@@ -12,6 +12,7 @@ subset installs offline here, so the pool is 5,000 digits (the 1,000 modes are t
     .venv/bin/python benchmarks/stacked_modes.py                   # 3 seeds, the preset's steps
     .venv/bin/python benchmarks/stacked_modes.py --steps 200 --seeds 0 --no-write   # smoke
     .venv/bin/python benchmarks/stacked_modes.py --runs DIR       # keep runs; finished ones reused
+    .venv/bin/python benchmarks/stacked_modes.py --reference-only # real stacks through the counter
 
 Writes ``docs/benchmarks/stacked_modes.md``.
 """
@@ -55,6 +56,23 @@ def train(preset: str, seed: int, out: Path, sets: list[str]) -> tuple[Path, flo
     return run, time.perf_counter() - t0
 
 
+def real_reference(seeds: list[int], n: int = 26000) -> list[tuple[float, float]]:
+    """Modes and KL of ``n`` *real* stacks (drawn as the data source draws them) read by the
+    same counter: what a perfect generator would score here, classifier errors included."""
+    from ganlab.data.images import load_images
+    from ganlab.metrics.api import mode_counts
+    from ganlab.metrics.modes import make_stacked_digits
+
+    images, labels = load_images("mnist-5k", "all")
+    assert labels is not None
+    out = []
+    for seed in seeds:
+        x, _ = make_stacked_digits(images.numpy(), labels.numpy(), n, seed=seed)
+        r = mode_counts(x, "digits-classifier", stacked=True, use_cache=False)
+        out.append((float(r["modes_captured"]), float(r["kl_gen_data"])))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--presets", nargs="+", default=["stacked-dcgan", "stacked-pacdcgan2"])
@@ -63,9 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", default=None, help="keep the run folders here")
     ap.add_argument("--other", default="nothing else ran on the machine")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="only print the real-stacks reference row (no training)")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "src"))
     from ganlab.metrics.compare import Group, compare_all
+
+    ref = real_reference(a.seeds)
+    ref_row = (f"| real stacks through the same counter (seeds {', '.join(map(str, a.seeds))}) "
+               f"| | {sum(r[0] for r in ref) / len(ref):.1f} | "
+               f"{sum(r[1] for r in ref) / len(ref):.3f} | "
+               + ", ".join(f"{r[0]:.0f} / {r[1]:.3f}" for r in ref) + " | |")
+    if a.reference_only:
+        print(ref_row)
+        return 0
 
     sets = [f"train.steps={a.steps}"] if a.steps else []
     root = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="stacked-"))
@@ -106,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             + f" | {sum(r[3] for r in rows) / len(rows) / 60:.1f} |")
         met = modes.mean >= 990 and kl.mean <= 0.1
         verdicts.append(f"`{preset}`: {'met' if met else 'not met'}")
+    lines.append(ref_row)
     lines += [f"| {name} (quoted, {src}) | | {v.split(' / ')[0]} | {v.split(' / ')[1]} | | |"
               for name, v, src in PUBLISHED]
     groups = [Group(p, tuple(r[2] for r in rows)) for p, rows in results.items()]
