@@ -21,7 +21,6 @@ the domain classifier (e.g. ``fashion-classifier``) once; its features and logit
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -409,19 +408,25 @@ def classification_accuracy_score(
     k = num_classes or int(max(yf.max(), ytr.max() if len(ytr) else 0, yte.max())) + 1
     per_class = _counts(yf, k)
     idx = _balanced_subset(ytr, per_class, seed + _REAL_SUBSET_SEED_OFFSET)
-    results = {}
-    for name, (x, y) in {"cas": (xf, yf), "real": (xtr[idx], ytr[idx])}.items():
-        key = cache_key("cas-real-predictions", images_hash(x), {
-            "labels": hashlib.sha256(np.ascontiguousarray(y, np.int64).data).hexdigest(),
+    def test_predictions(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        model = fit_classifier(x, y, plan, seed, num_classes=k, log=log)
+        return np.asarray(_predict(model, xte), np.int64)
+
+    xr, yr = xtr[idx], ytr[idx]
+    pred_real = None
+    if use_cache:   # the real-data classifier does not depend on the generator: cache it
+        key = cache_key("cas-real-predictions", images_hash(xr), {
+            "labels": images_hash(np.ascontiguousarray(yr, np.int64)),
             "test": images_hash(xte), "plan": dataclasses.asdict(plan), "seed": seed, "k": k})
-        cached = load_arrays(key) if use_cache and name == "real" else None
+        cached = load_arrays(key)
         if cached is not None and cached["pred"].shape == yte.shape:
-            pred = cached["pred"]
-        else:
-            model = fit_classifier(x, y, plan, seed, num_classes=k, log=log)
-            pred = _predict(model, xte)
-            if use_cache and name == "real":
-                save_arrays(key, pred=np.asarray(pred, np.int64))
+            pred_real = cached["pred"]
+    if pred_real is None:
+        pred_real = test_predictions(xr, yr)
+        if use_cache:
+            save_arrays(key, pred=pred_real)
+    results = {}
+    for name, pred in (("cas", test_predictions(xf, yf)), ("real", pred_real)):
         results[name] = (float((pred == yte).mean()), _per_class_accuracy(pred, yte, k))
     values = {
         "cas": results["cas"][0],
