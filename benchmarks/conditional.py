@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the arms whose label starts with one of these (e.g. 'the preset')")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args(argv)
+    if a.arms and not any(arm[0].startswith(x) for w in a.sets for arm in ARMS[w]
+                          for x in a.arms):
+        ap.error(f"--arms {' '.join(a.arms)}: no arm of {', '.join(a.sets)} starts with that; "
+                 f"arms: {'; '.join(arm[0] for w in a.sets for arm in ARMS[w])}")
     started = time.time()
     steps = {"fashion": a.steps_fashion, "emoji": a.steps_emoji}
     results: dict[str, dict[str, list[dict[str, float]]]] = {}
