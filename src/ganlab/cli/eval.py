@@ -10,6 +10,7 @@ folder (sampled through its generator) or, where statistics suffice (FID), a sta
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -487,6 +488,10 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+# Modules that add ``eval`` sub-commands with ``add_eval_commands(eval_subparsers)``.
+_EVAL_COMMAND_MODULES = ("ganlab.cli.translate",)
+
+
 def add_commands(subparsers: Any) -> None:
     """Register ``eval``, ``stats`` and ``classifier`` on the main parser's subparsers."""
     ev = subparsers.add_parser("eval", help="evaluate generated images (FID, KID, IS, PRDC, ...)")
@@ -639,6 +644,9 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=cmd_selftest)
+
+    for name in _EVAL_COMMAND_MODULES:   # metrics whose command lives beside its family
+        importlib.import_module(name).add_eval_commands(evsub)
 
     p = subparsers.add_parser("stats", help="feature statistics (mu, sigma) of a dataset to .npz")
     p.add_argument("dataset")

@@ -14,7 +14,6 @@ its config names), loads the latest checkpoint and prints the family's final eva
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -151,17 +150,8 @@ def cmd_eval_translation(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_subparsers(subparsers: Any) -> Any:
-    """The ``eval`` command's own subcommand table (so ``eval translation`` joins it)."""
-    ev = subparsers.choices.get("eval")
-    for action in getattr(ev, "_actions", []):
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return None
-
-
 def add_commands(subparsers: Any) -> None:
-    """Register ``translate`` and ``eval translation``."""
+    """Register ``translate``."""
     p = subparsers.add_parser(
         "translate", help="translate an image or a folder with an image-to-image run",
         description="Translate INPUT (an image file or a folder of images) with the latest "
@@ -175,11 +165,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or mps")
     p.set_defaults(func=cmd_translate)
 
-    evsub = _eval_subparsers(subparsers)
-    if evsub is None:   # no `eval` command in this build: nothing to join
-        print("note: no `ganlab eval` command; `eval translation` is unavailable",
-              file=sys.stderr)
-        return
+
+def add_eval_commands(evsub: Any) -> None:
+    """Register ``eval translation`` on the ``eval`` command's table."""
     p = evsub.add_parser(
         "translation", help="PSNR/SSIM/FID of an image-to-image run on its held-out data",
         description="Rebuild RUN's family with its data at the latest checkpoint and print "

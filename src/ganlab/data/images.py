@@ -278,13 +278,23 @@ def read_folder(root: str | Path, resolution: int | None = None, channels: int |
     """
     root = Path(root)
     files, labels, _ = list_folder(root, limit)
+    return read_image_files(files, resolution, channels, f"folder:{root}"), labels
+
+
+def read_image_files(files: list[Path], resolution: int | None, channels: int | None,
+                     what: str) -> np.ndarray:
+    """``files`` decoded into one uint8 array (N, C, H, W), in order.
+
+    Without ``channels`` the set is grey if every image is grey, else RGB; without
+    ``resolution`` all images must share one square size (else an error naming ``what``).
+    """
     imgs = [_open_image(p) for p in files]
     if channels is None:
         channels = 1 if all(_image_mode(im) == 1 for im in imgs) else 3
     if resolution is None:
         sizes = {im.size for im in imgs}
         if len(sizes) > 1 or next(iter(sizes))[0] != next(iter(sizes))[1]:
-            raise GanlabError(f"folder:{root}: images have sizes {sorted(sizes)[:4]}; set "
+            raise GanlabError(f"{what}: images have sizes {sorted(sizes)[:4]}; set "
                               "data.resolution to crop and resize them to one square size")
     arrays = []
     for im in imgs:
@@ -293,8 +303,7 @@ def read_folder(root: str | Path, resolution: int | None = None, channels: int |
             im = _resize(im, resolution)
         a = np.asarray(im, dtype=np.uint8)
         arrays.append(a[:, :, None] if a.ndim == 2 else a)
-    images = np.stack(arrays).transpose(0, 3, 1, 2).copy()
-    return images, labels
+    return np.stack(arrays).transpose(0, 3, 1, 2).copy()
 
 
 def read_npz(path: str | Path) -> Arrays:

@@ -54,6 +54,7 @@ from ganlab.data.images import (
     convert,
     list_folder,
     load_images,
+    read_image_files,
 )
 from ganlab.data.stream import StreamingImageSource, _Failure, _Files
 from ganlab.errors import GanlabError
@@ -262,29 +263,6 @@ def match_pairs(dir_a: str | Path, dir_b: str | Path, limit: int | None = None
     return [a[k] for k in keys], [b[k] for k in keys]
 
 
-def _read_files(files: list[Path], resolution: int | None, channels: int | None,
-                what: str) -> np.ndarray:
-    from ganlab.data.images import _resize, _to_mode
-
-    imgs = [_open_image(p) for p in files]
-    if channels is None:
-        channels = 1 if all(_image_mode(im) == 1 for im in imgs) else 3
-    if resolution is None:
-        sizes = {im.size for im in imgs}
-        w, h = next(iter(sizes))
-        if len(sizes) > 1 or w != h:
-            raise GanlabError(f"{what}: images have sizes {sorted(sizes)[:4]}; set "
-                              "data.resolution to crop and resize them to one square size")
-    out = []
-    for im in imgs:
-        im = _to_mode(im, channels)
-        if resolution is not None:
-            im = _resize(im, resolution)
-        a = np.asarray(im, dtype=np.uint8)
-        out.append(a[:, :, None] if a.ndim == 2 else a)
-    return np.stack(out).transpose(0, 3, 1, 2).copy()
-
-
 @dataclass
 class PairedSource(ImageSource):
     """Pairs of a fixed set in epochs (one permutation per epoch, as :class:`ImageSource`):
@@ -406,8 +384,8 @@ def _folder_pairs(name: str, body: str, cfg: Any) -> DataSource:
                                    resolution=cfg.resolution, channels=ca,
                                    load_size=cfg.load_size, flip=cfg.flip,
                                    workers=cfg.workers, name=name)
-    a = _read_files(files_a, cfg.resolution, None, f"pairs:{dir_a}")
-    b = _read_files(files_b, cfg.resolution, cfg.channels, f"pairs:{dir_b}")
+    a = read_image_files(files_a, cfg.resolution, None, f"pairs:{dir_a}")
+    b = read_image_files(files_b, cfg.resolution, cfg.channels, f"pairs:{dir_b}")
     if a.shape[2:] != b.shape[2:]:
         raise GanlabError(f"{name}: the images of {dir_a} are {a.shape[2:]} and those of "
                           f"{dir_b} {b.shape[2:]}; set data.resolution to make them one size")
