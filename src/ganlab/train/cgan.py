@@ -218,10 +218,6 @@ class CGANFamily(GANFamily):
         self._groups = batch.require("labels", "cgan.condition=text")
         return batch.x, batch.require("text_emb", "cgan.condition=text")
 
-    def _latents(self, n: int) -> Tensor:
-        self._z = super()._latents(n)   # the mode-seeking term compares pairs of latents
-        return self._z
-
     def _fake_labels(self, n: int) -> Tensor | None:
         y = self._fake_conditions(n)
         if y is not None and self.hp.mode_seeking_weight > 0:
@@ -278,11 +274,11 @@ class CGANFamily(GANFamily):
             out["d_aux_acc"] = (logits.detach().argmax(1) == y_real).float().mean()
         return loss, out
 
-    def _g_adversarial(self, fake: Tensor, y_fake: Tensor | None
+    def _g_adversarial(self, fake: Tensor, y_fake: Tensor | None, z: Tensor
                        ) -> tuple[Tensor, dict[str, Any]]:
         a = self.hp.aux_classifier_weight
         if a <= 0:
-            loss, out = super()._g_adversarial(fake, y_fake)
+            loss, out = super()._g_adversarial(fake, y_fake, z)
         else:
             score, logits = self.D(fake, y_fake, with_classes=True)
             adv = self.objective.g_loss(score.float())
@@ -290,7 +286,7 @@ class CGANFamily(GANFamily):
             loss, out = adv + a * ce, {"g_adv": adv, "g_aux": ce}
         m = self.hp.mode_seeking_weight
         if m > 0:
-            r = mode_seeking_ratio(fake, self._z)
+            r = mode_seeking_ratio(fake, z)
             loss = loss + m / (r + 1e-5)
             out["g_ms"] = r
         return loss, out

@@ -245,9 +245,10 @@ class GANFamily(Family):
         loss = self.objective.d_loss(d_real, d_fake)
         return loss, {"d_adv": loss, "d_real": d_real, "d_fake": d_fake}
 
-    def _g_adversarial(self, fake: Tensor, y_fake: Tensor | None
+    def _g_adversarial(self, fake: Tensor, y_fake: Tensor | None, z: Tensor
                        ) -> tuple[Tensor, dict[str, Any]]:
-        """G's loss on its fakes (under autocast), and any parts of it to log."""
+        """G's loss on its fakes ``fake = G(z, y_fake)`` (under autocast), and any parts of it
+        to log."""
         return self.objective.g_loss(self._D(fake, y_fake).float()), {}
 
     def _extra_logs(self, d_out: dict[str, Any], g_out: dict[str, Any]) -> dict[str, float]:
@@ -340,7 +341,7 @@ class GANFamily(Family):
         assert fake is not None
         self.D.requires_grad_(False)  # the G step needs no gradients for D's weights
         with self.runtime.autocast():
-            g_loss, g_out = self._g_adversarial(fake, y_fake)
+            g_loss, g_out = self._g_adversarial(fake, y_fake, z)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.D.requires_grad_(True)
