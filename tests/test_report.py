@@ -80,6 +80,23 @@ def test_report_without_summary_or_snapshots(tmp_path: Path) -> None:
     assert "has not finished" in text and "No snapshots" in text
 
 
+def test_evaluation_table_leaves_out_training_numbers(tmp_path: Path) -> None:
+    # a family's extra training numbers (d_match) are logged every step; evaluations (every
+    # other log step here) add fid and eval_seconds: only the evaluation columns are tabled
+    recs = [{"step": 10 * (i + 1), "d_loss": 1.0, "g_loss": 0.7, "d_match": 0.5 + i}
+            for i in range(4)]
+    for r in recs[1::2]:
+        r.update(fid=40.0 - r["step"], eval_seconds=1.5)
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    (tmp_path / "config.yaml").write_text("name: x\n")
+    text = write_report(tmp_path).read_text()
+    table = re.search(r"<table id='evaluations'>.*?</table>", text, re.S)
+    assert table is not None
+    heads = re.findall(r"<th>(.*?)</th>", table.group(0))
+    assert heads == ["step", "fid", "seconds"]
+    assert table.group(0).count("<tr>") == 3   # the header and the two evaluations
+
+
 # ---------------------------------------------------------------------------------------------
 # A real report in a real browser
 

@@ -129,8 +129,15 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 
 def _evaluations_html(records: list[dict[str, Any]]) -> str:
-    """One row per logged evaluation (``eval.every``): step and every metric it gave."""
+    """One row per logged evaluation (``eval.every``): step and every metric it gave.
+
+    Evaluations are the records with ``eval_seconds``; their columns leave out the training
+    numbers logged on every step (losses, ``d_match``, ``g_ms``, ...), which the curves show.
+    Logs written before evaluations were marked fall back to every non-loss number."""
     keys = metric_keys(records)
+    if any("eval_seconds" in r for r in records):
+        trained = {k for r in records if "eval_seconds" not in r for k in r}
+        keys = [k for k in keys if k not in trained]
     rows = [r for r in records if any(k in r for k in keys)]
     if not rows:
         return ("<p class='muted'>No evaluation during training (set eval.every to measure "

@@ -258,9 +258,12 @@ class Trainer:
                       "lr_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps) * self.lr_scale,
                       "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3)}
             if evaluate and self.is_main:
+                t_eval = time.perf_counter()
                 results = self.family.evaluate(final=False)
                 self._last_eval = (self.step, results)
                 record.update(results)
+                # marks the record as an evaluation (the report's table picks these rows)
+                record.setdefault("eval_seconds", round(time.perf_counter() - t_eval, 3))
             self._log(record)
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
                              if k in ("d_loss", "g_loss")}, refresh=False)
