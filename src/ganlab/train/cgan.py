@@ -67,14 +67,14 @@ cross-entropy and accuracy on real images), ``g_adv`` and ``g_aux``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganlab.config import OptimizerConfig, setting
+from ganlab.config import setting
 from ganlab.errors import GanlabError
 from ganlab.families import register_family
 from ganlab.losses import d_outputs_as_probability
@@ -83,25 +83,16 @@ from ganlab.report.artefacts import Artefact, ImageGrid, Text
 from ganlab.train.gan import (
     MAX_GRID_CLASSES,
     PER_CLASS,
-    EMAConfig,
-    GANConfig,
+    AdversarialConfig,
     GANFamily,
-    ModelConfig,
-    ObjectiveConfig,
-    _default_optim,
 )
 
 
 @dataclass
-class CGANConfig:
-    """The ``cgan:`` section: the ``gan:`` section's settings (but ``conditional``, which is
-    always on) and the conditioning ones."""
+class CGANConfig(AdversarialConfig):
+    """The ``cgan:`` section: the settings of every image GAN (objective, model, optim,
+    n_critic, ema) and the conditioning ones."""
 
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: dict[str, OptimizerConfig] = field(default_factory=_default_optim)
-    n_critic: int = setting(1, check="positive")   # D updates per G update
-    ema: EMAConfig = field(default_factory=EMAConfig)
     mismatch_weight: float = setting(1.0, check="non_negative")   # 0 = a plain cGAN
     g_conditioning: str = setting("concat", choices=G_CONDITIONING)
     d_conditioning: str = setting("projection", choices=D_CONDITIONING)
@@ -111,7 +102,7 @@ class CGANConfig:
     condition: str = setting("class", choices=("class", "text"))
 
     def validate(self, prefix: str) -> None:
-        GANConfig.validate(self, prefix)  # type: ignore[arg-type]   # the same shared checks
+        super().validate(prefix)
         if self.condition == "text" and self.aux_classifier_weight > 0:
             raise GanlabError(f"{prefix}aux_classifier_weight: AC-GAN's class head needs class "
                               f"labels; set it to 0 with {prefix}condition=text")

@@ -102,23 +102,16 @@ def _default_optim() -> dict[str, OptimizerConfig]:
 
 
 @dataclass
-class GANConfig:
-    """The ``gan:`` section."""
+class AdversarialConfig:
+    """The settings every image GAN section shares (``gan:``, ``cgan:``) and their checks."""
 
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: dict[str, OptimizerConfig] = field(default_factory=_default_optim)
     n_critic: int = setting(1, check="positive")   # D updates per G update
     ema: EMAConfig = field(default_factory=EMAConfig)
-    conditional: bool = False   # class-conditional G(z, y) and D(x, y); needs data.labels=true
-    # PacGAN (Lin et al. 2018): D judges `pack` samples at once, stacked along the channels
-    # (all real or all fake), which penalises a generator whose samples look alike
-    pack: int = setting(1, check="positive")
 
     def validate(self, prefix: str) -> None:
-        if getattr(self, "pack", 1) > 1 and self.conditional:   # (cgan's section has no pack)
-            raise GanlabError(f"{prefix}pack: packing is for unconditional GANs; set "
-                              f"{prefix}pack=1 or {prefix}conditional=false")
         if set(self.optim) != {"G", "D"}:
             raise GanlabError(f"{prefix}optim: needs exactly G and D, got "
                               f"{', '.join(sorted(self.optim)) or 'none'}")
@@ -132,6 +125,22 @@ class GANConfig:
                 f"of a batch, so the per-sample gradient penalty ({prefix}{which}) is "
                 f"ill-defined; set {prefix}model.batch_norm_d=false (as the "
                 "fashion-dcgan-wgan-gp preset does)")
+
+
+@dataclass
+class GANConfig(AdversarialConfig):
+    """The ``gan:`` section."""
+
+    conditional: bool = False   # class-conditional G(z, y) and D(x, y); needs data.labels=true
+    # PacGAN (Lin et al. 2018): D judges `pack` samples at once, stacked along the channels
+    # (all real or all fake), which penalises a generator whose samples look alike
+    pack: int = setting(1, check="positive")
+
+    def validate(self, prefix: str) -> None:
+        if self.pack > 1 and self.conditional:
+            raise GanlabError(f"{prefix}pack: packing is for unconditional GANs; set "
+                              f"{prefix}pack=1 or {prefix}conditional=false")
+        super().validate(prefix)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +161,7 @@ class GANFamily(Family):
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
-        hp: GANConfig = self.section
+        hp: AdversarialConfig = self.section
         self.hp = hp
         oc = hp.objective
         self.objective = get_objective(oc.name, a=oc.lsgan_a, b=oc.lsgan_b, c=oc.lsgan_c)
@@ -212,7 +221,7 @@ class GANFamily(Family):
 
     def _num_classes(self) -> int | None:
         """The classes G and D are conditioned on; None for an unconditional pair."""
-        return self._class_count() if self.hp.conditional else None
+        return self._class_count() if getattr(self.hp, "conditional", False) else None
 
     def _class_count(self) -> int:
         """The number of classes of the data, or a clear error when it has no labels."""
