@@ -15,7 +15,7 @@ conditioned by concatenation or by projection, over training seeds; each arm is 
   first run), with the real-image ceiling and the shuffled floor.
 
 Steps are scaled down from the presets to fit a 2-core CPU (the table says how many), but for
-the last Fashion row: the shipped preset at its full 2,500 steps, with its AC-GAN head (the
+the last Fashion row: the shipped preset at its full length, with its AC-GAN head (the
 ablation rows turn it off). Finished runs under ``--runs`` are reused, so several invocations
 (``--sets``, ``--arms``) can train in parallel and a last one writes the page.
 
@@ -66,6 +66,13 @@ ARMS = {
 }
 Arm = tuple[str, dict[str, float | str], str]
 PRESETS = {"fashion": "fashion-cgan", "emoji": "emoji-t2i"}
+
+
+def preset_steps(which: str) -> int:
+    """``train.steps`` of the set's preset, as shipped."""
+    from ganlab.config import preset_data
+
+    return int(preset_data(PRESETS[which])["train"]["steps"])
 
 
 def ganlab(*args: str) -> str:
@@ -166,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
              + f"{a.other}. Mean ± std over {len(a.seeds)} training seeds.", ""]
     if "fashion" in results:
         lines += ["Fashion-MNIST, class-conditional (`fashion-cgan`; the ablation rows with "
-                  f"{a.steps_fashion} steps instead of the preset's 2,500 and AC-GAN off, the "
+                  f"{a.steps_fashion} steps instead of the preset's "
+                  f"{preset_steps('fashion'):,} and AC-GAN off, the "
                   "preset's row at its full length): conditional accuracy and FID in the "
                   "shipped Fashion classifier's features (1,000 samples a class vs the test "
                   "set); CAS: a classifier trained 3 epochs on 10,000 generated images, tested "
@@ -177,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                   "CAS % | real-data accuracy % |", "|---|---|---|---|---|---|"]
         for arm, ms in results["fashion"].items():
             kind = next(x[2] for x in ARMS["fashion"] if x[0] == arm)
-            lines.append(f"| {arm} | {a.steps_fashion if kind == 'short' else 2500} | "
+            steps = a.steps_fashion if kind == "short" else preset_steps("fashion")
+            lines.append(f"| {arm} | {steps} | "
                          f"{mean_std([m['accuracy'] for m in ms], 100)} | "
                          f"{mean_std([m['fid'] for m in ms])} | "
                          f"{mean_std([m['cas'] for m in ms], 100)} | "
@@ -194,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     if "emoji" in results:
         any_arm = next(iter(results["emoji"].values()))
         lines += [f"Emoji, text-conditional (`emoji-t2i`, {a.steps_emoji} steps instead of the "
-                  "preset's 3,000): retrieval of each generated image's own text among 100 "
-                  "texts of held-out emoji (371 names never trained on), by a scorer trained on "
-                  "real images only.", "",
+                  f"preset's {preset_steps('emoji'):,}): retrieval of each generated image's own "
+                  "text among 100 texts of held-out emoji (371 names never trained on), by a "
+                  "scorer trained on real images only.", "",
                   "| D conditioning, mismatch term | top-1 % | top-5 % |", "|---|---|---|"]
         for arm, ms in results["emoji"].items():
             lines.append(f"| {arm} | {mean_std([m['generated_top1'] for m in ms], 100)} | "
