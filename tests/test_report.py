@@ -16,7 +16,7 @@ from PIL import Image
 from ganlab.cli import main
 from ganlab.report.grid import make_grid, save_grid
 from ganlab.report.html import MAX_SNAPSHOTS, snapshot_files, write_report
-from ganlab.report.plots import metric_keys, save_curves
+from ganlab.report.plots import metric_keys, panels_of, save_curves, split_metric_keys
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -82,18 +82,24 @@ def test_report_without_summary_or_snapshots(tmp_path: Path) -> None:
 
 def test_evaluation_table_leaves_out_training_numbers(tmp_path: Path) -> None:
     # a family's extra training numbers (d_match) are logged every step; evaluations (every
-    # other log step here) add fid and eval_seconds: only the evaluation columns are tabled
+    # other log step here) add fid, a per-class metric and eval_seconds: only the evaluations'
+    # own columns are tabled, the per-class values are drawn with their metric
     recs = [{"step": 10 * (i + 1), "d_loss": 1.0, "g_loss": 0.7, "d_match": 0.5 + i}
             for i in range(4)]
     for r in recs[1::2]:
-        r.update(fid=40.0 - r["step"], eval_seconds=1.5)
+        r.update(fid=40.0 - r["step"], acc=0.5, acc_0=0.4, acc_1=0.6, eval_seconds=1.5)
+    assert split_metric_keys(recs) == (["fid", "acc", "acc_0", "acc_1"], ["d_match"])
+    assert panels_of(["fid", "acc", "acc_0", "acc_1"]) == [["fid"], ["acc", "acc_0", "acc_1"]]
+    curves = save_curves(recs, tmp_path / "plots")
+    assert [(t, p.name) for t, p in curves][-2:] == [
+        ("Evaluations", "metrics.png"), ("Other training numbers", "training_terms.png")]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     (tmp_path / "config.yaml").write_text("name: x\n")
     text = write_report(tmp_path).read_text()
     table = re.search(r"<table id='evaluations'>.*?</table>", text, re.S)
     assert table is not None
     heads = re.findall(r"<th>(.*?)</th>", table.group(0))
-    assert heads == ["step", "fid", "seconds"]
+    assert heads == ["step", "fid", "acc", "seconds"]
     assert table.group(0).count("<tr>") == 3   # the header and the two evaluations
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ganlab.atomic import write_text
 from ganlab.report.artefacts import find_artefacts
-from ganlab.report.plots import metric_keys, save_curves
+from ganlab.report.plots import per_class_base, save_curves, split_metric_keys
 from ganlab.train.rundir import RUN_INFO
 
 REPORT = "report.html"
@@ -132,12 +132,12 @@ def _evaluations_html(records: list[dict[str, Any]]) -> str:
     """One row per logged evaluation (``eval.every``): step and every metric it gave.
 
     Evaluations are the records with ``eval_seconds``; their columns leave out the training
-    numbers logged on every step (losses, ``d_match``, ``g_ms``, ...), which the curves show.
-    Logs written before evaluations were marked fall back to every non-loss number."""
-    keys = metric_keys(records)
-    if any("eval_seconds" in r for r in records):
-        trained = {k for r in records if "eval_seconds" not in r for k in r}
-        keys = [k for k in keys if k not in trained]
+    numbers logged on every step (losses, ``d_match``, ``g_ms``, ...) and per-class values
+    (``cond_accuracy_3``), which the curves show. Logs written before evaluations were marked
+    fall back to every non-loss number."""
+    evaluated, _ = split_metric_keys(records)
+    keys = [k for k in evaluated if per_class_base(k, evaluated) is None]
+    per_class = len(keys) < len(evaluated)
     rows = [r for r in records if any(k in r for k in keys)]
     if not rows:
         return ("<p class='muted'>No evaluation during training (set eval.every to measure "
@@ -152,6 +152,10 @@ def _evaluations_html(records: list[dict[str, Any]]) -> str:
     names = sorted({str(r["extractor"]) for r in rows if "extractor" in r})
     note = (f"<p class='muted'>Image metrics in {html.escape(', '.join(names))} features.</p>"
             if names else "")
+    if per_class:
+        note += ("<p class='muted'>Per-class values (<code>_0</code>, <code>_1</code>, ...) are "
+                 "drawn with their metric in the curves below and kept in "
+                 "<code>metrics.jsonl</code>.</p>")
     return f"{note}<div style='overflow-x:auto'><table id='evaluations'><tr>{head}</tr>" \
            f"{body}</table></div>"
 

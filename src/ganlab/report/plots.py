@@ -8,6 +8,7 @@ bookkeeping (step, wall time, learning-rate factor) lands in "metrics".
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,41 @@ def metric_keys(records: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def split_metric_keys(records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """:func:`metric_keys` split into (what evaluations measured, other training numbers).
+
+    Evaluations are the records with ``eval_seconds`` (the loop marks them); a key also logged
+    on a record without it is a training number (a family's own terms: ``d_match``, ``g_ms``).
+    Without marked records everything counts as an evaluation (logs of older runs)."""
+    keys = metric_keys(records)
+    if not any("eval_seconds" in r for r in records):
+        return keys, []
+    trained = {k for r in records if "eval_seconds" not in r for k in r}
+    return [k for k in keys if k not in trained], [k for k in keys if k in trained]
+
+
+_PER_CLASS = re.compile(r"^(.+)_(\d+)$")
+
+
+def per_class_base(key: str, keys: list[str] | set[str]) -> str | None:
+    """``cond_accuracy`` for ``cond_accuracy_3`` when ``cond_accuracy`` is among ``keys``."""
+    m = _PER_CLASS.match(key)
+    return m.group(1) if m and m.group(1) in keys else None
+
+
 def panels_of(keys: list[str]) -> list[list[str]]:
-    """Metric keys grouped into panels: :data:`SHARED_PANELS` together, others alone."""
+    """Metric keys grouped into panels: :data:`SHARED_PANELS` together, a metric's per-class
+    values (``cond_accuracy_0``, ...) with the metric, others alone."""
     panels: list[list[str]] = []
     where: dict[tuple[str, ...], list[str]] = {}
     for key in keys:
+        base = per_class_base(key, keys)
+        if base is not None and (base,) in where:
+            where[(base,)].append(key)
+            continue
         shared = next((g for g in SHARED_PANELS if key in g), None)
+        if shared is None and any(per_class_base(k, keys) == key for k in keys):
+            shared = (key,)
         if shared is None:
             panels.append([key])
         elif shared in where:
@@ -94,9 +124,8 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
                     markersize=3)
         if separate:
             ax.set_ylabel(panel[0] if len(panel) == 1 else "", fontsize=8)
-    for row in axes:
-        row[0].grid(alpha=0.3)
-        row[0].legend(fontsize=8, loc="best")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8 if len(panel) <= 6 else 6, loc="best", ncol=1 + len(panel) // 7)
     axes[-1][0].set_xlabel("step")
     axes[0][0].set_title(title, fontsize=10)
     fig.tight_layout()
@@ -112,9 +141,11 @@ def save_curves(records: list[dict[str, Any]], folder: Path) -> list[tuple[str, 
         path = _plot(folder / f"{name}.png", title, records, list(keys))
         if path is not None:
             out.append((title, path))
-    extra = metric_keys(records)
-    if extra:
-        path = _plot(folder / "metrics.png", "Metrics", records, extra, separate=True)
+    evaluated, trained = split_metric_keys(records)
+    for name, title, keys in (("metrics", "Evaluations", evaluated),
+                              ("training_terms", "Other training numbers", trained)):
+        path = _plot(folder / f"{name}.png", title, records, keys, separate=True) if keys \
+            else None
         if path is not None:
-            out.append(("Metrics", path))
+            out.append((title, path))
     return out
