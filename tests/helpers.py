@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
+
+TIMINGS = ("wall_time", "eval_seconds")
+
+
+def untimed_metrics(run_dir: Path) -> list[dict]:
+    """A run's ``metrics.jsonl`` records without their timings: what an interrupted and resumed
+    run must reproduce exactly."""
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMINGS}
+            for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 class TinyExtractor(nn.Module):

@@ -20,6 +20,7 @@ from torch import nn
 from ganlab.cli import main
 from ganlab.train import checkpoint as ckpt
 from ganlab.train.guard import non_finite
+from helpers import untimed_metrics
 
 TINY = ["gan.model.width=16", "gan.model.depth=2", "train.batch_size=32", "train.log_every=1",
         "train.snapshot_every=0", "train.checkpoint_every=5", "train.progress=false",
@@ -161,8 +162,4 @@ def test_sigkill_at_a_random_step_then_resume_equals_an_uninterrupted_run(
     a, b = final(whole), final(run)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), kill_after
 
-    def losses(r: Path) -> list[dict[str, float]]:
-        return [{k: v for k, v in json.loads(x).items() if k not in ("wall_time", "eval_seconds")}
-                for x in (r / "metrics.jsonl").read_text().splitlines()]
-
-    assert losses(whole) == losses(run)
+    assert untimed_metrics(whole) == untimed_metrics(run)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from ganlab import config
 from ganlab.cli import main
 from ganlab.errors import GanlabError
 from ganlab.train.family import build_family
+from helpers import untimed_metrics
 
 TINY = ["gan.model.width=8", "train.batch_size=8", "train.threads=1", "train.steps=4",
         "train.log_every=2", "train.snapshot_every=0", "train.checkpoint_every=2",
@@ -51,8 +51,7 @@ def test_packed_run_trains_and_resumes_exactly(data: Path, tmp_path: Path) -> No
     full = run("full")
     half = run("half", "--until", "2")
     assert main(["resume", str(half), "--no-progress"]) == 0
-    rows = [[{k: v for k, v in json.loads(x).items() if k not in ("wall_time", "eval_seconds")}
-             for x in (r / "metrics.jsonl").read_text().splitlines()] for r in (full, half)]
+    rows = [untimed_metrics(r) for r in (full, half)]
     assert rows[0] == rows[1] and len(rows[0]) == 2
 
 

@@ -22,6 +22,7 @@ from ganlab.errors import GanlabError
 from ganlab.report.artefacts import Text
 from ganlab.train.family import Family, FamilyContext
 from ganlab.train.optim import build_optimizers
+from helpers import untimed_metrics
 
 
 @dataclass
@@ -190,12 +191,7 @@ def test_trains_checkpoints_resumes_bit_exactly_and_samples(
     assert sorted({k.split(".")[0] for k in a}) == ["D_a", "D_b", "G_a", "G_b"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
-    def records(r: Path) -> list[dict[str, Any]]:
-        return [{k: v for k, v in json.loads(line).items()
-                 if k not in ("wall_time", "eval_seconds")}
-                for line in (r / "metrics.jsonl").read_text().splitlines()]
-
-    assert records(whole) == records(run)
+    assert untimed_metrics(whole) == untimed_metrics(run)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["d_steps"] == 12
     # the text artefact, under its own name, and in the report

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from ganlab.cli import main
 from ganlab.train import checkpoint as ckpt
+from helpers import untimed_metrics
 
 ORACLE = ["data.name=oracle", "data.vocab_size=40", "data.seq_len=8", "data.limit=300"]
 COMMON = ["train.threads=1", "train.steps=12", "train.batch_size=16", "train.log_every=1",
@@ -43,10 +44,6 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path / ckpt.WEIGHTS))
 
 
-def _strip(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("wall_time", "eval_seconds")} for r in rows]
-
-
 @pytest.mark.parametrize(("preset", "fam", "until"), [
     ("oracle-seqgan", "seqgan", 2),         # stopped in MLE pre-training
     ("oracle-seqgan", "seqgan", 9),         # stopped in adversarial training
@@ -62,7 +59,7 @@ def test_resume_in_any_phase_is_bit_exact(tmp_path: Path, preset: str, fam: str,
     assert set(wa) == set(wb) and any(k.startswith("G_rollout.") for k in wa)
     for key in wa:
         assert torch.equal(wa[key], wb[key]), f"{key} differs after resume at {until}"
-    ra, rb = _strip(_rows(full)), _strip(_rows(half))
+    ra, rb = untimed_metrics(full), untimed_metrics(half)
     assert ra == rb
     assert [r["phase"] for r in ra] == [0.0] * 4 + [1.0] * 3 + [2.0] * 5
     assert all("g_loss" in r and "d_loss" in r for r in ra[7:])

@@ -114,7 +114,7 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, device: str = "cpu"
     import torch
 
     from ganlab.train import checkpoint as ckpt
-    from ganlab.train.family import build_family
+    from ganlab.train.family import build_family, timed_evaluation
     from ganlab.train.rundir import open_run
     from ganlab.train.runtime import Runtime
     from ganlab.translation import translator_of
@@ -130,7 +130,7 @@ def evaluate_run(run_dir: str | Path, n: int | None = None, device: str = "cpu"
     translator_of(family)   # refuse a family that does not translate
     family.weights_restored(ckpt.load_weights(path, family.modules()))
     with torch.random.fork_rng(devices=[]):
-        return family, family.evaluate(final=True)
+        return family, timed_evaluation(family, final=True)
 
 
 def cmd_eval_translation(args: argparse.Namespace) -> int:

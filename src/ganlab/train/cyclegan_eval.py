@@ -23,7 +23,6 @@ correlation say whether the output *visibly* depends on it. See docs/translation
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -101,7 +100,6 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
     from ganlab.metrics.extract import extract_features
     from ganlab.metrics.faithfulness import class_dependence, cycle_error, pixel_correlation
 
-    t0 = time.perf_counter()
     names = domain_names(family.spec)
     out: dict[str, Any] = {}
     cards: dict[str, Any] = {}
@@ -167,7 +165,6 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
         out["skipped"] = "; ".join(skipped)
     if cards:
         out["card"] = cards
-    out["eval_seconds"] = round(time.perf_counter() - t0, 3)
     return out
 
 

@@ -14,6 +14,7 @@ It never edits the loop, the config module, the CLI or the report. See docs/arch
 from __future__ import annotations
 
 import sys
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,6 +122,17 @@ class Family(ABC):
     def run_info(self) -> dict[str, Any]:
         """Extra facts for ``run_info.json`` (e.g. the objective), shown by the report."""
         return {}
+
+
+def timed_evaluation(family: Family, final: bool) -> dict[str, Any]:
+    """``family.evaluate(final)`` with ``eval_seconds`` (sampling included) added when it
+    measured anything: the one place evaluations are timed; the key also marks a logged
+    record as an evaluation (the report tables those rows)."""
+    t0 = time.perf_counter()
+    results = family.evaluate(final=final)
+    if results:
+        results = {**results, "eval_seconds": round(time.perf_counter() - t0, 3)}
+    return results
 
 
 def build_family(cfg: Config, runtime: Runtime | None = None, data: DataSource | None = None,

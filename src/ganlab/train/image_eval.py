@@ -18,7 +18,6 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -165,7 +164,7 @@ class ImageEvaluator:
         """Metrics of ``generate(eval.n_samples)`` (float images in [-1, 1], N,C,H,W); {} when
         skipped. Flat numbers (``fid``, ``kid_mean``, ``precision`` ... and ``score`` with its
         entropies when the extractor classifies), the extractor's name, ``card`` (how they were
-        made, JSON-ready) and ``eval_seconds`` (sampling included)."""
+        made, JSON-ready); the trainer adds ``eval_seconds``."""
         if self.data_cfg.name == STACKED:
             return self._stacked_modes(generate)
         if not self.resolve():
@@ -175,7 +174,6 @@ class ImageEvaluator:
         from ganlab.metrics.extract import extract_features
         from ganlab.report.grid import to_uint8
 
-        t0 = time.perf_counter()
         fake = to_uint8(generate(self.cfg.n_samples)).cpu().numpy()
         if self._reference_features is None:
             assert self.reference is not None
@@ -189,8 +187,7 @@ class ImageEvaluator:
         values: dict[str, Any] = {key: float(results[name][value])
                                   for key, (name, value) in FLAT_KEYS.items() if name in results}
         return {**values, "extractor": self.extractor_name,
-                "card": joint_card(results, reference=self.reference_name),
-                "eval_seconds": round(time.perf_counter() - t0, 3)}
+                "card": joint_card(results, reference=self.reference_name)}
 
     def _stacked_modes(self, generate: Callable[[int], Tensor]) -> dict[str, Any]:
         """Stacked digits: modes out of 1,000 and KL(p_gen || uniform), each channel read by
@@ -199,11 +196,9 @@ class ImageEvaluator:
         from ganlab.metrics.card import joint_card
         from ganlab.report.grid import to_uint8
 
-        t0 = time.perf_counter()
         fake = to_uint8(generate(self.cfg.n_samples)).cpu().numpy()
         result = mode_counts(fake, "digits-classifier", stacked=True, use_cache=False)
         return {"stacked_modes": float(result["modes_captured"]),
                 "stacked_kl": float(result["kl_gen_data"]),
                 "extractor": "digits-classifier",
-                "card": joint_card({"stacked_modes": result}),
-                "eval_seconds": round(time.perf_counter() - t0, 3)}
+                "card": joint_card({"stacked_modes": result})}

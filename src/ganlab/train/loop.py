@@ -26,7 +26,7 @@ from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
 from ganlab.strictjson import write_json
 from ganlab.train import checkpoint as ckpt
-from ganlab.train.family import Family, build_family
+from ganlab.train.family import Family, build_family, timed_evaluation
 from ganlab.train.guard import REMEDIES, non_finite
 from ganlab.train.rundir import METRICS, RUN_INFO, SUMMARY, truncate_metrics, write_run_info
 from ganlab.train.runtime import Runtime
@@ -258,12 +258,9 @@ class Trainer:
                       "lr_factor": lr_factor(tc.lr_decay, self.step - 1, tc.steps) * self.lr_scale,
                       "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3)}
             if evaluate and self.is_main:
-                t_eval = time.perf_counter()
-                results = self.family.evaluate(final=False)
+                results = timed_evaluation(self.family, final=False)
                 self._last_eval = (self.step, results)
                 record.update(results)
-                # marks the record as an evaluation (the report's table picks these rows)
-                record.setdefault("eval_seconds", round(time.perf_counter() - t_eval, 3))
             self._log(record)
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
                              if k in ("d_loss", "g_loss")}, refresh=False)
@@ -331,7 +328,7 @@ class Trainer:
         if last is not None and last[0] == self.step:
             results = last[1]  # the loop has just evaluated this very model
         else:
-            results = self.family.evaluate(final=True)
+            results = timed_evaluation(self.family, final=True)
         self.results = results
         summary = {"name": self.cfg.name, "steps": self.step,
                    "wall_time": round(self.wall_before + time.perf_counter() - self._t0, 3),
