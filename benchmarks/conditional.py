@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in a.seeds:
                 run = train(which, arm, seed, steps[which] if arm[2] == "short" else None,
                             a.runs)
-                m = measure(which, run)
+                m = {**measure(which, run), "minutes": json.loads(
+                    (run / "summary.json").read_text())["wall_time"] / 60}
                 results.setdefault(which, {}).setdefault(arm[0], []).append(m)
                 print(f"{which} {arm[0]} seed {seed}: {m}", file=sys.stderr, flush=True)
     lines = ["## Conditional GANs: the mismatch term and the conditioning of D", "",
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                   "images (the real-data accuracy). All rows use the preset's mode-seeking "
                   "term.", "",
                   "| D conditioning, mismatch term | steps | conditional accuracy % | FID | "
-                  "CAS % | real-data accuracy % |", "|---|---|---|---|---|---|"]
+                  "CAS % | real-data accuracy % | minutes per run |",
+                  "|---|---|---|---|---|---|---|"]
         for arm, ms in results["fashion"].items():
             kind = next(x[2] for x in ARMS["fashion"] if x[0] == arm)
             steps = a.steps_fashion if kind == "short" else preset_steps("fashion")
@@ -190,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"{mean_std([m['accuracy'] for m in ms], 100)} | "
                          f"{mean_std([m['fid'] for m in ms])} | "
                          f"{mean_std([m['cas'] for m in ms], 100)} | "
-                         f"{mean_std([m['cas_real'] for m in ms], 100)} |")
+                         f"{mean_std([m['cas_real'] for m in ms], 100)} | "
+                         f"{min(m['minutes'] for m in ms):.0f}-"
+                         f"{max(m['minutes'] for m in ms):.0f} |")
         preset = results["fashion"].get(ARMS["fashion"][-1][0])
         if preset:
             acc = sum(m["accuracy"] for m in preset) / len(preset)
