@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganlab.metrics.class_score import classifier_score
+from ganlab.metrics.class_score import classifier_score, mean_confidence
 from ganlab.metrics.modes import (
     class_modes,
     kl_divergence,
@@ -40,6 +40,33 @@ def test_stacked_modes() -> None:
     rng = np.random.default_rng(0)
     spread = stacked_digit_modes(rng.integers(0, 10, size=(26000, 3)))
     assert spread["modes_captured"] == 1000 and spread["kl_gen_data"] < 0.05
+
+
+def test_stacked_kl_splits_into_channels_and_dependence() -> None:
+    rng = np.random.default_rng(1)
+    first = rng.integers(0, 10, size=26000)
+    # every channel uniform, but all three the same digit: 10 modes, all from dependence
+    same = stacked_digit_modes(np.stack([first, first, first], 1))
+    assert same["modes_captured"] == 10
+    assert same["kl_channels"] < 0.01
+    assert same["kl_dependence"] == pytest.approx(np.log(100), abs=0.01)
+    # independent channels, channel 0 twice as often 0-4 as 5-9: all from the channel part
+    skewed = np.where(rng.random(26000) < 2 / 3, rng.integers(0, 5, 26000),
+                      rng.integers(5, 10, 26000))
+    indep = stacked_digit_modes(np.stack([skewed, rng.integers(0, 10, size=26000),
+                                          rng.integers(0, 10, size=26000)], 1))
+    expected = 2 / 3 * np.log(4 / 3) + 1 / 3 * np.log(2 / 3)  # KL((2/15 x5, 1/15 x5) || 1/10)
+    assert indep["kl_channels"] == pytest.approx(expected, abs=0.01)
+    assert indep["kl_dependence"] < 0.03
+    for out in (same, indep):  # exact with empirical distributions
+        assert out["kl_gen_data"] == pytest.approx(out["kl_channels"] + out["kl_dependence"])
+        assert [sum(h) for h in out["channel_histograms"]] == [26000] * 3
+
+
+def test_mean_confidence() -> None:
+    assert mean_confidence(np.zeros((4, 2))) == pytest.approx(0.5)
+    assert mean_confidence(np.array([[80.0, 0.0, 0.0], [0.0, 0.0, 0.0]])) == pytest.approx(
+        (1 + 1 / 3) / 2)
 
 
 def test_make_stacked_digits() -> None:

@@ -41,6 +41,12 @@ def test_real_stacks_cover_the_modes_a_uniform_draw_would(source) -> None:
     # 3,000 uniform draws over 1,000 modes reach 1000 * (1 - e^-3) = 950 distinct on average
     assert 900 < out["stacked_modes"] <= 1000 and out["stacked_kl"] < 0.2
     assert out["extractor"] == "digits-classifier"
+    assert out["stacked_confidence"] > 0.85  # real digits are read with confidence
+    assert out["stacked_kl"] == pytest.approx(out["stacked_kl_channels"]
+                                              + out["stacked_kl_dependence"])
     collapsed = ev(lambda n: source.batch(1, torch.Generator().manual_seed(2)).x.expand(n, -1,
                                                                                        -1, -1))
     assert collapsed["stacked_modes"] == 1 and np.isclose(collapsed["stacked_kl"], np.log(1000))
+    # one triple: all of the KL is uneven digits per channel, none is dependence
+    assert np.isclose(collapsed["stacked_kl_channels"], np.log(1000))
+    assert abs(collapsed["stacked_kl_dependence"]) < 1e-9

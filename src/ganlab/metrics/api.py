@@ -321,10 +321,6 @@ def _logits(x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool
     return logits
 
 
-def _predict(x: Input, ext: Any, batch_size: int, progress: bool, use_cache: bool) -> np.ndarray:
-    return _logits(x, ext, batch_size, progress, use_cache).argmax(1)
-
-
 def mode_counts(
     fake: Input,
     extractor: ExtractorLike = "digits-classifier",
@@ -338,7 +334,10 @@ def mode_counts(
     """Class histogram / modes captured / KL(p_gen || p_data); stacked=True: 1,000 modes.
 
     ``fake`` may be a FeatureSet (its logits are used) unless ``stacked``: stacked digits are
-    classified channel by channel, so they need the images.
+    classified channel by channel, so they need the images. ``confidence`` is the classifier's
+    mean top-class probability over the images (or channels) it read: far below its value on
+    real data, the samples are ambiguous and the histogram partly measures the classifier's
+    guesses.
     """
     ext = as_extractor(extractor)
     if stacked:
@@ -348,16 +347,16 @@ def mode_counts(
         if arr.shape[1] != 3:
             raise GanlabError(f"stacked digits need 3-channel images, got {arr.shape[1]} channels")
         n, _, h, w = arr.shape
-        per_channel = _predict(arr.reshape(n * 3, 1, h, w), ext, batch_size, progress, use_cache)
-        values = modes_mod.stacked_digit_modes(per_channel.reshape(n, 3))
+        logits = _logits(arr.reshape(n * 3, 1, h, w), ext, batch_size, progress, use_cache)
+        values = modes_mod.stacked_digit_modes(logits.argmax(1).reshape(n, 3))
         metric = "stacked_modes"
     else:
         k = ext.spec.num_classes or 0
         p_data = None if real_labels is None else np.bincount(real_labels, minlength=k)
-        values = modes_mod.class_modes(
-            _predict(fake, ext, batch_size, progress, use_cache), k, p_data
-        )
+        logits = _logits(fake, ext, batch_size, progress, use_cache)
+        values = modes_mod.class_modes(logits.argmax(1), k, p_data)
         metric = "modes"
+    values["confidence"] = is_mod.mean_confidence(logits)
     card = MetricCard.for_extractor(
         metric, ext.card(), n_fake=_n(fake), fake_fingerprint=_fingerprint(fake)
     )

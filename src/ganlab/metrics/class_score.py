@@ -24,6 +24,11 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(1, keepdims=True))
 
 
+def mean_confidence(logits: np.ndarray) -> float:
+    """Mean over images of the classifier's top-class probability max_y p(y|x)."""
+    return float(np.exp(_log_softmax(np.asarray(logits, np.float64)).max(1)).mean())
+
+
 def _entropy(logp: np.ndarray) -> np.ndarray:
     return -(np.exp(logp) * logp).sum(-1)
 

@@ -454,7 +454,10 @@ class GANFamily(Family):
         if "stacked_modes" in results:
             return [f"stacked digits: {results['stacked_modes']:.0f} of 1000 modes, KL to "
                     f"uniform {results['stacked_kl']:.3f} ({self.cfg.eval.n_samples} samples, "
-                    "each channel read by the digit classifier)"]
+                    "each channel read by the digit classifier)",
+                    f"  of the KL: {results['stacked_kl_channels']:.3f} from uneven digits per "
+                    f"channel, {results['stacked_kl_dependence']:.3f} from dependence between "
+                    f"channels; classifier confidence {results['stacked_confidence']:.2f}"]
         if "fid" not in results:
             reason = self.image_eval.skip_reason
             return [f"image metrics skipped: {reason}"] if reason else []

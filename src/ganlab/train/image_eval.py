@@ -190,8 +190,10 @@ class ImageEvaluator:
                 "card": joint_card(results, reference=self.reference_name)}
 
     def _stacked_modes(self, generate: Callable[[int], Tensor]) -> dict[str, Any]:
-        """Stacked digits: modes out of 1,000 and KL(p_gen || uniform), each channel read by
-        the shipped digit classifier (FID has no meaning for these images)."""
+        """Stacked digits: modes out of 1,000 and KL(p_gen || uniform) with its two parts
+        (uneven digits per channel, dependence between channels) and the classifier's mean
+        confidence, each channel read by the shipped digit classifier (FID has no meaning for
+        these images)."""
         from ganlab.metrics.api import mode_counts
         from ganlab.metrics.card import joint_card
         from ganlab.report.grid import to_uint8
@@ -200,5 +202,8 @@ class ImageEvaluator:
         result = mode_counts(fake, "digits-classifier", stacked=True, use_cache=False)
         return {"stacked_modes": float(result["modes_captured"]),
                 "stacked_kl": float(result["kl_gen_data"]),
+                "stacked_kl_channels": float(result["kl_channels"]),
+                "stacked_kl_dependence": float(result["kl_dependence"]),
+                "stacked_confidence": float(result["confidence"]),
                 "extractor": "digits-classifier",
                 "card": joint_card({"stacked_modes": result})}
