@@ -103,6 +103,17 @@ def test_evaluation_table_leaves_out_training_numbers(tmp_path: Path) -> None:
     assert table.group(0).count("<tr>") == 3   # the header and the two evaluations
 
 
+def test_summary_names_per_class_values_by_class(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text(json.dumps(
+        {"steps": 10, "acc": 0.9, "acc_0": 0.8, "acc_1": 1.0, "run_12": 3}))
+    (tmp_path / "run_info.json").write_text(json.dumps(
+        {"family": "cgan", "data": {"class_names": ["T-shirt", "trouser"]}}))
+    (tmp_path / "config.yaml").write_text("name: x\n")
+    heads = re.findall(r"<th>(.*?)</th>", write_report(tmp_path).read_text())
+    # run_12 is not a per-class value: there is no run_ metric beside it
+    assert {"acc", "acc_0 (T-shirt)", "acc_1 (trouser)", "run_12"} <= set(heads)
+
+
 # ---------------------------------------------------------------------------------------------
 # A real report in a real browser
 

@@ -17,7 +17,12 @@ from typing import Any
 
 from ganlab.atomic import write_text
 from ganlab.report.artefacts import find_artefacts
-from ganlab.report.plots import per_class_base, save_curves, split_metric_keys
+from ganlab.report.plots import (
+    per_class_base,
+    per_class_label,
+    save_curves,
+    split_metric_keys,
+)
 from ganlab.train.rundir import RUN_INFO
 
 REPORT = "report.html"
@@ -120,10 +125,13 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _summary_table(summary: dict[str, Any]) -> str:
+def _summary_table(summary: dict[str, Any], class_names: list[str] | None = None) -> str:
+    """The final numbers; per-class ones (``cond_accuracy_3``) named by their class."""
     if not summary:
         return "<p class='muted'>No summary.json yet (the run has not finished).</p>"
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='num'>{_fmt(v)}</td></tr>"
+    keys = set(summary)
+    rows = "".join(f"<tr><th>{html.escape(per_class_label(str(k), keys, class_names))}</th>"
+                   f"<td class='num'>{_fmt(v)}</td></tr>"
                    for k, v in summary.items() if not isinstance(v, dict | list))
     return f"<table>{rows}</table>"
 
@@ -208,6 +216,12 @@ def _curves_html(curves: list[tuple[str, Path]]) -> str:
         f"<img src='{data_uri(p)}' alt='{html.escape(title)}'>" for title, p in curves) + "</div>"
 
 
+def _class_names(info: dict[str, Any]) -> list[str] | None:
+    data = info.get("data")
+    names = data.get("class_names") if isinstance(data, dict) else None
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
 def render(run_dir: Path) -> str:
     """The report page of ``run_dir`` as a string (writes the curve PNGs into ``plots/``)."""
     run_dir = Path(run_dir)
@@ -237,7 +251,7 @@ def render(run_dir: Path) -> str:
 <body>
 <h1>{html.escape(str(name))}</h1>
 <p class="muted">{' &middot; '.join([html.escape(str(run_dir)), *facts])}</p>
-<h2>Final summary</h2>{_summary_table(summary)}
+<h2>Final summary</h2>{_summary_table(summary, _class_names(info))}
 <h2>Evaluations during training</h2>{_evaluations_html(records)}
 <h2>Snapshots</h2>{_snapshots_html(snaps) if snaps or not series else ""}
 {_other_series_html(series)}

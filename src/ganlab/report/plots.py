@@ -81,6 +81,16 @@ def per_class_base(key: str, keys: list[str] | set[str]) -> str | None:
     return m.group(1) if m and m.group(1) in keys else None
 
 
+def per_class_label(key: str, keys: list[str] | set[str],
+                    class_names: list[str] | None) -> str:
+    """``cond_accuracy_3 (dress)`` for a per-class key when the class names are known."""
+    m = _PER_CLASS.match(key)
+    if m is None or per_class_base(key, keys) is None or not class_names:
+        return key
+    k = int(m.group(2))
+    return f"{key} ({class_names[k]})" if k < len(class_names) else key
+
+
 def panels_of(keys: list[str]) -> list[list[str]]:
     """Metric keys grouped into panels: :data:`SHARED_PANELS` together, a metric's per-class
     values (``cond_accuracy_0``, ...) with the metric, others alone."""
