@@ -16,9 +16,11 @@ subset installs offline here, so the pool is 5,000 digits (the 1,000 modes are t
     .venv/bin/python benchmarks/stacked_modes.py --steps 200 --seeds 0 --no-write   # smoke
     .venv/bin/python benchmarks/stacked_modes.py --runs DIR       # keep runs; finished ones reused
     .venv/bin/python benchmarks/stacked_modes.py --reference-only # real stacks through the counter
+    .venv/bin/python benchmarks/stacked_modes.py --runs DIR --ablations narrow-g  # what was tried
 
-Runs are looked for (and trained) in ``DIR/PRESET/seedN``; a run's score is kept beside it in
-``stacked_eval.json`` and reused while its checkpoint is the same. Writes
+Runs are looked for (and trained) in ``DIR/PRESET/seedN`` (ablations:
+``DIR/ablation-NAME/seedN``); a run's score is kept beside it in ``stacked_eval.json`` and
+reused while its checkpoint is the same. Writes
 ``docs/benchmarks/stacked_modes.md``.
 """
 
@@ -45,20 +47,33 @@ PUBLISHED = [("DCGAN", "99 / 3.4", "VEEGAN"), ("DCGAN", "78.9 / 4.50", "PacGAN T
              ("WGAN-GP", "995 / 0.148", "GDPP")]
 
 
+# What was tried on the way to the shipped stacked-dcgan (its other settings unchanged):
+# name -> (what the row says, --set overrides). Trained only when asked (--ablations).
+ABLATIONS = {
+    "narrow-g": ("G as wide as D (`gan.model.g_width=64`)", ["gan.model.g_width=64"]),
+    "narrow-g-lr-decay": ("G as wide as D, learning rate held 5,000 steps then decayed "
+                          "linearly (`train.lr_decay=hold-linear`)",
+                          ["gan.model.g_width=64", "train.lr_decay=hold-linear"]),
+    "narrow-g-pack2-lr-decay": ("G as wide as D, D judging pairs (`gan.pack=2`), learning rate "
+                                "decayed as above",
+                                ["gan.model.g_width=64", "gan.pack=2",
+                                 "train.lr_decay=hold-linear"]),
+}
+
+
 def train(preset: str, seed: int, out: Path, sets: list[str]) -> tuple[Path, float]:
-    """A finished run of ``preset`` with ``seed`` under ``out`` (reused when there is one)."""
+    """A finished run of ``preset`` with ``seed`` under ``out`` (reused when there is one) and
+    its wall time in seconds (training and final evaluation, from its summary.json)."""
     done = [p for p in out.glob("*/summary.json")] if out.is_dir() else []
-    if done:
-        summary = json.loads(done[0].read_text())
-        return done[0].parent, float(summary.get("wall_time", float("nan")))
-    args = [sys.executable, "-m", "ganlab", "train", "--preset", preset, "--out", str(out),
-            "--no-progress", "--set", f"seed={seed}"]
-    for s in sets:
-        args += ["--set", s]
-    t0 = time.perf_counter()
-    subprocess.run(args, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    (run,) = [p for p in out.iterdir() if p.is_dir()]
-    return run, time.perf_counter() - t0
+    if not done:
+        args = [sys.executable, "-m", "ganlab", "train", "--preset", preset, "--out", str(out),
+                "--no-progress", "--set", f"seed={seed}"]
+        for s in sets:
+            args += ["--set", s]
+        subprocess.run(args, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        done = [p for p in out.glob("*/summary.json")]
+    summary = json.loads(done[0].read_text())
+    return done[0].parent, float(summary.get("wall_time", float("nan")))
 
 
 N_SAMPLES = 26000
@@ -79,7 +94,10 @@ def score(run: Path) -> Score:
     from ganlab.train.checkpoint import latest
 
     cache = run / "stacked_eval.json"
-    checkpoint = str(latest(run / "checkpoints"))
+    newest = latest(run / "checkpoints")
+    if newest is None:
+        raise SystemExit(f"{run}: no checkpoint to score")
+    checkpoint = newest.name
     if cache.is_file():
         kept = json.loads(cache.read_text())
         if kept.get("checkpoint") == checkpoint:
@@ -134,11 +152,26 @@ def row(name: str, steps: str, scores: list[Score], minutes: str) -> str:
     return f"| {name} | {steps} | {' | '.join(cols)} | {per_seed} | {minutes} |"
 
 
+def ablation(text: str) -> tuple[str, list[int]]:
+    """``NAME`` or ``NAME=0,1,2`` -> (name, seeds)."""
+    name, _, seeds = text.partition("=")
+    if name not in ABLATIONS:
+        raise argparse.ArgumentTypeError(f"unknown ablation {name!r}; choose from "
+                                         + ", ".join(sorted(ABLATIONS)))
+    try:
+        return name, [int(x) for x in seeds.split(",")] if seeds else [0]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: seeds are integers, e.g. {name}=0,1,2") from None
+
+
 def command_line(a: argparse.Namespace) -> str:
     parts = [".venv/bin/python benchmarks/stacked_modes.py", "--presets", *a.presets,
              "--seeds", *map(str, a.seeds)]
     if a.steps:
         parts += ["--steps", str(a.steps)]
+    if a.ablations:
+        parts += ["--ablations", *(f"{n}={','.join(map(str, seeds))}" for n, seeds in a.ablations)]
     if a.runs:
         parts += ["--runs", "DIR"]
     return " ".join(parts)
@@ -149,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presets", nargs="+", default=["stacked-dcgan"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=None, help="override train.steps")
+    ap.add_argument("--ablations", nargs="*", default=[], type=ablation, metavar="NAME[=SEEDS]",
+                    help="also train and score these variants of the first preset ("
+                    + ", ".join(sorted(ABLATIONS)) + "), on seed 0 or the listed seeds "
+                    "(narrow-g=0,1,2)")
     ap.add_argument("--runs", default=None, help="keep the run folders here")
     ap.add_argument("--other", default="nothing else ran on the machine")
     ap.add_argument("--no-write", action="store_true")
@@ -168,15 +205,20 @@ def main(argv: list[str] | None = None) -> int:
 
     sets = [f"train.steps={a.steps}"] if a.steps else []
     root = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="stacked-"))
+    base = a.presets[0]
+    # (row label, group key, preset, extra --set overrides, seeds, folder of the arm's runs)
+    arms = [(f"ganlab `{p}`", p, p, [], a.seeds, root / p) for p in a.presets]
+    arms += [(f"ablation of `{base}`: {ABLATIONS[n][0]}", n, base, ABLATIONS[n][1], seeds,
+              root / f"ablation-{n}") for n, seeds in a.ablations]
     started = time.time()
     results: dict[str, list[tuple[int, Score, float, int, Path]]] = {}
-    for preset in a.presets:
-        for seed in a.seeds:
-            run, secs = train(preset, seed, root / preset / f"seed{seed}", sets)
+    for _, key, preset, extra, seeds, folder in arms:
+        for seed in seeds:
+            run, secs = train(preset, seed, folder / f"seed{seed}", sets + extra)
             summary = json.loads((run / "summary.json").read_text())
             sc = score(run)
-            results.setdefault(preset, []).append((seed, sc, secs, summary["steps"], run))
-            print(f"{preset} seed {seed}: {sc['modes']:.0f} modes, KL {sc['kl']:.3f} "
+            results.setdefault(key, []).append((seed, sc, secs, summary["steps"], run))
+            print(f"{key} seed {seed}: {sc['modes']:.0f} modes, KL {sc['kl']:.3f} "
                   f"({secs / 60:.1f} min)", file=sys.stderr, flush=True)
     described = "; ".join(f"`{p}`: {preset_data(p).get('description', '')}" for p in a.presets)
     lines = [
@@ -198,33 +240,37 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
-    for preset, rs in results.items():
+    for label, key, *_ in arms:
+        rs = results[key]
         scores = [r[1] for r in rs]
-        seeds = f"{len(rs)} training seed" + ("s" if len(rs) > 1 else "")
-        lines.append(row(f"ganlab `{preset}` (mean ± std over {seeds})",
-                         str(rs[0][3]), scores, f"{sum(r[2] for r in rs) / len(rs) / 60:.1f}"))
-        modes = sum(s["modes"] for s in scores) / len(scores)
-        kl = sum(s["kl"] for s in scores) / len(scores)
-        verdicts.append(f"`{preset}`: {'met' if modes >= 990 and kl <= 0.1 else 'not met'}")
+        seeds_text = f"{len(rs)} training seed" + ("s" if len(rs) > 1 else "")
+        lines.append(row(f"{label} (mean ± std over {seeds_text})" if len(rs) > 1
+                         else f"{label} (seed {rs[0][0]})", str(rs[0][3]), scores,
+                         f"{sum(r[2] for r in rs) / len(rs) / 60:.1f}"))
+        if key in a.presets:
+            modes = sum(s["modes"] for s in scores) / len(scores)
+            kl = sum(s["kl"] for s in scores) / len(scores)
+            verdicts.append(f"`{key}`: {'met' if modes >= 990 and kl <= 0.1 else 'not met'}")
     lines.append(ref_row)
     lines += [f"| {name} (quoted, {src}) | | {v.split(' / ')[0]} | {v.split(' / ')[1]} "
               "| | | | | |" for name, v, src in PUBLISHED]
-    groups = [Group(p, tuple(r[1]["kl"] for r in rs)) for p, rs in results.items()]
+    groups = [Group(k, tuple(r[1]["kl"] for r in rs)) for k, rs in results.items()
+              if len(rs) > 1]
     lines += ["", "Target (>= 990 modes and KL <= 0.1, mean over 3 seeds): "
               + "; ".join(verdicts) + "."]
     lines += [f"KL, {d.b} - {d.a}: {d.diff:+.3f} ("
               + ("exceeds" if d.exceeds_spread else "within")
               + f" the spread over training seeds; Welch p {d.p_value:.3g})."
               for d in compare_all(groups)]
-    logged = [(preset, seed, logged_evaluations(run)) for preset, rs in results.items()
+    logged = [(key, seed, logged_evaluations(run)) for key, rs in results.items()
               for seed, _, _, _, run in rs]
     logged = [x for x in logged if len(x[2]) > 1]
     if logged:
         lines += ["", "Evaluations logged during training (step: modes / KL, each on the run's "
                   "own samples; `eval.every` set for these runs):", ""]
-        lines += [f"- `{preset}` seed {seed}: "
+        lines += [f"- `{key}` seed {seed}: "
                   + ", ".join(f"{step}: {m:.0f} / {kl:.3f}" for step, m, kl in evs)
-                  for preset, seed, evs in logged]
+                  for key, seed, evs in logged]
     lines.append("")
     text = "\n".join(lines)
     print(text)
