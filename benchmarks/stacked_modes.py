@@ -20,7 +20,7 @@ subset installs offline here, so the pool is 5,000 digits (the 1,000 modes are t
 
 Runs are looked for (and trained) in ``DIR/PRESET/seedN`` (ablations:
 ``DIR/ablation-NAME/seedN``); a run's score is kept beside it in ``stacked_eval.json`` and
-reused while its checkpoint is the same. Writes
+reused while its checkpoint is the same; the real-data reference is kept in ``DIR`` too. Writes
 ``docs/benchmarks/stacked_modes.md``.
 """
 
@@ -196,7 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     from ganlab.config import preset_data
     from ganlab.metrics.compare import Group, compare_all
 
-    ref = real_reference(a.seeds)
+    root = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="stacked-"))
+    kept = root / f"real_reference_seeds{'-'.join(map(str, a.seeds))}.json"
+    if kept.is_file():
+        ref = json.loads(kept.read_text())
+    else:
+        ref = real_reference(a.seeds)
+        root.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(ref, indent=1))
     ref_row = row(f"real stacks through the same counter (seeds {', '.join(map(str, a.seeds))})",
                   "", ref, "")
     if a.reference_only:
@@ -204,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sets = [f"train.steps={a.steps}"] if a.steps else []
-    root = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="stacked-"))
     base = a.presets[0]
     # (row label, group key, preset, extra --set overrides, seeds, folder of the arm's runs)
     arms = [(f"ganlab `{p}`", p, p, [], a.seeds, root / p) for p in a.presets]
