@@ -162,11 +162,13 @@ def ablation(text: str) -> tuple[str, list[int]]:
             f"{text!r}: seeds are integers, e.g. {name}=0,1,2") from None
 
 
+def avg(scores: list[Score], key: str) -> float:
+    """Mean of one score over runs."""
+    return sum(s[key] for s in scores) / len(scores)
+
+
 def where_the_kl_is(preset: str, scores: list[Score], ref: list[Score]) -> str:
     """A sentence on the split of the preset's KL beside the real-data reference."""
-    def avg(xs: list[Score], k: str) -> float:
-        return sum(x[k] for x in xs) / len(xs)
-
     kl, ch, dep, conf = (avg(scores, k) for k in ("kl", "kl_channels", "kl_dependence",
                                                    "confidence"))
     ref_ch, ref_dep, ref_conf = (avg(ref, k) for k in ("kl_channels", "kl_dependence",
@@ -274,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                          else f"{label} (seed {rs[0][0]})", str(rs[0][3]), scores,
                          f"{sum(r[2] for r in rs) / len(rs) / 60:.1f}"))
         if key in a.presets:
-            modes = sum(s["modes"] for s in scores) / len(scores)
-            kl = sum(s["kl"] for s in scores) / len(scores)
+            modes, kl = avg(scores, "modes"), avg(scores, "kl")
             verdicts.append(f"`{key}`: {'met' if modes >= 990 and kl <= 0.1 else 'not met'}")
     lines.append(ref_row)
     lines += [f"| {name} (quoted, {src}) | | {v.split(' / ')[0]} | {v.split(' / ')[1]} "
