@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "benchmarks"
 ORDER = ["modes_2d", "stacked_modes", "train_speed", "metrics", "fashion_fid",
-         "fashion_fid_seeds", "ddp_scaling", "guard_cost", "translation_pix2pix",
+         "fashion_fid_inception", "ddp_scaling", "guard_cost", "translation_pix2pix",
          "translation_cyclegan", "seq_oracle", "seq_text"]
 
 HEADER = """# Benchmarks

@@ -17,6 +17,7 @@ subset installs offline here, so the pool is 5,000 digits (the 1,000 modes are t
     .venv/bin/python benchmarks/stacked_modes.py --runs DIR       # keep runs; finished ones reused
     .venv/bin/python benchmarks/stacked_modes.py --reference-only # real stacks through the counter
     .venv/bin/python benchmarks/stacked_modes.py --runs DIR --ablations wide-g=0,1 lr-decay  # tried
+    .venv/bin/python benchmarks/stacked_modes.py --runs DIR --steps 5000 --seeds 0 --ablations r1
 
 Runs are looked for (and trained) in ``DIR/PRESET/seedN`` (ablations:
 ``DIR/ablation-NAME/seedN``); a run's score is kept beside it in ``stacked_eval.json`` and
@@ -55,6 +56,13 @@ ABLATIONS = {
                  "(`train.lr_decay=hold-linear`)", ["train.lr_decay=hold-linear"]),
     "pack2-lr-decay": ("D judging pairs of samples (`gan.pack=2`, PacGAN) and the learning "
                        "rate decayed as above", ["gan.pack=2", "train.lr_decay=hold-linear"]),
+    "n-critic-2": ("two D updates per G update (`gan.n_critic=2`, 1.6x the step time)",
+                   ["gan.n_critic=2"]),
+    "ttur": ("two time-scale learning rates, D 4e-4 and G 1e-4 (TTUR)",
+             ["gan.optim.D.lr=0.0004", "gan.optim.G.lr=0.0001"]),
+    "r1": ("R1 penalty on real images (gamma 0.1) instead of BatchNorm in D "
+           "(`gan.objective.r1_gamma=0.1`, `gan.model.batch_norm_d=false`)",
+           ["gan.objective.r1_gamma=0.1", "gan.model.batch_norm_d=false"]),
 }
 
 
