@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ganlab.errors import GanlabError
 from ganlab.metrics.class_score import classifier_score, mean_confidence
 from ganlab.metrics.modes import (
     class_modes,
@@ -61,6 +62,28 @@ def test_stacked_kl_splits_into_channels_and_dependence() -> None:
     for out in (same, indep):  # exact with empirical distributions
         assert out["kl_gen_data"] == pytest.approx(out["kl_channels"] + out["kl_dependence"])
         assert [sum(h) for h in out["channel_histograms"]] == [26000] * 3
+
+
+def test_confident_channels_tell_guessing_from_uneven_drawing() -> None:
+    rng = np.random.default_rng(2)
+    n = 20000
+    drawn = rng.integers(0, 10, size=(n, 3))
+    # Even drawing, but a third of the readings are ambiguous and read as 0: the channels'
+    # part is large over all readings and near zero over the confident ones.
+    ambiguous = rng.random((n, 3)) < 1 / 3
+    guessed = stacked_digit_modes(np.where(ambiguous, 0, drawn), confident=~ambiguous)
+    assert guessed["kl_channels"] > 0.3 and guessed["kl_channels_confident"] < 0.01
+    assert guessed["confident_fraction"] == pytest.approx(2 / 3, abs=0.01)
+    # Uneven drawing (0 three times as often), every reading equally sure: no difference.
+    skewed = np.where(rng.random((n, 3)) < 0.2, 0, drawn)
+    uneven = stacked_digit_modes(skewed, confident=rng.random((n, 3)) < 0.5)
+    assert uneven["kl_channels_confident"] == pytest.approx(uneven["kl_channels"], abs=0.01)
+    assert uneven["kl_channels"] > 0.1
+    # No confident reading in a channel: no value, rather than a histogram of nothing.
+    none = stacked_digit_modes(drawn, confident=np.zeros((n, 3), bool))
+    assert none["kl_channels_confident"] is None and none["confident_fraction"] == 0.0
+    with pytest.raises(GanlabError, match="confident"):
+        stacked_digit_modes(drawn, confident=np.ones((n, 2), bool))
 
 
 def test_mean_confidence() -> None:

@@ -42,6 +42,8 @@ def test_real_stacks_cover_the_modes_a_uniform_draw_would(source) -> None:
     assert 900 < out["stacked_modes"] <= 1000 and out["stacked_kl"] < 0.2
     assert out["extractor"] == "digits-classifier"
     assert out["stacked_confidence"] > 0.85  # real digits are read with confidence
+    assert out["stacked_confident_fraction"] > 0.8
+    assert out["stacked_kl_channels_confident"] < 0.05  # confident readings even too
     assert out["stacked_kl"] == pytest.approx(out["stacked_kl_channels"]
                                               + out["stacked_kl_dependence"])
     collapsed = ev(lambda n: source.batch(1, torch.Generator().manual_seed(2)).x.expand(n, -1,

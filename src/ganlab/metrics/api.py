@@ -337,7 +337,8 @@ def mode_counts(
     classified channel by channel, so they need the images. ``confidence`` is the classifier's
     mean top-class probability over the images (or channels) it read: far below its value on
     real data, the samples are ambiguous and the histogram partly measures the classifier's
-    guesses.
+    guesses; for stacked digits, ``kl_channels_confident`` (the channels' part of the KL over
+    the channels read with top probability >= 0.9) says how much of it does.
     """
     ext = as_extractor(extractor)
     if stacked:
@@ -348,7 +349,8 @@ def mode_counts(
             raise GanlabError(f"stacked digits need 3-channel images, got {arr.shape[1]} channels")
         n, _, h, w = arr.shape
         logits = _logits(arr.reshape(n * 3, 1, h, w), ext, batch_size, progress, use_cache)
-        values = modes_mod.stacked_digit_modes(logits.argmax(1).reshape(n, 3))
+        sure = is_mod.top_probability(logits).reshape(n, 3) >= modes_mod.CONFIDENT
+        values = modes_mod.stacked_digit_modes(logits.argmax(1).reshape(n, 3), sure)
         metric = "stacked_modes"
     else:
         k = ext.spec.num_classes or 0

@@ -24,9 +24,14 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(1, keepdims=True))
 
 
+def top_probability(logits: np.ndarray) -> np.ndarray:
+    """The classifier's top-class probability max_y p(y|x), one per image."""
+    return np.exp(_log_softmax(np.asarray(logits, np.float64)).max(1))
+
+
 def mean_confidence(logits: np.ndarray) -> float:
     """Mean over images of the classifier's top-class probability max_y p(y|x)."""
-    return float(np.exp(_log_softmax(np.asarray(logits, np.float64)).max(1)).mean())
+    return float(top_probability(logits).mean())
 
 
 def _entropy(logp: np.ndarray) -> np.ndarray:

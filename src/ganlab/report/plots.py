@@ -23,7 +23,9 @@ BOOKKEEPING = {"step", "wall_time", "lr_factor", "lr_g_factor", "epoch", "eval_s
 # metrics drawn in one panel of the "metrics" figure (any other metric gets a panel of its own)
 SHARED_PANELS = (("kid_mean", "kid_std"), ("precision", "recall", "density", "coverage"),
                  ("per_image_entropy", "marginal_entropy"),
-                 ("stacked_kl", "stacked_kl_channels", "stacked_kl_dependence"))
+                 ("stacked_kl", "stacked_kl_channels", "stacked_kl_dependence",
+                  "stacked_kl_channels_confident"),
+                 ("stacked_confidence", "stacked_confident_fraction"))
 LABELS = {"d_real": "D(x), real (prob. or critic score)",
           "d_fake": "D(G(z)), generated (prob. or critic score)"}
 

@@ -457,7 +457,11 @@ class GANFamily(Family):
                     "each channel read by the digit classifier)",
                     f"  of the KL: {results['stacked_kl_channels']:.3f} from uneven digits per "
                     f"channel, {results['stacked_kl_dependence']:.3f} from dependence between "
-                    f"channels; classifier confidence {results['stacked_confidence']:.2f}"]
+                    f"channels; classifier confidence {results['stacked_confidence']:.2f}",
+                    *([f"  over the {results['stacked_confident_fraction']:.0%} of channels "
+                       "read with confidence (>= 0.9) the per-channel part is "
+                       f"{results['stacked_kl_channels_confident']:.3f}"]
+                      if "stacked_kl_channels_confident" in results else [])]
         if "fid" not in results:
             reason = self.image_eval.skip_reason
             return [f"image metrics skipped: {reason}"] if reason else []
