@@ -197,9 +197,10 @@ def where_the_kl_is(preset: str, scores: list[Score], ref: list[Score]) -> str:
                  "favoured combinations of digits.")
         if sure >= 0.8 * ch:
             text += (f" Over the {frac:.0%} of channels read with confidence the channels' "
-                     f"part is {sure:.3f}, no smaller: the generator itself draws some digits "
-                     "more often than others; the ambiguous digits the classifier guesses at "
-                     "do not explain it.")
+                     f"part is {sure:.3f}, no smaller: the digits the generator draws clearly "
+                     "are themselves uneven, so guessing at ambiguous digits does not explain "
+                     "the KL; some digits are drawn less often, or less clearly, than others "
+                     "(a classifier cannot tell which).")
         elif sure <= 0.5 * ch:
             text += (f" Over the {frac:.0%} of channels read with confidence the channels' "
                      f"part is only {sure:.3f}: much of the unevenness is the classifier "
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "the channels); confidence = the classifier's mean top-class probability (low: "
         "ambiguous digits, read by guess); the channels' part again over the confident readings "
         "only (top probability >= 0.9; the fraction of them beside it): near zero when the "
-        "generator draws digits evenly and only the ambiguous ones are read unevenly. The "
+        "digits are even where they are clear and only the ambiguous ones are read unevenly. The "
         "digits come from MNIST-5k (5,000 images) "
         f"rather than MNIST's 60,000. Presets: {described}.", "",
         "| model | steps | modes (of 1,000) | KL to uniform | KL: channels | KL: dependence "

@@ -71,10 +71,11 @@ def stacked_digit_modes(
 
     ``confident`` ((N, 3) booleans: the channel was read with confidence) adds
     ``kl_channels_confident``, the channels' part counted over confident readings only, and
-    ``confident_fraction``. It tells the two causes of a large ``kl_channels`` apart: when the
-    generator draws digits evenly but the classifier guesses on ambiguous ones, the confident
-    readings are even (the part shrinks); when the generator favours some digits, they are not.
-    ``None`` when a channel has no confident reading.
+    ``confident_fraction``. When the generator draws digits evenly and equally clearly but the
+    classifier guesses on the ambiguous ones, the confident readings are even (the part
+    shrinks); when some digits are drawn more often, or more clearly, than others, they are not
+    (the classifier cannot tell those two apart). ``None`` when a channel has no confident
+    reading.
     """
     c = np.asarray(channel_predictions, np.int64)
     ids = stacked_mode_ids(c)
