@@ -200,14 +200,13 @@ class ImageEvaluator:
 
         fake = to_uint8(generate(self.cfg.n_samples)).cpu().numpy()
         result = mode_counts(fake, "digits-classifier", stacked=True, use_cache=False)
-        out = {"stacked_modes": float(result["modes_captured"]),
-               "stacked_kl": float(result["kl_gen_data"]),
-               "stacked_kl_channels": float(result["kl_channels"]),
-               "stacked_kl_dependence": float(result["kl_dependence"]),
-               "stacked_confidence": float(result["confidence"]),
-               "stacked_confident_fraction": float(result["confident_fraction"]),
-               "extractor": "digits-classifier",
-               "card": joint_card({"stacked_modes": result})}
-        if result["kl_channels_confident"] is not None:  # None: a channel never read surely
-            out["stacked_kl_channels_confident"] = float(result["kl_channels_confident"])
-        return out
+        sure = result["kl_channels_confident"]  # None: a channel never read with confidence
+        return {"stacked_modes": float(result["modes_captured"]),
+                "stacked_kl": float(result["kl_gen_data"]),
+                "stacked_kl_channels": float(result["kl_channels"]),
+                "stacked_kl_dependence": float(result["kl_dependence"]),
+                **({} if sure is None else {"stacked_kl_channels_confident": float(sure)}),
+                "stacked_confidence": float(result["confidence"]),
+                "stacked_confident_fraction": float(result["confident_fraction"]),
+                "extractor": "digits-classifier",
+                "card": joint_card({"stacked_modes": result})}
