@@ -224,7 +224,8 @@ def over_training_seeds(args: argparse.Namespace, real: np.ndarray) -> None:
         f"in all.", "",
         f"Extractor: {args.extractor} (weights sha256 {first['sha']}..., resize "
         f"{first['resize']}); real: fashion-mnist:test (10,000); generated: {args.n:,} per "
-        f"sampling seed, {args.seeds} sampling seeds per trained model; "
+        f"sampling seed, {args.seeds} sampling seed{'s' if args.seeds > 1 else ''} per "
+        "trained model; "
         f"{len(args.train_seeds)} training seeds per preset. Spread: sample std over training "
         "seeds.", "",
         "| preset | steps | train min | FID | FID per training seed | KID x1e3 | precision "
