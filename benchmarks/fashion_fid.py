@@ -104,13 +104,13 @@ def evaluate(run_dir: Path, real: np.ndarray, args: argparse.Namespace) -> dict[
 
 def finished_run(runs: Path, preset: str, seed: int, steps: str | None) -> Path | None:
     """A finished run of ``preset`` with ``seed`` (and ``steps``, when given) under ``runs``."""
-    import yaml
+    from ganlab.cli.compare import group_of  # a run's config value by dotted key
 
     for summary in sorted(runs.glob("*/summary.json")):
-        cfg = yaml.safe_load((summary.parent / "config.yaml").read_text())
-        if (cfg.get("name") == preset and cfg.get("seed") == seed
-                and (steps is None or str(cfg.get("train", {}).get("steps")) == steps)):
-            return summary.parent
+        run = summary.parent
+        if ((group_of(run, "name"), group_of(run, "seed")) == (preset, str(seed))
+                and (steps is None or group_of(run, "train.steps") == steps)):
+            return run
     return None
 
 

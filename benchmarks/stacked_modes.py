@@ -177,11 +177,15 @@ def ablation(text: str) -> tuple[str, list[int]]:
 
 def avg(scores: list[Score], key: str) -> float:
     """Mean of one score over runs."""
-    return sum(s[key] for s in scores) / len(scores)
+    from ganlab.metrics.compare import Group
+
+    return Group(key, tuple(s[key] for s in scores)).mean
 
 
 def where_the_kl_is(preset: str, scores: list[Score], ref: list[Score]) -> str:
     """A sentence on the split of the preset's KL beside the real-data reference."""
+    from ganlab.metrics.modes import CONFIDENT
+
     kl, ch, dep, conf, sure, frac = (
         avg(scores, k) for k in ("kl", "kl_channels", "kl_dependence", "confidence",
                                  "kl_channels_confident", "confident_fraction"))
@@ -195,21 +199,18 @@ def where_the_kl_is(preset: str, scores: list[Score], ref: list[Score]) -> str:
     if ch - ref_ch > 2 * max(dep - ref_dep, 0.0):
         text += (" Most of the excess is uneven digit frequencies within a channel, not "
                  "favoured combinations of digits.")
+        text += (f" Over the {frac:.0%} of channels read with confidence (top probability "
+                 f">= {CONFIDENT}) the channels' part is {sure:.3f}")
         if sure >= 0.8 * ch:
-            text += (f" Over the {frac:.0%} of channels read with confidence the channels' "
-                     f"part is {sure:.3f}, no smaller: the digits the generator draws clearly "
-                     "are themselves uneven, so guessing at ambiguous digits does not explain "
-                     "the KL; some digits are drawn less often, or less clearly, than others "
-                     "(a classifier cannot tell which).")
+            text += (", no smaller: the digits the generator draws clearly are themselves "
+                     "uneven, so guessing at ambiguous digits does not explain the KL; some "
+                     "digits are drawn less often, or less clearly, than others (a classifier "
+                     "cannot tell which).")
         elif sure <= 0.5 * ch:
-            text += (f" Over the {frac:.0%} of channels read with confidence the channels' "
-                     f"part is only {sure:.3f}: much of the unevenness is the classifier "
-                     "guessing at ambiguous digits; clearer digits, not more modes, are what "
-                     "is missing.")
+            text += (": much of the unevenness is the classifier guessing at ambiguous "
+                     "digits; clearer digits, not more modes, are what is missing.")
         else:
-            text += (f" Over the {frac:.0%} of channels read with confidence the channels' "
-                     f"part is {sure:.3f}: uneven drawing and guessing at ambiguous digits "
-                     "both contribute.")
+            text += ": uneven drawing and guessing at ambiguous digits both contribute."
     return text
 
 
@@ -243,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from ganlab.config import preset_data
     from ganlab.metrics.compare import Group, compare_all
+    from ganlab.metrics.modes import CONFIDENT
 
     root = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="stacked-"))
     kept = root / f"real_reference_seeds{'-'.join(map(str, a.seeds))}.json"
@@ -287,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         "against uniform, summed) and the dependence part (the joint against the product of "
         "the channels); confidence = the classifier's mean top-class probability (low: "
         "ambiguous digits, read by guess); the channels' part again over the confident readings "
-        "only (top probability >= 0.9; the fraction of them beside it): near zero when the "
+        f"only (top probability >= {CONFIDENT}; the fraction of them beside it): near zero "
+        "when the "
         "digits are even where they are clear and only the ambiguous ones are read unevenly. The "
         "digits come from MNIST-5k (5,000 images) "
         f"rather than MNIST's 60,000. Presets: {described}.", "",

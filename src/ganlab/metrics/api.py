@@ -185,7 +185,7 @@ def _fid_value(a: FeatureStats, b: FeatureStats) -> float:
 
 def fid_over_seeds(
     real: Images | FeatureStats,
-    fakes: list[Images],
+    fakes: list[Images] | list[FeatureSet],
     extractor: ExtractorLike = "inception-fid",
     seeds: list[int] | None = None,
     **kw: Any,

@@ -83,7 +83,7 @@ def stacked_digit_modes(
     hist = np.asarray(out.pop("histogram"), np.float64)
     marginals = [np.bincount(c[:, k], minlength=10) for k in range(3)]
     product = np.einsum("i,j,k->ijk", *(m / m.sum() for m in marginals)).reshape(-1)
-    out["kl_channels"] = sum(kl_divergence(m, np.ones(10)) for m in marginals)
+    out["kl_channels"] = _channels_kl(marginals)
     out["kl_dependence"] = kl_divergence(hist, product)
     out["channel_histograms"] = [m.tolist() for m in marginals]
     if confident is not None:
@@ -91,12 +91,14 @@ def stacked_digit_modes(
         if mask.shape != c.shape:
             raise GanlabError(f"confident: expected shape {c.shape}, got {mask.shape}")
         sure = [np.bincount(c[mask[:, k], k], minlength=10) for k in range(3)]
-        out["kl_channels_confident"] = (
-            sum(kl_divergence(m, np.ones(10)) for m in sure) if all(m.sum() for m in sure)
-            else None
-        )
+        out["kl_channels_confident"] = _channels_kl(sure) if all(m.sum() for m in sure) else None
         out["confident_fraction"] = float(mask.mean())
     return out
+
+
+def _channels_kl(histograms: list[np.ndarray]) -> float:
+    """Sum over channels of KL(the channel's digit histogram || uniform over 10)."""
+    return sum(kl_divergence(m, np.ones(10)) for m in histograms)
 
 
 def make_stacked_digits(

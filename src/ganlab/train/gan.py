@@ -452,6 +452,8 @@ class GANFamily(Family):
     def _image_line(self, results: dict[str, Any]) -> list[str]:
         assert self.image_eval is not None
         if "stacked_modes" in results:
+            from ganlab.metrics.modes import CONFIDENT
+
             return [f"stacked digits: {results['stacked_modes']:.0f} of 1000 modes, KL to "
                     f"uniform {results['stacked_kl']:.3f} ({self.cfg.eval.n_samples} samples, "
                     "each channel read by the digit classifier)",
@@ -459,7 +461,7 @@ class GANFamily(Family):
                     f"channel, {results['stacked_kl_dependence']:.3f} from dependence between "
                     f"channels; classifier confidence {results['stacked_confidence']:.2f}",
                     *([f"  over the {results['stacked_confident_fraction']:.0%} of channels "
-                       "read with confidence (>= 0.9) the per-channel part is "
+                       f"read with confidence (>= {CONFIDENT}) the per-channel part is "
                        f"{results['stacked_kl_channels_confident']:.3f}"]
                       if "stacked_kl_channels_confident" in results else [])]
         if "fid" not in results:
