@@ -1,7 +1,7 @@
 """FID / KID of the Fashion-MNIST presets against the 10k test set (PROTOCOLS.md section 3).
 
 For each preset: ``ganlab train --preset NAME`` (or reuse --runs-from), sample N images for each
-of K seeds through ``ganlab.sampling.load_generator``, and report FID (mean ± std over seeds and
+of K seeds through ``ganlab.load_run(RUN).generator()``, and report FID (mean ± std over seeds and
 every value) and KID against ``fashion-mnist:test`` with the chosen extractor. Real statistics
 are computed once and cached. Lucic et al. 2018 report Fashion-MNIST FID 21.5-30.7 with 10k
 samples (Inception features); compare only numbers made with the same extractor, resize and N.
@@ -78,11 +78,11 @@ def evaluate(run_dir: Path, real: np.ndarray, args: argparse.Namespace) -> dict[
     those features. With Inception on a CPU, one pass over 10,000 images is ~20 minutes.
     """
     from ganlab import metrics
+    from ganlab.api import load_run
     from ganlab.metrics.extract import as_extractor, extract_features
-    from ganlab.sampling import load_generator
 
     ext = as_extractor(args.extractor)
-    gen = load_generator(run_dir)
+    gen = load_run(run_dir).generator()
     real_fs = extract_features(real, ext, args.batch_size, progress=True)
     fakes = [extract_features(gen.sample(args.n, seed).numpy(), ext, args.batch_size,
                               progress=True) for seed in range(args.seeds)]

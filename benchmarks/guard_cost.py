@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from ganlab import config
-from ganlab.train.loop import Trainer
-from ganlab.train.rundir import new_run
+from ganlab.api import build_trainer
+from ganlab.runs import new_run
 
 CASES = {
     "ring-ns (MLP, batch 512)": ("ring-ns", ["train.steps=200"]),
@@ -33,7 +33,7 @@ COMMON = ["train.snapshot_every=0", "eval.every=0", "train.checkpoint_every=1000
 def rate(preset: str, overrides: list[str], guard: str, out: Path) -> float:
     cfg = config.load(preset=preset, overrides=[*overrides, *COMMON,
                                                 f"train.on_divergence={guard}"])
-    trainer = Trainer(cfg, new_run(cfg, out))
+    trainer = build_trainer(cfg, new_run(cfg, out))
     t = time.perf_counter()
     trainer.run(until=cfg.train.steps - 1)   # no final evaluation
     return (cfg.train.steps - 1) / (time.perf_counter() - t)

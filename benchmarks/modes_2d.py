@@ -64,8 +64,8 @@ def run_one(job: dict) -> dict:
     import torch
 
     from ganlab import config as config_mod
-    from ganlab.train.loop import Trainer
-    from ganlab.train.rundir import new_run
+    from ganlab.api import build_trainer
+    from ganlab.runs import new_run
 
     torch.set_num_threads(1)
     overrides = [*job["overrides"], f"seed={job['seed']}", "train.threads=1",
@@ -76,7 +76,7 @@ def run_one(job: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = new_run(cfg, tmp)
         t0 = time.perf_counter()
-        trainer = Trainer(cfg, run_dir)
+        trainer = build_trainer(cfg, run_dir)
         trainer.run()
         wall = time.perf_counter() - t0
         results = dict(trainer.results)

@@ -52,7 +52,7 @@ METHODS = ("MLE", "SeqGAN", "Gumbel")
 
 def build(preset: str, overrides: list[str]) -> Any:
     from ganlab import config
-    from ganlab.train.family import build_family
+    from ganlab.families import build_family
 
     return build_family(config.load(preset=preset, overrides=[*overrides,
                                                               "train.progress=false"]))

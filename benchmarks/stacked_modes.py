@@ -101,7 +101,7 @@ def as_score(values: dict) -> Score:
 def score(run: Path) -> Score:
     """``ganlab eval modes RUN --stacked --n 26000`` of the run's final generator (cached beside
     the run while its latest checkpoint is the same)."""
-    from ganlab.train.checkpoint import latest
+    from ganlab.engine.checkpoint import latest
 
     cache = run / "stacked_eval.json"
     newest = latest(run / "checkpoints")

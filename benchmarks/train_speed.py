@@ -30,9 +30,9 @@ from torch import Tensor, nn
 
 from ganlab import config
 from ganlab.data.images import ImageSource, load_images
-from ganlab.train.family import build_family
-from ganlab.train.gan import GANFamily
-from ganlab.train.runtime import Runtime
+from ganlab.engine.runtime import Runtime
+from ganlab.families import build_family
+from ganlab.families.gan import GANFamily
 
 BATCH = 64
 

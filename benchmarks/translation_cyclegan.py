@@ -4,7 +4,8 @@ keep its input? (the ablation of Zhu et al. 2017, Table 4, "GAN alone" vs "Cycle
 For each seed, ``ganlab train --preset mnist2fashion`` twice: as it is (cycle loss lambda 10,
 identity 0.5 x lambda) and with ``cyclegan.lambda_cycle=0`` (which also turns the identity loss
 off: the paper's "GAN alone"). Each run's final evaluation (``summary.json``; the family's
-``evaluate``, see ``ganlab.train.cyclegan_eval``) gives, per direction on 1,000 held-out inputs:
+``evaluate``, see ``ganlab.families.cyclegan.evaluate``) gives, per direction on 1,000
+held-out inputs:
 FID in the target domain's classifier features against its test split, the round-trip class
 accuracy (the digit / fashion classifier reading ``F(G(x))`` as ``x``'s class), the mutual
 information between the input's class and the class read in the output (with its shuffled-label
@@ -82,8 +83,8 @@ def figure(runs: dict[str, Path], path: Path) -> None:
     input, then per model its translation and round trip."""
     from PIL import Image
 
+    from ganlab.api import load_run
     from ganlab.report.grid import make_grid
-    from ganlab.sampling import load_run
 
     families = {name: load_run(run).family for name, run in runs.items()}
     panels = []

@@ -69,8 +69,8 @@ def train(variant: str, seed: int, steps: int, out: Path) -> Path:
 
 def figure(runs: dict[str, Path], path: Path) -> None:
     """input | L1 | cGAN | L1+cGAN | target on the same held-out inputs (seed-0 models)."""
+    from ganlab.api import load_run
     from ganlab.report.grid import save_grid
-    from ganlab.sampling import load_run
     from ganlab.translation import side_by_side
 
     columns, examples = [], None
@@ -91,9 +91,9 @@ def figure(runs: dict[str, Path], path: Path) -> None:
 def noise_effect(run: Path, seed: int, n: int = 500) -> list[str]:
     """How much the dropout noise kept at sampling changes the outputs of one model: two
     noise seeds against each other, and dropout on / off against the targets."""
+    from ganlab.api import load_run
     from ganlab.data.pairs import held_out
     from ganlab.metrics.translation import psnr_ssim
-    from ganlab.sampling import load_run
 
     family = load_run(run).family
     source, note = held_out(family.cfg.data)

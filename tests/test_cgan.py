@@ -17,15 +17,15 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from ganlab import config
+from ganlab.api import load_run
 from ganlab.cli import main
+from ganlab.engine import checkpoint as ckpt
 from ganlab.errors import GanlabError
+from ganlab.families import build_family
+from ganlab.families.cgan import CGANFamily, mismatched_labels
 from ganlab.losses import OBJECTIVES
 from ganlab.nn import Conditioning, build_models
 from ganlab.nn.layers import ConditionalBatchNorm2d, concat_channels
-from ganlab.sampling import load_run
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.cgan import CGANFamily, mismatched_labels
-from ganlab.train.family import build_family
 
 K = 4  # classes of the tiny data set
 
@@ -436,7 +436,7 @@ def test_cgan_runs_log_conditional_accuracy(tmp_path: Path) -> None:
 
 
 def test_mode_seeking_ratio() -> None:
-    from ganlab.train.cgan import mode_seeking_ratio
+    from ganlab.families.cgan import mode_seeking_ratio
 
     z = torch.zeros(4, 3)
     z[2:] = 2.0                                  # mean |z1 - z2| = 2
@@ -462,7 +462,7 @@ def test_mode_seeking_pairs_conditions_and_pushes_latents_apart(tmp_path: Path) 
     G = family.G
     z = torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(1))
     cls = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
-    from ganlab.train.cgan import mode_seeking_ratio
+    from ganlab.families.cgan import mode_seeking_ratio
 
     G.train()
     before = float(mode_seeking_ratio(G(z, cls), z))

@@ -12,12 +12,13 @@ import torch
 from safetensors.torch import load_file
 
 from ganlab import config
+from ganlab.api import load_run
 from ganlab.cli import main
+from ganlab.engine import checkpoint as ckpt
 from ganlab.errors import GanlabError
+from ganlab.families import build_family
 from ganlab.nn import build_models
-from ganlab.sampling import LatentSampler, load_run
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.family import build_family
+from ganlab.sampling import LatentSampler
 
 K = 4  # classes of the tiny data set
 

@@ -15,10 +15,10 @@ from torch import nn
 
 from ganlab.cli import main
 from ganlab.errors import GanlabError
+from ganlab.families.cyclegan.family import cycle_loss, identity_loss
+from ganlab.families.cyclegan.pool import HistoryPool
 from ganlab.metrics.faithfulness import class_dependence, cycle_error, pixel_correlation
 from ganlab.nn.resnet_translator import ResnetTranslator
-from ganlab.train.cyclegan import cycle_loss, identity_loss
-from ganlab.train.history_pool import HistoryPool
 
 # -- losses ------------------------------------------------------------------------------------
 

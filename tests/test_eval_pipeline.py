@@ -86,9 +86,9 @@ def test_eval_all_runs_the_extractor_over_each_set_once(
 def test_training_evaluation_uses_the_eval_api_and_carries_a_card(
         counting: CountingClassifier, tmp_path: Path) -> None:
     from ganlab.config import DataConfig, EvalConfig
+    from ganlab.families.image_eval import ImageEvaluator
     from ganlab.report.html import _evaluations_html, _summary_table
     from ganlab.report.plots import metric_keys
-    from ganlab.train.image_eval import ImageEvaluator
 
     real = _images(2, N_REAL)
     ref = _npz(tmp_path, "ref.npz", real)

@@ -18,8 +18,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ganlab.cli import main
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.guard import non_finite
+from ganlab.engine import checkpoint as ckpt
+from ganlab.engine.guard import non_finite
 from helpers import untimed_metrics
 
 TINY = ["gan.model.width=16", "gan.model.depth=2", "train.batch_size=32", "train.log_every=1",

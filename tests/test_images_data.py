@@ -13,12 +13,12 @@ import torch
 from PIL import Image
 
 from ganlab import config
+from ganlab.api import build_trainer
 from ganlab.config import DataConfig
 from ganlab.data import build_data, data_names
 from ganlab.data import images as im
 from ganlab.errors import GanlabError
-from ganlab.train.loop import Trainer
-from ganlab.train.rundir import new_run, open_run
+from ganlab.runs import new_run, open_run
 from helpers import untimed_metrics
 
 
@@ -204,11 +204,11 @@ def test_resume_on_images_is_bit_exact(tmp_path: Path) -> None:
         "train.log_every=1", "train.snapshot_every=0", "train.checkpoint_every=3",
         "train.progress=false", "gan.ema.enabled=true"])
     full = new_run(cfg, tmp_path / "full")
-    Trainer(cfg, full).run()
+    build_trainer(cfg, full).run()
     half = new_run(cfg, tmp_path / "half")
-    Trainer(cfg, half).run(until=3)
+    build_trainer(cfg, half).run(until=3)
     cfg2, _ = open_run(half)
-    resumed = Trainer(cfg2, half)
+    resumed = build_trainer(cfg2, half)
     assert resumed.restore() and resumed.step == 3
     resumed.run()
     assert untimed_metrics(full) == untimed_metrics(half)

@@ -147,13 +147,13 @@ def test_lab_supports_command(tmp_path, capsys):
 
 
 def test_evaluate_logs_js_and_w1(tmp_path, tiny_ring_overrides):
-    from ganlab.train.loop import Trainer
-    from ganlab.train.rundir import new_run
+    from ganlab.api import build_trainer
+    from ganlab.runs import new_run
 
     cfg = config_mod.load(preset="ring-ns", overrides=[*tiny_ring_overrides, "train.steps=20",
                                                        "eval.every=5"])
     run_dir = new_run(cfg, tmp_path)
-    trainer = Trainer(cfg, run_dir)
+    trainer = build_trainer(cfg, run_dir)
     assert trainer.run(until=10) == 0          # stop early: no final report to render
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [5, 10]

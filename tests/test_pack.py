@@ -11,7 +11,7 @@ import torch
 from ganlab import config
 from ganlab.cli import main
 from ganlab.errors import GanlabError
-from ganlab.train.family import build_family
+from ganlab.families import build_family
 from helpers import untimed_metrics
 
 TINY = ["gan.model.width=8", "train.batch_size=8", "train.threads=1", "train.steps=4",

@@ -14,13 +14,13 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ganlab import config
+from ganlab.api import load_run
 from ganlab.cli import main
+from ganlab.engine import checkpoint as ckpt
 from ganlab.errors import GanlabError
+from ganlab.families import build_family
 from ganlab.nn.patchgan import PatchDiscriminator, min_input_size, receptive_field
 from ganlab.nn.unet import UNet, auto_depth
-from ganlab.sampling import load_run
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.family import build_family
 from ganlab.translation import ModuleTranslator, side_by_side
 
 SIZES = (28, 32, 64, 128)

@@ -21,13 +21,13 @@ import torch
 from torch import nn
 
 from ganlab import config
+from ganlab import runs as rundir
 from ganlab.cli import main
+from ganlab.engine import checkpoint as ckpt
 from ganlab.errors import GanlabError
+from ganlab.runs import lock_run, new_run
 from ganlab.strictjson import dumps_strict as dumps_json
 from ganlab.strictjson import write_json
-from ganlab.train import checkpoint as ckpt
-from ganlab.train import rundir
-from ganlab.train.rundir import lock_run, new_run
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ def state(step: int) -> dict:
 
 HOLD = """
 import sys
-from ganlab.train.rundir import lock_run
+from ganlab.runs import lock_run
 with lock_run(sys.argv[1]):
     print("locked", flush=True)
     sys.stdin.read()

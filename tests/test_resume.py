@@ -12,10 +12,11 @@ import torch
 from safetensors.torch import load_file
 
 from ganlab import config
+from ganlab.api import build_trainer
 from ganlab.cli import main
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.loop import INTERRUPTED, Trainer
-from ganlab.train.rundir import new_run, open_run
+from ganlab.engine import checkpoint as ckpt
+from ganlab.engine.loop import INTERRUPTED
+from ganlab.runs import new_run, open_run
 
 VARIANTS = {
     "ns-r1-ema": ["gan.objective.name=ns", "gan.objective.r1_gamma=1.0", "gan.ema.enabled=true"],
@@ -52,12 +53,12 @@ def test_resume_is_bit_exact(variant: str, tmp_path: Path,
     overrides = [*tiny_ring_overrides, "train.steps=20", *VARIANTS[variant]]
     cfg = config.load(preset="ring-ns", overrides=overrides)
     full = new_run(cfg, tmp_path / "full")
-    assert Trainer(cfg, full).run() == 0
+    assert build_trainer(cfg, full).run() == 0
 
     half = new_run(cfg, tmp_path / "half")
-    assert Trainer(cfg, half).run(until=10) == 0
+    assert build_trainer(cfg, half).run(until=10) == 0
     cfg2, _ = open_run(half)
-    resumed = Trainer(cfg2, half)
+    resumed = build_trainer(cfg2, half)
     assert resumed.restore() and resumed.step == 10
     assert resumed.run() == 0 and resumed.step == 20
     assert_identical(full, half)
@@ -84,12 +85,12 @@ def _interrupt_then_resume(tmp_path: Path, overrides: list[str], wrap, resumed_a
     resume from the checkpoint found at ``resumed_at`` and compare bit for bit."""
     cfg = config.load(preset="ring-ns", overrides=[*overrides, "train.steps=20"])
     full = new_run(cfg, tmp_path / "full")
-    Trainer(cfg, full).run()
+    build_trainer(cfg, full).run()
     run = new_run(cfg, tmp_path / "int")
-    trainer = Trainer(cfg, run)
+    trainer = build_trainer(cfg, run)
     trainer.family.train_step = wrap(trainer.family.train_step)  # type: ignore[method-assign]
     assert trainer.run() == INTERRUPTED
-    resumed = Trainer(cfg, run)
+    resumed = build_trainer(cfg, run)
     assert resumed.restore() and resumed.step == resumed_at
     resumed.run()
     assert_identical(full, run)
@@ -129,11 +130,11 @@ def test_crash_before_the_first_checkpoint_starts_over_cleanly(
                       overrides=[*tiny_ring_overrides, "train.steps=20",
                                  "train.checkpoint_every=100"])
     full = new_run(cfg, tmp_path / "full")
-    Trainer(cfg, full).run()
+    build_trainer(cfg, full).run()
     run = new_run(cfg, tmp_path / "crash")
     with open(run / "metrics.jsonl", "w") as fh:   # logged steps 5 and 10, then died
         fh.write('{"step": 5}\n{"step": 10}\n')
-    resumed = Trainer(cfg, run)
+    resumed = build_trainer(cfg, run)
     assert not resumed.restore()
     resumed.run()
     assert_identical(full, run)
@@ -145,10 +146,10 @@ def test_crash_after_checkpoint_drops_stale_log_lines(
         tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
     cfg = config.load(preset="ring-ns", overrides=[*tiny_ring_overrides, "train.steps=20"])
     run = new_run(cfg, tmp_path)
-    Trainer(cfg, run).run(until=10)
+    build_trainer(cfg, run).run(until=10)
     with open(run / "metrics.jsonl", "a") as fh:  # a crashed run logged past its checkpoint
         fh.write(json.dumps({"step": 15, "d_loss": 0.0, "g_loss": 0.0}) + "\n{\"step\": 1")
-    resumed = Trainer(cfg, run)
+    resumed = build_trainer(cfg, run)
     resumed.restore()
     assert max(s for s, _, _ in losses_by_step(run)) == 10
 
@@ -157,7 +158,7 @@ def test_half_written_checkpoint_is_ignored(tmp_path: Path,
                                             tiny_ring_overrides: list[str]) -> None:
     cfg = config.load(preset="ring-ns", overrides=[*tiny_ring_overrides, "train.steps=10"])
     run = new_run(cfg, tmp_path)
-    Trainer(cfg, run).run(until=5)
+    build_trainer(cfg, run).run(until=5)
     root = run / "checkpoints"
     (root / ".tmp-crashed").mkdir()
     (root / ".tmp-crashed" / ckpt.WEIGHTS).write_bytes(b"partial")
@@ -171,11 +172,11 @@ def test_corrupt_checkpoint_error_names_the_file(tmp_path: Path,
 
     cfg = config.load(preset="ring-ns", overrides=[*tiny_ring_overrides, "train.steps=10"])
     run = new_run(cfg, tmp_path)
-    Trainer(cfg, run).run(until=5)
+    build_trainer(cfg, run).run(until=5)
     path = ckpt.latest(run / "checkpoints")
     (path / ckpt.WEIGHTS).write_bytes(b"\x00" * 10)
     with pytest.raises(GanlabError, match="weights.safetensors: cannot read"):
-        Trainer(cfg, run).restore()
+        build_trainer(cfg, run).restore()
 
 
 def _tiny_run(tmp_path: Path, overrides: list[str], steps: int = 10) -> Path:
@@ -206,7 +207,7 @@ def test_ema_switched_on_at_resume_starts_from_g(
         tmp_path: Path, tiny_ring_overrides: list[str]) -> None:
     run = _tiny_run(tmp_path, [*tiny_ring_overrides, "gan.ema.enabled=false"])
     cfg = config.load(path=str(run / "config.yaml"), overrides=["gan.ema.enabled=true"])
-    trainer = Trainer(cfg, run)
+    trainer = build_trainer(cfg, run)
     assert trainer.restore()
     g, g_ema = trainer.family.G.state_dict(), trainer.family.G_ema.state_dict()
     for key in g:

@@ -10,9 +10,9 @@ import torch
 from ganlab import config
 from ganlab.cli import main
 from ganlab.data import Batch
+from ganlab.engine.runtime import Runtime, resolve_device
 from ganlab.errors import GanlabError
-from ganlab.train.family import build_family
-from ganlab.train.runtime import Runtime, resolve_device
+from ganlab.families import build_family
 
 
 @pytest.fixture

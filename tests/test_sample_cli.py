@@ -1,4 +1,4 @@
-"""``ganlab sample`` / ``ganlab interpolate`` and :func:`ganlab.sampling.load_generator`."""
+"""``ganlab sample`` / ``ganlab interpolate`` and :func:`ganlab.api.Run.generator`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
+from ganlab.api import load_run
 from ganlab.cli import main
 from ganlab.errors import GanlabError
-from ganlab.sampling import load_generator, slerp
+from ganlab.sampling import slerp
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_load_generator_uses_ema(run_dir: Path) -> None:
-    gen = load_generator(run_dir)
+    gen = load_run(run_dir).generator()
     assert gen.uses_ema and gen.sample_shape == (1, 28, 28) and gen.z_dim == 100
     a = gen.sample(5, seed=3)
     assert a.dtype == torch.uint8 and a.shape == (5, 1, 28, 28)
@@ -83,7 +84,7 @@ def test_bad_input(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
         fresh.mkdir()
         (fresh / "config.yaml").write_text((run_dir / "config.yaml").read_text())
         (fresh / "run_info.json").write_text((run_dir / "run_info.json").read_text())
-        load_generator(fresh)
+        load_run(fresh).generator()
 
 
 def test_points_run_is_refused(tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_points_run_is_refused(tmp_path: Path) -> None:
     (run,) = tmp_path.iterdir()
     (run / "run_info.json").write_text('{"sample_shape": [2], "kind": "points"}')
     with pytest.raises(GanlabError, match="not images"):
-        load_generator(run).sample(3)
+        load_run(run).generator().sample(3)
 
 
 def test_sample_works_before_any_snapshot(tmp_path: Path) -> None:

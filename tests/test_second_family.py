@@ -18,10 +18,10 @@ from torch import Tensor, nn
 from ganlab import config, families
 from ganlab.cli import main
 from ganlab.config import OptimizerConfig, setting
+from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import Text
-from ganlab.train.family import Family, FamilyContext
-from ganlab.train.optim import build_optimizers
 from helpers import untimed_metrics
 
 

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from ganlab.cli import main
-from ganlab.train import checkpoint as ckpt
+from ganlab.engine import checkpoint as ckpt
 from helpers import untimed_metrics
 
 ORACLE = ["data.name=oracle", "data.vocab_size=40", "data.seq_len=8", "data.limit=300"]

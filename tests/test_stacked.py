@@ -33,7 +33,7 @@ def test_batches_are_three_real_digits(source) -> None:
 
 
 def test_real_stacks_cover_the_modes_a_uniform_draw_would(source) -> None:
-    from ganlab.train.image_eval import ImageEvaluator
+    from ganlab.families.image_eval import ImageEvaluator
 
     cfg = load(preset="stacked-dcgan", overrides=["eval.n_samples=3000"])
     ev = ImageEvaluator(cfg.eval, cfg.data, (3, 28, 28), log=lambda m: None)

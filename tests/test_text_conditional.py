@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 
 from ganlab.cli import main
+from ganlab.data.mismatch import mismatched_rows
 from ganlab.errors import GanlabError
 from ganlab.nn import Conditioning, build_models
 from ganlab.text_encoder import HashingEncoder, embed_texts
-from ganlab.train.cgan import mismatched_rows
 
 
 def test_mismatched_texts_never_keep_their_own_group() -> None:

@@ -11,11 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 from ganlab import config
+from ganlab.api import build_trainer
 from ganlab.cli import main
+from ganlab.engine import checkpoint as ckpt
 from ganlab.errors import GanlabError
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.loop import Trainer
-from ganlab.train.rundir import new_run, open_run
+from ganlab.runs import new_run, open_run
 from helpers import untimed_metrics
 
 # a few dozen samples in 128 dimensions: FID warns that its covariance is singular
@@ -103,7 +103,7 @@ def test_missing_classifier_weights_skip_with_the_reason(
     cfg = config.load(preset="fashion-dcgan-ns",
                       overrides=tiny(npz_data, "train.steps=1",
                                      "eval.extractor=fashion-classifier"))
-    trainer = Trainer(cfg, new_run(cfg, tmp_path / "runs"))
+    trainer = build_trainer(cfg, new_run(cfg, tmp_path / "runs"))
     assert trainer.family.evaluate(final=True) == {}
     assert trainer.family.evaluate(final=True) == {}
     err = capsys.readouterr().err
@@ -115,7 +115,7 @@ def test_missing_classifier_weights_skip_with_the_reason(
 
 def test_auto_extractor_and_default_reference(npz_data: str) -> None:
     from ganlab.config import DataConfig
-    from ganlab.train.image_eval import auto_extractor, default_reference
+    from ganlab.families.image_eval import auto_extractor, default_reference
 
     assert auto_extractor("fashion-mnist") == ("fashion-classifier", "")
     assert auto_extractor("mnist-5k") == ("digits-classifier", "")
@@ -154,16 +154,16 @@ def test_resume_with_evaluations_is_bit_exact(npz_data: str, tmp_path: Path) -> 
                 "eval.extractor=digits-classifier")
     cfg = config.load(preset="fashion-dcgan-ns", overrides=[*base, "eval.every=2"])
     full = new_run(cfg, tmp_path / "full")
-    Trainer(cfg, full).run()
+    build_trainer(cfg, full).run()
     half = new_run(cfg, tmp_path / "half")
-    Trainer(cfg, half).run(until=3)
+    build_trainer(cfg, half).run(until=3)
     cfg2, _ = open_run(half)
-    resumed = Trainer(cfg2, half)
+    resumed = build_trainer(cfg2, half)
     assert resumed.restore() and resumed.step == 3
     resumed.run()
     cfg0 = config.load(preset="fashion-dcgan-ns", overrides=[*base, "eval.every=0"])
     plain = new_run(cfg0, tmp_path / "plain")
-    Trainer(cfg0, plain).run()
+    build_trainer(cfg0, plain).run()
 
     assert untimed_metrics(full) == untimed_metrics(half)
     assert sum("fid" in r for r in records(full)) == 3

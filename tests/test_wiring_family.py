@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab import config
+from ganlab.api import build_trainer
 from ganlab.data import Batch
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.family import build_family
-from ganlab.train.gan import GANFamily
-from ganlab.train.loop import Trainer
+from ganlab.engine import checkpoint as ckpt
+from ganlab.families import build_family
+from ganlab.families.gan import GANFamily
 
 BATCH = 32
 TINY = ["gan.model.width=16", "gan.model.depth=2", f"train.batch_size={BATCH}",
@@ -264,7 +264,7 @@ def test_linear_lr_decay_reaches_the_optimisers_at_every_step(tmp_path: Path) ->
     base_g, base_d = 2e-3, 5e-4
     cfg = tiny_config("train.lr_decay=linear", f"train.steps={steps}", f"gan.n_critic={n_critic}",
                       f"gan.optim.G.lr={base_g}", f"gan.optim.D.lr={base_d}")
-    trainer = Trainer(cfg, tmp_path)
+    trainer = build_trainer(cfg, tmp_path)
     family = trainer.family
     assert isinstance(family, GANFamily)
     g_steps = record_steps(family.opt_g, family.G)
@@ -309,7 +309,7 @@ def test_checkpoint_saves_and_restore_sets_the_global_and_family_rng(tmp_path: P
     """Catches a checkpoint holding a stale global torch RNG state, ``restore`` not setting the
     global RNG, and the family's generator state not round-tripping."""
     cfg = tiny_config("train.steps=10")
-    trainer = Trainer(cfg, tmp_path)
+    trainer = build_trainer(cfg, tmp_path)
     assert trainer.run(until=2) == 0
     torch.manual_seed(777)
     torch.rand(5)
@@ -323,7 +323,7 @@ def test_checkpoint_saves_and_restore_sets_the_global_and_family_rng(tmp_path: P
     assert "cuda" not in state["torch_rng"]   # a CPU run saves no CUDA states
     assert torch.equal(state["family"]["gen"], gen_at_save)
 
-    resumed = Trainer(cfg, tmp_path)
+    resumed = build_trainer(cfg, tmp_path)
     fresh_gen = resumed.family.extra_state()["gen"]
     assert not torch.equal(fresh_gen, gen_at_save)   # two steps moved the stream on
     torch.manual_seed(12345)   # scramble the global RNG

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from ganlab.engine.ema import make_ema, update_ema
+from ganlab.engine.schedule import lr_factor
 from ganlab.report.grid import to_uint8
-from ganlab.train.ema import make_ema, update_ema
-from ganlab.train.schedule import lr_factor
 
 
 # -- sampling.slerp -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 A config is a tree of dataclasses. The shared part holds what the training loop owns (``train``:
 steps, intervals, lr schedule, device, threads; ``data``; ``eval``; ``seed``); each family
 declares its own section (networks, optimisers by name, loss weights) as a dataclass and
-registers it (:mod:`ganlab.families`) before validation, so ``family: NAME`` validates that
+registers it (:mod:`ganlab.registry`) before validation, so ``family: NAME`` validates that
 family's keys. The section lives in YAML under the family's name (``gan:``).
 
 Constraints sit next to the fields (``setting(2000, check="positive")``) and are checked by one
@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from ganlab.errors import GanlabError
+from ganlab.registry import FAMILIES
 
 DEVICE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps|meta)$")
 Check = str  # "positive", "non_negative", "probability", "positive_or_none", "betas", "run_name"
@@ -385,15 +386,13 @@ def _check_extractor(name: str) -> None:
 
 def from_dict(data: dict[str, Any]) -> Config:
     """Build and validate a :class:`Config` (and its family's section) from plain data."""
-    from ganlab import families
-
     data = dict(data or {})
     family = data.get("family", "gan")
     if not isinstance(family, str):
         raise GanlabError(f"family: expected a family name, got {family!r}")
-    entry = families.get(family)   # raises with the registered names
+    entry = FAMILIES.get(family)   # raises with the registered names
     section_data = data.pop(family, None) or {}
-    for other in families.names():  # a file may hold sections of several families (a shared
+    for other in FAMILIES.names():  # a file may hold sections of several families (a shared
         data.pop(other, None)       # base); only the trained family's is kept and checked
     cfg = _build(Config, data, "")
     cfg.section = _build(entry.config, section_data, f"{family}.")
@@ -538,11 +537,9 @@ def load(
 def check_override_sections(cfg: Config, overrides: list[str] | None) -> None:
     """An override aimed at another family's section would be dropped with that section:
     refuse it instead (``--set gan.model.width=8`` on a config that trains ``cgan``)."""
-    from ganlab import families
-
     for item in overrides or []:
         head = item.split("=", 1)[0].strip().split(".", 1)[0]
-        if head != cfg.family and head in families.names():
+        if head != cfg.family and head in FAMILIES.names():
             raise GanlabError(f"--set {item}: this config trains family {cfg.family!r}, whose "
                               f"settings are under {cfg.family}. (e.g. "
                               f"{cfg.family}.{item.split('.', 1)[-1]}); {head}. applies only "

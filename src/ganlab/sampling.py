@@ -1,5 +1,6 @@
 """Drawing from a model: the :class:`Sampler` contract, the latent-variable sampler every
-GAN-like family uses, eval-mode chunked decoding (its one home), and loading a finished run.
+GAN-like family uses, eval-mode chunked decoding (its one home), and interpolation. Loading a
+finished run is :func:`ganlab.api.load_run`.
 
 Sampling latents are drawn on the CPU from the given seed and then moved to the network's
 device, so the same seed gives the same latents on a CPU, a GPU or any number of chunks.
@@ -187,44 +188,6 @@ class TextPromptSampler:
         return self.base.sample(n, seed, condition=rows)
 
 
-# ---------------------------------------------------------------------------------------------
-# Finished runs
-
-
-@dataclass
-class LoadedRun:
-    """A run rebuilt from its folder at its latest checkpoint, ready to sample."""
-
-    run_dir: Path
-    cfg: Any
-    family: Any
-    checkpoint: Path
-
-    def sampler(self) -> Sampler:
-        return self.family.sampler()
-
-
-def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
-    """Rebuild the family of ``run_dir`` from ``config.yaml`` and ``run_info.json`` (no
-    training data is read) and load its latest checkpoint onto ``device``."""
-    from ganlab.train import checkpoint as ckpt
-    from ganlab.train.family import build_family
-    from ganlab.train.rundir import open_run, read_run_info
-    from ganlab.train.runtime import Runtime
-
-    cfg, run_dir = open_run(run_dir)
-    spec = read_run_info(run_dir)[0]
-    path = ckpt.latest(run_dir / "checkpoints")
-    if path is None:
-        raise GanlabError(f"{run_dir}: no checkpoint yet; train longer or wait for the first "
-                          f"one (every {cfg.train.checkpoint_every} steps)")
-    runtime = Runtime.from_config(cfg.train, device=device)
-    family = build_family(cfg, runtime, spec=spec, log=lambda _msg: None)
-    loaded = ckpt.load_weights(path, family.modules())
-    family.weights_restored(loaded)
-    return LoadedRun(run_dir, cfg, family, path)
-
-
 @dataclass
 class ImageGenerator:
     """An image run's sampler with uint8 output: ``sample(n, seed)`` -> (N, C, H, W)."""
@@ -258,16 +221,6 @@ class ImageGenerator:
         if n < 1:
             raise GanlabError(f"number of samples must be >= 1, got {n}")
         return self.decode(self.latents(n, seed))
-
-
-def load_generator(run_dir: str | Path) -> ImageGenerator:
-    """The image generator of ``run_dir`` at its latest checkpoint (``G_ema`` when present)."""
-    run = load_run(run_dir)
-    sampler = run.sampler()
-    if sampler.kind != "images" or not isinstance(sampler, LatentSampler):
-        raise GanlabError(f"{run.checkpoint}: this run makes {sampler.kind} "
-                          f"(samples of shape {run.family.spec.sample_shape}), not images")
-    return ImageGenerator(sampler, run.checkpoint)
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:

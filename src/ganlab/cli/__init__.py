@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import os
 import sys
-from pathlib import Path
 
 from ganlab import __version__
 from ganlab import config as config_mod
@@ -18,21 +16,12 @@ _COMMAND_MODULES = ("ganlab.cli.sample", "ganlab.cli.eval", "ganlab.cli.lab",
                     "ganlab.cli.translate", "ganlab.cli.compare")
 
 
-def _print_end(trainer, run_dir: Path) -> None:
-    results = getattr(trainer, "results", None)
-    if results is not None:  # an image run without metrics says why in its summary lines
-        for line in trainer.family.summary_lines(results):
-            print(line)
-    report = run_dir / "report.html"
-    print(f"run folder: {run_dir}")
-    if report.exists():
-        print(f"report: {report}")
+def _say(message: str) -> None:
+    print(message, flush=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ganlab.train.loop import Trainer
-    from ganlab.train.rundir import lock_run, new_run
-    from ganlab.train.runtime import Runtime
+    from ganlab import api  # loads torch: imported when a verb runs, not for --help
 
     if args.config is None and args.preset is None:
         name = config_mod.DEFAULT_PRESET
@@ -48,29 +37,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.train.device = args.device
     if args.nproc > 1:
         return _launch(args)
-    # a device that is not here fails before the run folder; several processes join up here
-    runtime = Runtime.from_config(cfg.train)
-    run_dir = runtime.broadcast(new_run(cfg, args.out) if runtime.is_main else None)
-    with lock_run(run_dir):
-        try:
-            trainer = Trainer(cfg, run_dir, runtime=runtime)   # reads the data: may fail
-        except BaseException:
-            if runtime.is_main:
-                _remove_unstarted_run(run_dir)
-            raise
-        if runtime.is_main:
-            print(f"run folder: {run_dir}", flush=True)
-        code = trainer.run(until=args.until)
-        if code == 0 and trainer.step >= cfg.train.steps and runtime.is_main:
-            _print_end(trainer, run_dir)
-        return code
+    outcome = api.train_config(cfg, args.out, args.until, announce=_say)
+    if outcome.complete and outcome.trainer.is_main:
+        api.end_lines(outcome.trainer, outcome.run.path)
+    return outcome.code
 
 
 def _launch(args: argparse.Namespace) -> int:
     """``--nproc N``: run this same command in N processes through torch's elastic launcher
     (what ``torchrun --standalone --nproc-per-node N -m ganlab ...`` does)."""
-    import os
-
     from torch.distributed.run import main as torchrun
 
     if "WORLD_SIZE" in os.environ:
@@ -86,69 +61,14 @@ def _launch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remove_unstarted_run(run_dir: Path) -> None:
-    """Remove a run folder that holds nothing of a run yet (its config and lock files), so a
-    config whose data cannot be read leaves no empty folder behind."""
-    import shutil
-
-    from ganlab.train.rundir import CONFIG, LOCK, LOCK_PID
-
-    left = {p.name for p in run_dir.iterdir()} - {CONFIG, LOCK, LOCK_PID}
-    if not left or all(name.startswith(f".{LOCK_PID}.") for name in left):
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
 def cmd_resume(args: argparse.Namespace) -> int:
-    from ganlab.train.rundir import lock_run
-
-    # one process at a time; the config is read under the lock, so it is the one that a
-    # resume which just ended may have rewritten
+    # one process at a time: the run folder's lock is held for the whole resume
     if args.nproc > 1:   # the processes it starts take the lock
         return _launch(args)
-    with lock_run(args.run_dir):
-        return _resume_locked(args)
+    from ganlab import api
 
-
-def _resume_locked(args: argparse.Namespace) -> int:
-    from ganlab.train import checkpoint as ckpt
-    from ganlab.train.loop import Trainer
-    from ganlab.train.rundir import SUMMARY, open_run, save_config
-
-    cfg, run_dir = open_run(args.run_dir, args.set)
-    ckpt.remove_debris(run_dir / "checkpoints")   # what a save killed midway left
-    if args.no_progress:
-        cfg.train.progress = False
-    made_on = cfg.train.device
-    if args.device:   # this process only: config.yaml keeps the device the run was made with
-        cfg.train.device = args.device
-    trainer = Trainer(cfg, run_dir)
-    try:
-        restored = trainer.restore()
-    except GanlabError as exc:
-        if not args.set:
-            raise
-        raise GanlabError(f"{exc} (this resume changed: {', '.join(args.set)}; drop the "
-                          "override that changes a network)") from exc
-    if not restored:
-        print(f"{run_dir}: no checkpoint yet; starting from step 0", file=sys.stderr)
-    if args.set:   # only now: the checkpoint loaded with the new config
-        save_config(dataclasses.replace(cfg, train=dataclasses.replace(
-            cfg.train, device=made_on)), run_dir)
-    if trainer.step >= cfg.train.steps and not (run_dir / SUMMARY).is_file():
-        print(f"{run_dir}: all {trainer.step} steps trained; writing the summary and report",
-              flush=True)
-        trainer.finish()
-        _print_end(trainer, run_dir)
-        return 0
-    if trainer.step >= cfg.train.steps:
-        print(f"{run_dir}: already trained {trainer.step} of {cfg.train.steps} steps; "
-              "raise train.steps with --set to train further")
-        return 0
-    print(f"resuming {run_dir} at step {trainer.step} of {cfg.train.steps}", flush=True)
-    code = trainer.run(until=args.until)
-    if code == 0 and trainer.step >= cfg.train.steps:
-        _print_end(trainer, run_dir)
-    return code
+    return api.resume_run(args.run_dir, args.set, until=args.until,
+                          progress=not args.no_progress, device=args.device, say=_say)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

@@ -19,12 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.errors import GanlabError
-
-SUMMARY = "summary.json"
-
-
-def _is_run(path: Path) -> bool:
-    return (path / "config.yaml").is_file()
+from ganlab.runs import CONFIG, SUMMARY, is_run_folder
 
 
 def find_runs(paths: list[str]) -> list[Path]:
@@ -34,12 +29,12 @@ def find_runs(paths: list[str]) -> list[Path]:
         p = Path(raw)
         if not p.is_dir():
             raise GanlabError(f"{p}: no such folder (give run folders, or a folder of runs)")
-        if _is_run(p):
+        if is_run_folder(p):
             runs.append(p)
             continue
-        inner = sorted(q for q in p.iterdir() if q.is_dir() and _is_run(q))
+        inner = sorted(q for q in p.iterdir() if q.is_dir() and is_run_folder(q))
         if not inner:
-            raise GanlabError(f"{p}: neither a run folder (no config.yaml) nor a folder of runs")
+            raise GanlabError(f"{p}: neither a run folder (no {CONFIG}) nor a folder of runs")
         runs.extend(inner)
     return runs
 
@@ -65,11 +60,11 @@ def metric_of(run: Path, metric: str) -> float:
 def group_of(run: Path, by: str) -> str:
     import yaml
 
-    cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8")) or {}
+    cfg = yaml.safe_load((run / CONFIG).read_text(encoding="utf-8")) or {}
     node: Any = cfg
     for part in by.split("."):
         if not isinstance(node, dict) or part not in node:
-            raise GanlabError(f"{run}/config.yaml: no key {by!r} to group by (use name, "
+            raise GanlabError(f"{run}/{CONFIG}: no key {by!r} to group by (use name, "
                               "family or a dotted config key)")
         node = node[part]
     return str(node)

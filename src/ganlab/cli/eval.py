@@ -41,7 +41,7 @@ def _common(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> Non
 
 
 def _load(spec: str, args: argparse.Namespace, seed: int | None = None) -> Any:
-    from ganlab.metrics.sources import load_images
+    from ganlab.cli.inputs import load_images
 
     return load_images(spec, args.n, args.seed if seed is None else seed).images
 
@@ -129,8 +129,8 @@ def _fingerprint_checks(inputs: list[tuple[str, Any]], args: argparse.Namespace)
 
     The set is the other input when it names the file's ``source``, and ``--check-against``.
     """
+    from ganlab.cli.inputs import load_images
     from ganlab.metrics.cache import images_hash
-    from ganlab.metrics.sources import load_images
     from ganlab.metrics.stats import FeatureStats
 
     stats_sides = [(spec, x) for spec, x in inputs if isinstance(x, FeatureStats)]
@@ -212,7 +212,7 @@ def cmd_prdc(args: argparse.Namespace) -> int:
 
 def cmd_modes(args: argparse.Namespace) -> int:
     from ganlab import metrics
-    from ganlab.metrics.sources import load_images
+    from ganlab.cli.inputs import load_images
 
     labels = load_images(args.real).labels if args.real else None
     if args.real and labels is None:
@@ -276,11 +276,11 @@ def cmd_all(args: argparse.Namespace) -> int:
 
 def _conditional_fake(spec: str, args: argparse.Namespace) -> tuple[Any, Any, list[str] | None]:
     """A class-conditional run's sampler, or labelled generated images: (fake, labels, names)."""
-    from ganlab.metrics.sources import is_run_folder, load_images
+    from ganlab.cli.inputs import is_run_folder, load_images
 
     path = Path(spec)
-    if path.is_dir() and is_run_folder(path):
-        from ganlab.sampling import load_run
+    if is_run_folder(path):
+        from ganlab.api import load_run
 
         run = load_run(path)
         sampler = run.sampler()
@@ -370,8 +370,8 @@ def _conditional_table(results: dict[str, Any], names: list[str]) -> list[str]:
 
 def cmd_conditional(args: argparse.Namespace) -> int:
     """Class-conditional evaluation: one row per class, and overall rows."""
+    from ganlab.cli.inputs import load_images
     from ganlab.metrics.conditional import evaluate_conditional
-    from ganlab.metrics.sources import load_images
 
     real = load_images(args.a, args.n, args.seed)
     if real.labels is None:
@@ -469,9 +469,19 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieval(args: argparse.Namespace) -> int:
+    from ganlab.api import load_run
     from ganlab.metrics.retrieval import run_retrieval
+    from ganlab.sampling import TextPromptSampler
 
-    r = run_retrieval(args.run, args.scorer_steps, args.distractors, args.seed, args.device)
+    run = load_run(args.run, device=args.device)
+    sampler = run.sampler()
+    if not isinstance(sampler, TextPromptSampler):
+        raise GanlabError(f"{args.run}: not a text-conditional run (cgan.condition=text); "
+                          "retrieval measures text-image agreement")
+    base = sampler.base
+    r = run_retrieval(lambda emb, seed: base.sample(len(emb), seed, condition=emb),
+                      sampler.encoder, run.family.spec.sample_shape[-1], run.config.data.path,
+                      args.scorer_steps, args.distractors, args.seed)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0

@@ -31,7 +31,7 @@ def _save_individual(images: np.ndarray, folder: Path) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ganlab.sampling import load_run
+    from ganlab.api import load_run
 
     if args.n < 1:
         raise GanlabError(f"-n: must be >= 1, got {args.n}")
@@ -45,9 +45,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     writer = {"images": _write_images, "points": _write_points, "text": _write_text}.get(
         sampler.kind)
     if writer is None:
-        raise GanlabError(f"{run.run_dir}: the family's sampler makes {sampler.kind!r}, which "
+        raise GanlabError(f"{run.path}: the family's sampler makes {sampler.kind!r}, which "
                           f"`ganlab sample` cannot write (it writes images, points and text)")
-    wrote = writer(samples, args, Path(run.run_dir), run)
+    wrote = writer(samples, args, Path(run.path), run)
     of_class = "" if label is None else f" of class {_class_name(label, run)}"
     if text is not None:
         of_class = f" of {text!r}"
@@ -65,7 +65,7 @@ def _check_text(text: str | None, sampler: Any, run: Any) -> str | None:
     if text is None:
         return None
     if not isinstance(sampler, TextPromptSampler):
-        raise GanlabError(f"--text: {run.run_dir} is not text-conditional (text-conditional "
+        raise GanlabError(f"--text: {run.path} is not text-conditional (text-conditional "
                           "runs are made with cgan.condition=text, e.g. --preset emoji-t2i); "
                           "leave out --text")
     if not text.strip():
@@ -81,11 +81,11 @@ def _check_class(label: int | None, sampler: Any, run: Any) -> int | None:
     if label is None:
         return None
     if isinstance(sampler, TextPromptSampler):
-        raise GanlabError(f"--class {label}: {run.run_dir} is conditioned on text, not "
+        raise GanlabError(f"--class {label}: {run.path} is conditioned on text, not "
                           "classes; use --text \"...\"")
     k = getattr(sampler, "num_classes", None)
     if k is None:
-        raise GanlabError(f"--class {label}: {run.run_dir} is not class-conditional (class-"
+        raise GanlabError(f"--class {label}: {run.path} is not class-conditional (class-"
                           "conditional runs are made with family=cgan or gan.conditional=true), "
                           "so it cannot sample by class; leave out --class")
     if not 0 <= label < k:
@@ -179,10 +179,11 @@ def _write_text(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any)
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ganlab.api import load_run
     from ganlab.report.grid import save_grid
-    from ganlab.sampling import interpolate, load_generator
+    from ganlab.sampling import interpolate
 
-    gen = load_generator(args.run_dir)
+    gen = load_run(args.run_dir).generator()
     images = interpolate(gen, args.rows, args.steps, args.seed, spherical=not args.linear)
     out = Path(args.out) if args.out else Path(args.run_dir) / f"interpolate-seed{args.seed}.png"
     if out.suffix.lower() not in GRID_SUFFIXES:

@@ -86,7 +86,7 @@ def translate_files(translator: Any, files: list[Path], root: Path, out_dir: Pat
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from ganlab.sampling import load_run
+    from ganlab.api import load_run
     from ganlab.translation import translator_of
 
     root, files = _inputs(Path(args.input))   # check the input before loading the model
@@ -105,38 +105,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_run(run_dir: str | Path, n: int | None = None, device: str = "cpu"
-                 ) -> tuple[Any, dict[str, Any]]:
-    """(family, its final evaluation) for a finished image-to-image run, rebuilt with its
-    data at the latest checkpoint; ``n`` overrides ``eval.n_samples``."""
-    import dataclasses
-
-    import torch
-
-    from ganlab.train import checkpoint as ckpt
-    from ganlab.train.family import build_family, timed_evaluation
-    from ganlab.train.rundir import open_run
-    from ganlab.train.runtime import Runtime
+def cmd_eval_translation(args: argparse.Namespace) -> int:
+    from ganlab.api import load_run
+    from ganlab.metrics.card import dumps_strict
     from ganlab.translation import translator_of
 
-    cfg, run_dir = open_run(run_dir)
-    if n is not None:
-        cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, n_samples=n))
-    path = ckpt.latest(run_dir / "checkpoints")
-    if path is None:
-        raise GanlabError(f"{run_dir}: no checkpoint yet; train longer")
-    family = build_family(cfg, Runtime.from_config(cfg.train, device=device),
-                          log=lambda _msg: None)
-    translator_of(family)   # refuse a family that does not translate
-    family.weights_restored(ckpt.load_weights(path, family.modules()))
-    with torch.random.fork_rng(devices=[]):
-        return family, timed_evaluation(family, final=True)
-
-
-def cmd_eval_translation(args: argparse.Namespace) -> int:
-    from ganlab.metrics.card import dumps_strict
-
-    family, results = evaluate_run(args.run_dir, args.n, args.device)
+    run = load_run(args.run_dir, device=args.device)
+    translator_of(run.family)   # refuse a family that does not translate
+    results = run.evaluate(n=args.n)   # rebuilt with its data, on its held-out examples
+    family = run.family
     if args.json:
         print(dumps_strict(results))
         return 0

@@ -19,6 +19,7 @@ The test texts are names the generator never trained on (the emoji split is per 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -109,9 +110,14 @@ def retrieval(model: TextImageScorer, images: Tensor, own: Tensor, pool: Tensor,
                      k + 1)
 
 
-def run_retrieval(run_dir: str, steps: int = 1500, distractors: int = 99, seed: int = 0,
-                  device: str | None = None) -> dict[str, object]:
-    """Retrieval rows (real / generated / shuffled) for a text-conditional emoji run."""
+def run_retrieval(generate: Callable[[Tensor, int], Tensor], encoder: str, resolution: int,
+                  data_path: str | None = None, steps: int = 1500, distractors: int = 99,
+                  seed: int = 0) -> dict[str, object]:
+    """Retrieval rows (real / generated / shuffled) for a text-conditional emoji generator.
+
+    ``generate(text_embeddings, seed)`` returns one image (float in [-1, 1], at
+    ``resolution``) per embedding, made with sentence encoder ``encoder``; ``data_path`` is
+    the emoji data folder (default: the installed package)."""
     import hashlib
 
     import numpy as np
@@ -120,23 +126,14 @@ def run_retrieval(run_dir: str, steps: int = 1500, distractors: int = 99, seed: 
     from ganlab.atomic import write_atomically
     from ganlab.data.emoji import load_emoji
     from ganlab.data.images import convert
-    from ganlab.errors import GanlabError
+    from ganlab.data.mismatch import mismatched_rows
     from ganlab.metrics.cache import cache_dir
-    from ganlab.sampling import TextPromptSampler, load_run
     from ganlab.text_encoder import embed_texts
-    from ganlab.train.cgan import mismatched_rows
 
-    run = load_run(run_dir, device=device)
-    sampler = run.sampler()
-    if not isinstance(sampler, TextPromptSampler):
-        raise GanlabError(f"{run_dir}: not a text-conditional run (cgan.condition=text); "
-                          "retrieval measures text-image agreement")
-    data_cfg = run.family.cfg.data
-    _, res, _ = run.family.sample_shape
-    encoder = sampler.encoder
+    res = resolution
 
     def load(split: str) -> tuple[Tensor, Tensor, list[str], list[str]]:
-        s = load_emoji(split, data_cfg.path)
+        s = load_emoji(split, data_path)
         imgs = torch.from_numpy(np.ascontiguousarray(convert(s.images, res, 3)))
         return imgs, embed_texts(s.texts, encoder), s.texts, s.bases or s.names
 
@@ -156,7 +153,7 @@ def run_retrieval(run_dir: str, steps: int = 1500, distractors: int = 99, seed: 
     ids = {b: i for i, b in enumerate(dict.fromkeys(bases))}
     groups = torch.tensor([ids[b] for b in bases])
     real = test_x.float() / 127.5 - 1.0
-    fake = sampler.base.sample(len(test_e), seed, condition=test_e)
+    fake = generate(test_e, seed)
     wrong = test_e[mismatched_rows(groups, torch.Generator().manual_seed(seed + 1))]
     rows = {
         "real": retrieval(model, real, test_e, test_e, groups, distractors, seed),

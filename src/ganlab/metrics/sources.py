@@ -179,21 +179,6 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
     return images.numpy(), None if labels is None else labels.numpy()
 
 
-def is_run_folder(path: Path) -> bool:
-    """A training run folder holds a config and checkpoints."""
-    return (path / "config.yaml").is_file() or (path / "checkpoints").is_dir()
-
-
-def sample_run(path: Path, n: int, seed: int) -> np.ndarray:
-    """n samples from a run folder's generator."""
-    from ganlab.sampling import load_generator  # written elsewhere; imported only when needed
-
-    gen = load_generator(path)
-    images = gen.sample(n, seed)
-    arr = images.cpu().numpy() if hasattr(images, "cpu") else np.asarray(images)
-    return to_nchw(arr, str(path))
-
-
 def _subset(images: np.ndarray, labels: np.ndarray | None, n: int | None, seed: int):
     if n is None or n >= len(images):
         return images, labels
@@ -202,12 +187,11 @@ def _subset(images: np.ndarray, labels: np.ndarray | None, n: int | None, seed: 
 
 
 def load_images(spec: str, n: int | None = None, seed: int = 0) -> ImageSet:
-    """Resolve an input spec; ``n`` caps datasets (seeded subset) and sets a run's sample count."""
+    """Resolve an input spec (a folder, .npz, .npy or dataset name); ``n`` caps it to a seeded
+    subset. Run folders are resolved by the command line (:mod:`ganlab.cli.inputs`)."""
     path = Path(spec)
     labels = None
     if path.is_dir():
-        if is_run_folder(path):
-            return ImageSet(sample_run(path, n or 10_000, seed), f"run:{path}")
         images, labels = load_folder(path)
     elif path.suffix == ".npz" and not spec.startswith("npz:"):
         images, labels = load_npz(path)

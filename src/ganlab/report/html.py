@@ -23,9 +23,8 @@ from ganlab.report.plots import (
     save_curves,
     split_metric_keys,
 )
-from ganlab.train.rundir import RUN_INFO
+from ganlab.runs import CONFIG, METRICS, REPORT, RUN_INFO, SAMPLES, SUMMARY
 
-REPORT = "report.html"
 MAX_SNAPSHOTS = 40  # more are thinned evenly (first and last always kept)
 
 _CSS = """
@@ -88,7 +87,7 @@ def _thin(found: list[tuple[int, Path]]) -> list[tuple[int, Path]]:
 def snapshot_series(run_dir: Path) -> dict[str, list[tuple[int, Path]]]:
     """Every artefact series under ``samples/`` (see :mod:`ganlab.report.artefacts`):
     ``{name: [(step, path), ...]}``, each thinned to :data:`MAX_SNAPSHOTS`."""
-    return {name: _thin(found) for name, found in find_artefacts(run_dir / "samples").items()}
+    return {name: _thin(found) for name, found in find_artefacts(run_dir / SAMPLES).items()}
 
 
 def snapshot_files(run_dir: Path) -> list[tuple[int, Path]]:
@@ -225,11 +224,11 @@ def _class_names(info: dict[str, Any]) -> list[str] | None:
 def render(run_dir: Path) -> str:
     """The report page of ``run_dir`` as a string (writes the curve PNGs into ``plots/``)."""
     run_dir = Path(run_dir)
-    summary = _read_json(run_dir / "summary.json")
+    summary = _read_json(run_dir / SUMMARY)
     info = _read_json(run_dir / RUN_INFO)
-    records = _read_records(run_dir / "metrics.jsonl")
-    config_text = ((run_dir / "config.yaml").read_text()
-                   if (run_dir / "config.yaml").is_file() else "(no config.yaml)")
+    records = _read_records(run_dir / METRICS)
+    config_text = ((run_dir / CONFIG).read_text()
+                   if (run_dir / CONFIG).is_file() else f"(no {CONFIG})")
     curves = save_curves(records, run_dir / "plots")
     series = snapshot_series(run_dir)
     snaps = [(step, p) for step, p in series.get("", []) if p.suffix == ".png"]

@@ -47,7 +47,7 @@ def domain_names(spec: DataSpec) -> list[str]:
 
 def classifier_for(domain: str) -> str | None:
     """The shipped classifier that reads images of ``domain``, if any."""
-    from ganlab.train.image_eval import AUTO_EXTRACTORS
+    from ganlab.families.image_eval import AUTO_EXTRACTORS
 
     return AUTO_EXTRACTORS.get(domain)
 

@@ -22,15 +22,23 @@ import torch
 from tqdm import tqdm
 
 from ganlab.config import Config
+from ganlab.engine import checkpoint as ckpt
+from ganlab.engine.family import Family, timed_evaluation
+from ganlab.engine.guard import REMEDIES, non_finite
+from ganlab.engine.schedule import lr_factor
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
+from ganlab.runs import (
+    CHECKPOINTS,
+    METRICS,
+    RUN_INFO,
+    SAMPLES,
+    SUMMARY,
+    TENSORBOARD,
+    truncate_metrics,
+    write_run_info,
+)
 from ganlab.strictjson import write_json
-from ganlab.train import checkpoint as ckpt
-from ganlab.train.family import Family, build_family, timed_evaluation
-from ganlab.train.guard import REMEDIES, non_finite
-from ganlab.train.rundir import METRICS, RUN_INFO, SUMMARY, truncate_metrics, write_run_info
-from ganlab.train.runtime import Runtime
-from ganlab.train.schedule import lr_factor
 
 INTERRUPTED = 130        # Ctrl-C (128 + SIGINT)
 TERMINATED = 143         # SIGTERM, as schedulers and `docker stop` send (128 + SIGTERM)
@@ -72,16 +80,11 @@ class Trainer:
     checkpoints, the summary and the report.
     """
 
-    def __init__(self, cfg: Config, run_dir: Path, family: Family | None = None,
-                 stream: Any = None, runtime: Runtime | None = None) -> None:
+    def __init__(self, cfg: Config, run_dir: Path, family: Family, stream: Any = None) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        if family is None:
-            runtime = runtime or Runtime.from_config(cfg.train)
-            seed_everything(cfg.seed)
-            family = build_family(cfg, runtime)
         self.family = family
         self.runtime = family.runtime
         self.is_main = self.runtime.is_main
@@ -94,14 +97,14 @@ class Trainer:
         self.step = 0
         self.wall_before = 0.0
         self.stream = stream if stream is not None else sys.stderr
-        self.ckpt_root = self.run_dir / "checkpoints"
+        self.ckpt_root = self.run_dir / CHECKPOINTS
         self._last_eval: tuple[int, dict[str, Any]] | None = None
         self._t0 = time.perf_counter()
         self._tb: Any = None
         if cfg.train.tensorboard and self.is_main:
             from ganlab.report.tensorboard import EventWriter
 
-            self._tb = EventWriter(self.run_dir / "tensorboard")
+            self._tb = EventWriter(self.run_dir / TENSORBOARD)
 
     # -- state ------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -118,7 +121,8 @@ class Trainer:
     def _write_run_info(self) -> None:
         """What `ganlab sample` needs to rebuild the family without the training data."""
         if self.is_main and not (self.run_dir / RUN_INFO).exists():
-            write_run_info(self.run_dir, self.family)
+            write_run_info(self.run_dir, self.family.name, self.family.spec.to_json(),
+                           self.family.run_info())
 
     def save_checkpoint(self) -> Path | None:
         if not self.is_main:
@@ -171,7 +175,7 @@ class Trainer:
         if not self.is_main:   # the others go on and wait at the next gradient average
             return
         artefacts = self.family.snapshot(step)
-        folder = self.run_dir / "samples"
+        folder = self.run_dir / SAMPLES
         for art in artefacts:
             path = art.save(artefact_path(folder, art, step))
             if self._tb is None:

@@ -10,7 +10,7 @@ independent batch of B images:
   ``|G_AB(G_BA(b)) - b|_1``, plus ``lambda_identity * lambda_cycle`` times the identity losses
   ``|G_AB(b) - b|_1`` and ``|G_BA(a) - a|_1`` (only when both domains have the same channels);
 * discriminators (optimiser ``D``, both networks): real images against fakes drawn from a
-  history pool of ``pool_size`` earlier fakes per domain (:mod:`ganlab.train.history_pool`).
+  history pool of ``pool_size`` earlier fakes per domain (:mod:`ganlab.families.cyclegan.pool`).
 
 The paper's schedule (a constant learning rate for the first half, then linear decay to zero)
 is ``train.lr_decay: hold-linear``. Loss scales: ganlab's LSGAN losses carry the factor 1/2 of
@@ -33,13 +33,13 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
+from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
-from ganlab.families import register_family
+from ganlab.families.cyclegan.pool import HistoryPool
 from ganlab.losses import get_objective
+from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact
-from ganlab.train.family import Family, FamilyContext
-from ganlab.train.history_pool import HistoryPool
-from ganlab.train.optim import build_optimizers, grad_norm
 from ganlab.translation import ModuleTranslator, side_by_side
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -306,7 +306,7 @@ class CycleGANFamily(Family):
         """The held-out images (uint8) of the source domain of ``direction``, their labels
         (None when the domain has none) and which images they are; read once."""
         if direction not in self._held_out:
-            from ganlab.train.cyclegan_eval import held_out_domain
+            from ganlab.families.cyclegan.evaluate import held_out_domain
 
             self._held_out[direction] = held_out_domain(
                 self.spec, self.cfg.data, self._domain(direction), self.input_shape(direction))
@@ -336,14 +336,14 @@ class CycleGANFamily(Family):
         return out
 
     def evaluate(self, final: bool) -> dict[str, Any]:
-        from ganlab.train.cyclegan_eval import evaluate_cyclegan
+        from ganlab.families.cyclegan.evaluate import evaluate_cyclegan
 
         with torch.random.fork_rng(devices=[]):
             return evaluate_cyclegan(self, self.cfg.eval.n_samples, self.cfg.seed + 4,
                                      extractor=self.cfg.eval.extractor)
 
     def summary_lines(self, results: dict[str, Any]) -> list[str]:
-        from ganlab.train.cyclegan_eval import summary_lines
+        from ganlab.families.cyclegan.evaluate import summary_lines
 
         return summary_lines(results)
 

@@ -1,5 +1,19 @@
 """Run folders: ``runs/<name>-<timestamp>/`` with the resolved config and everything a run makes.
 
+This module is the one home of the layout (every file and folder name below) and of reading
+a run folder's files; every other module goes through it. It is a leaf: it imports no
+training, metric or report code. Rebuilding a run's model from its folder is
+:func:`ganlab.api.load_run`.
+
+    RUN/config.yaml        the resolved config (CONFIG)
+    RUN/run_info.json      the data's DataSpec and the family's facts (RUN_INFO)
+    RUN/metrics.jsonl      one JSON record per logged step (METRICS)
+    RUN/summary.json       the final evaluation, written when the run completes (SUMMARY)
+    RUN/checkpoints/       step-NNNNNNN/ folders (CHECKPOINTS; see ganlab.engine.checkpoint)
+    RUN/samples/           snapshots: grids, scatters, texts (SAMPLES)
+    RUN/report.html        the offline report (REPORT)
+    RUN/tensorboard/       event files when train.tensorboard is on (TENSORBOARD)
+
 A run folder is trained or resumed by one process at a time: :func:`lock_run` holds an
 exclusive lock on ``RUN/.lock`` (and writes the holder's pid to ``RUN/.lock.pid``) for as long
 as ``ganlab train`` or ``ganlab resume`` works on it; a second process is refused with a line
@@ -16,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from ganlab import config as config_mod
 from ganlab.atomic import fsync_dir, write_text
 from ganlab.config import Config
@@ -25,6 +41,10 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 RUN_INFO = "run_info.json"     # the data's DataSpec and the family's facts; see write_run_info
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+REPORT = "report.html"
+TENSORBOARD = "tensorboard"
 LOCK = ".lock"
 LOCK_PID = ".lock.pid"
 MAX_NEW_RUN_TRIES = 1000
@@ -65,6 +85,32 @@ def new_run(cfg: Config, out_dir: str | Path | None = None) -> Path:
     return path
 
 
+def is_run_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a ganlab run folder (it holds the run's ``config.yaml``)."""
+    return (Path(path) / CONFIG).is_file()
+
+
+def require_run_folder(path: str | Path) -> Path:
+    """``path`` as a run folder, or a :class:`GanlabError` that says what to give instead."""
+    path = Path(path)
+    if not is_run_folder(path):
+        raise GanlabError(f"{path}: not a ganlab run folder (no {CONFIG}); "
+                          "give the folder that `ganlab train` printed")
+    return path
+
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """``summary.json`` of a completed run, or None while the run is not complete."""
+    file = Path(run_dir) / SUMMARY
+    if not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise GanlabError(f"{file}: unreadable ({exc})") from exc
+    return data if isinstance(data, dict) else None
+
+
 def _lock_holder(run_dir: Path) -> str:
     try:
         pid = int((run_dir / LOCK_PID).read_text(encoding="utf-8").strip())
@@ -81,17 +127,13 @@ def lock_run(run_dir: str | Path, enabled: bool | None = None) -> Iterator[Path]
     of the first. The lock is released when the block ends, also on an exception. ``enabled``
     defaults to "this is the main process" (``RANK`` unset or 0): under torchrun only rank 0
     locks the folder it writes."""
-    from filelock import FileLock, Timeout
-
     path = Path(run_dir)
     if enabled is None:
         enabled = os.environ.get("RANK", "0").strip() in ("", "0")
     if not enabled:
         yield path
         return
-    if not (path / CONFIG).is_file():
-        raise GanlabError(f"{path}: not a ganlab run folder (no {CONFIG}); "
-                          "give the folder that `ganlab train` printed")
+    require_run_folder(path)
     lock = FileLock(str(path / LOCK), timeout=0)
     try:
         lock.acquire()
@@ -118,12 +160,8 @@ def open_run(run_dir: str | Path, overrides: list[str] | None = None) -> tuple[C
 
     Nothing is written: call :func:`save_config` once the checkpoint has loaded with the new
     config, so a rejected override never leaves the folder unreadable."""
-    path = Path(run_dir)
-    file = path / CONFIG
-    if not file.is_file():
-        raise GanlabError(f"{path}: not a ganlab run folder (no {CONFIG}); "
-                          "give the folder that `ganlab train` printed")
-    data = config_mod.file_data(file)
+    path = require_run_folder(run_dir)
+    data = config_mod.file_data(path / CONFIG)
     for item in overrides or []:
         data = config_mod.apply_override(data, item)
     cfg = config_mod.from_dict(data)
@@ -157,28 +195,32 @@ def truncate_metrics(run_dir: Path, last_step: int) -> None:
     (run_dir / METRICS).write_text(text)
 
 
-def write_run_info(run_dir: Path, family: Any) -> None:
-    """``run_info.json``: the family, its data's :class:`~ganlab.data.DataSpec` (so the run can
-    be rebuilt and sampled without its training data) and the family's own facts."""
-    info = {"family": family.name, "data": family.spec.to_json(),
+def write_run_info(run_dir: Path, family: str, spec: dict[str, Any],
+                   facts: dict[str, Any]) -> None:
+    """``run_info.json``: the family's name, its data's description (``DataSpec.to_json()``,
+    so the run can be rebuilt and sampled without its training data) and the family's own
+    facts."""
+    info = {"family": family, "data": spec,
             # flat copies that the report and older readers show
-            "kind": family.spec.kind, "sample_shape": list(family.spec.sample_shape),
-            **family.run_info()}
+            "kind": spec["kind"], "sample_shape": list(spec["sample_shape"]), **facts}
     write_text(run_dir / RUN_INFO, json.dumps(info) + "\n")
 
 
-def read_run_info(run_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """(DataSpec, all facts) of a run folder; runs made before DataSpec existed are read from
-    their ``kind`` and ``sample_shape``."""
-    from ganlab.data import DataSpec
-
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """Every fact of ``run_info.json``; ``data`` holds the data's description (read with
+    ``DataSpec.from_json``), also for runs made before it existed (from their ``kind`` and
+    ``sample_shape``)."""
     file = run_dir / RUN_INFO
     if not file.is_file():
         raise GanlabError(f"{run_dir}: no {RUN_INFO}; the run has not started training yet")
     try:
         info = json.loads(file.read_text())
-        data = info.get("data") or {"kind": info["kind"], "sample_shape": info["sample_shape"]}
-        return DataSpec.from_json(data), info
+        info["data"] = info.get("data") or {"kind": info["kind"],
+                                            "sample_shape": info["sample_shape"]}
     except (ValueError, KeyError, TypeError) as exc:
         raise GanlabError(f"{file}: unreadable ({exc}); delete it and run `ganlab resume "
                           f"{run_dir}` to write it again") from exc
+    if not isinstance(info, dict):
+        raise GanlabError(f"{file}: not a JSON object; delete it and run `ganlab resume "
+                          f"{run_dir}` to write it again")
+    return info

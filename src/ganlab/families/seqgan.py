@@ -15,7 +15,7 @@ alone (so a run resumes in any of them):
    ``d_steps`` steps. ``mle_every`` > 0 interleaves an MLE step every that many steps.
 
 With ``mle_steps >= train.steps`` the run is the MLE baseline (the same network, the same
-optimiser, never adversarial). ``ganlab.train.gumbel`` subclasses this family and replaces
+optimiser, never adversarial). ``ganlab.families.gumbel`` subclasses this family and replaces
 only the adversarial G step.
 """
 
@@ -31,12 +31,12 @@ from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
 from ganlab.data.batch import DataSpec
+from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
-from ganlab.families import register_family
 from ganlab.nn.seq import CNNDiscriminator, RNNDiscriminator, TokenGenerator
+from ganlab.registry import register_family
 from ganlab.report.artefacts import Text
-from ganlab.train.family import Family, FamilyContext
-from ganlab.train.optim import build_optimizers
 
 PHASES = ("mle", "d_pretrain", "adversarial")
 EVAL_SEED = 20_170_204

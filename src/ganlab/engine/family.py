@@ -1,7 +1,7 @@
 """The contract between a training family (GAN, pix2pix, CycleGAN, SeqGAN, ...) and the loop.
 
 A family owns its networks, optimisers, its training step and how it shows its model; the
-loop (:mod:`ganlab.train.loop`) owns the schedule, lr decay, logging, snapshots on disk,
+loop (:mod:`ganlab.engine.loop`) owns the schedule, lr decay, logging, snapshots on disk,
 checkpoints, resume and the report. A new family is one module:
 
 1. a config section dataclass (fields with :func:`ganlab.config.setting` constraints);
@@ -26,10 +26,10 @@ from tqdm import tqdm
 
 from ganlab.config import Config
 from ganlab.data import DataSource, DataSpec
+from ganlab.engine.runtime import Runtime
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import Artefact
 from ganlab.sampling import Sampler
-from ganlab.train.runtime import Runtime
 
 
 def log_line(message: str) -> None:
@@ -133,25 +133,3 @@ def timed_evaluation(family: Family, final: bool) -> dict[str, Any]:
     if results:
         results = {**results, "eval_seconds": round(time.perf_counter() - t0, 3)}
     return results
-
-
-def build_family(cfg: Config, runtime: Runtime | None = None, data: DataSource | None = None,
-                 spec: DataSpec | None = None, log: Callable[[str], None] = log_line) -> Family:
-    """The family ``cfg.family`` on ``runtime`` (default: from ``cfg.train``). Without ``data``
-    and ``spec`` the training data is built from ``cfg.data``."""
-    from ganlab import families
-
-    entry = families.get(cfg.family)
-    if not isinstance(cfg.section, entry.config):
-        raise GanlabError(f"family {cfg.family}: the config section is not a "
-                          f"{entry.config.__name__}; build the config with ganlab.config.load")
-    if runtime is None:
-        runtime = Runtime.from_config(cfg.train)
-    if data is None and spec is None:
-        from ganlab.data import build_data
-
-        data = build_data(cfg.data)
-    if spec is None:
-        assert data is not None
-        spec = data.spec()
-    return entry.family(FamilyContext(cfg, runtime, spec, data, log))

@@ -9,7 +9,7 @@ early (smooth, biased), low late (nearly one-hot). With ``hard`` (the default) t
 is the one-hot argmax and the gradient the relaxed one's (straight-through), so D never sees a
 "soft" fake it could tell from real one-hots by softness alone.
 
-Phases, pre-training, D steps and evaluation are SeqGAN's (:mod:`ganlab.train.seqgan`); only the
+Phases, pre-training, D steps and evaluation are SeqGAN's (:mod:`ganlab.families.seqgan`); only the
 adversarial G step differs: non-saturating, ``-log sigmoid(D(relaxed fake))``.
 """
 
@@ -22,8 +22,8 @@ import torch.nn.functional as F
 
 from ganlab.config import setting
 from ganlab.errors import GanlabError
-from ganlab.families import register_family
-from ganlab.train.seqgan import SeqGANConfig, SeqGANFamily
+from ganlab.families.seqgan import SeqGANConfig, SeqGANFamily
+from ganlab.registry import register_family
 
 
 @dataclass

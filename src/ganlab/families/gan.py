@@ -16,8 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
+from ganlab.engine.ema import make_ema, update_ema
+from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
-from ganlab.families import register_family
 from ganlab.losses import d_outputs_as_probability, get_objective
 from ganlab.penalties import (
     clip_weights,
@@ -25,11 +27,9 @@ from ganlab.penalties import (
     interpolation_weights,
     r1_penalty,
 )
+from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact, Figure, ImageGrid
 from ganlab.sampling import LatentSampler, run_in_eval_mode
-from ganlab.train.ema import make_ema, update_ema
-from ganlab.train.family import Family, FamilyContext
-from ganlab.train.optim import build_optimizers, grad_norm
 
 N_FIXED = 64          # fixed latents for image grids
 N_SCATTER = 2500      # points drawn for 2-D snapshots
@@ -187,7 +187,7 @@ class GANFamily(Family):
         self.fixed_z = G.sample_latent(N_FIXED, torch.Generator().manual_seed(seed + 2))
         self.image_eval: Any = None
         if self.spec.kind == "images":
-            from ganlab.train.image_eval import ImageEvaluator
+            from ganlab.families.image_eval import ImageEvaluator
 
             self.image_eval = ImageEvaluator(self.cfg.eval, self.cfg.data, self.sample_shape,
                                              self.log)

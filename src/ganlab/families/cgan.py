@@ -2,7 +2,7 @@
 matching-aware discriminator, conditional BatchNorm or concatenation in G, concatenation or
 projection in D, and an optional auxiliary classifier (AC-GAN).
 
-It is :class:`~ganlab.train.gan.GANFamily` (the same step, critic loop, penalties, EMA,
+It is :class:`~ganlab.families.gan.GANFamily` (the same step, critic loop, penalties, EMA,
 snapshots, evaluation and sampler) with three of its hooks extended: how the networks are
 built, D's adversarial loss and G's loss.
 
@@ -75,17 +75,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.config import setting
+from ganlab.data.mismatch import mismatched_labels, mismatched_rows
 from ganlab.errors import GanlabError
-from ganlab.families import register_family
-from ganlab.losses import d_outputs_as_probability
-from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning
-from ganlab.report.artefacts import Artefact, ImageGrid, Text
-from ganlab.train.gan import (
+from ganlab.families.gan import (
     MAX_GRID_CLASSES,
     PER_CLASS,
     AdversarialConfig,
     GANFamily,
 )
+from ganlab.losses import d_outputs_as_probability
+from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning
+from ganlab.registry import register_family
+from ganlab.report.artefacts import Artefact, ImageGrid, Text
 
 
 @dataclass
@@ -132,42 +133,6 @@ def mode_seeking_ratio(fake: Tensor, z: Tensor) -> Tensor:
                           "raise train.batch_size")
     num = (fake[:h].float() - fake[h:2 * h].float()).abs().mean()
     return num / (z[:h].float() - z[h:2 * h].float()).abs().mean()
-
-
-def mismatched_rows(groups: Tensor, generator: torch.Generator) -> Tensor:
-    """For each example ``i`` of a batch an index ``j`` of another example of a *different*
-    group (a different base emoji for text): ``j = i + u mod n`` with ``u`` uniform in
-    ``1 .. n-1``, moved on to the next index while the group is the same. Used to pair real
-    images with wrong texts; a batch whose examples all share one group is an error."""
-    n = groups.shape[0]
-    if n < 2 or bool((groups == groups[0]).all()):
-        raise GanlabError("mismatched texts need a batch with at least two different texts "
-                          "(groups); raise train.batch_size")
-    i = torch.arange(n, device=groups.device)
-    u = torch.randint(1, n, (n,), generator=generator, device=generator.device).to(i.device)
-    for _ in range(n):
-        j = (i + u) % n
-        same = groups[j] == groups
-        if not bool(same.any()):
-            return j
-        u = torch.where(same, u % (n - 1) + 1, u)
-    return (i + u) % n
-
-
-def mismatched_labels(y: Tensor, num_classes: int, generator: torch.Generator,
-                      offsets: Tensor | None = None) -> Tensor:
-    """For each label of ``y`` a label drawn uniformly from the *other* classes:
-    ``(y + u) mod K`` with ``u`` uniform in ``1 .. K-1`` (never ``y`` itself).
-
-    ``offsets`` are the ``u`` when drawn elsewhere (several processes draw the global batch's
-    and keep their share); otherwise they are drawn from ``generator``, one per label.
-    """
-    if num_classes < 2:
-        raise GanlabError("mismatched labels need at least 2 classes")
-    if offsets is None:
-        offsets = torch.randint(1, num_classes, y.shape, generator=generator,
-                                device=generator.device)
-    return (y + offsets.to(y.device)) % num_classes
 
 
 class CGANFamily(GANFamily):

@@ -31,14 +31,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
+from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
-from ganlab.families import register_family
+from ganlab.families.gan import GANFamily
 from ganlab.losses import d_outputs_as_probability, get_objective
 from ganlab.nn import patchgan, unet
+from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact
-from ganlab.train.family import Family, FamilyContext
-from ganlab.train.gan import GANFamily
-from ganlab.train.optim import build_optimizers, grad_norm
 from ganlab.translation import ModuleTranslator, side_by_side
 
 N_SNAPSHOT = 8          # held-out examples shown in every snapshot
@@ -267,7 +267,7 @@ class Pix2PixFamily(Family):
         name = self.cfg.eval.extractor
         if name != "auto":
             return name, ""
-        from ganlab.train.image_eval import auto_extractor
+        from ganlab.families.image_eval import auto_extractor
 
         prefix, _, body = self.cfg.data.name.partition(":")
         body = body.strip()

@@ -1,0 +1,421 @@
+"""The Python API: train a run, open a finished one, sample and evaluate it.
+
+    import ganlab
+
+    run = ganlab.train("ring-ns", train__steps=500)       # a preset, a YAML path or a Config
+    x = run.sample(2000, seed=1)                          # tensors: points, images, ...
+    run.metrics[-1]                                       # the logged records
+    run = ganlab.load_run(run.path)                       # the same run, from its folder
+
+Overrides are keyword arguments (``train__steps=500`` is ``--set train.steps=500``), a mapping
+(``{"train.steps": 500}``) or ``KEY=VALUE`` strings. The ``ganlab`` command is a thin layer
+over these functions: what it prints is what they return.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+from torch import Tensor
+
+from ganlab import config as config_mod
+from ganlab import runs
+from ganlab.config import Config
+from ganlab.data import DataSpec
+from ganlab.engine import checkpoint as ckpt
+from ganlab.engine.family import Family, timed_evaluation
+from ganlab.engine.loop import Trainer, seed_everything
+from ganlab.engine.runtime import Runtime
+from ganlab.errors import GanlabError
+from ganlab.families import build_family
+from ganlab.sampling import ImageGenerator, LatentSampler, Sampler, TextPromptSampler
+
+__all__ = ["Run", "TrainOutcome", "build_trainer", "load_config", "load_run", "train",
+           "train_config"]
+
+Overrides = Mapping[str, Any] | Sequence[str] | None
+
+
+def _render(value: Any) -> str:
+    """A Python value as the YAML text of a ``--set`` override."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)   # bool -> true, None -> null, lists and dicts as flow YAML
+
+
+def override_strings(overrides: Overrides = None, **kw: Any) -> list[str]:
+    """``KEY=VALUE`` strings from a mapping, strings, or keywords (``a__b=1`` is ``a.b=1``)."""
+    out: list[str] = []
+    if isinstance(overrides, Mapping):
+        out += [f"{k}={_render(v)}" for k, v in overrides.items()]
+    elif overrides is not None:
+        if isinstance(overrides, str):
+            raise GanlabError(f"overrides: a list of KEY=VALUE strings or a mapping, not the "
+                              f"string {overrides!r}")
+        out += [str(o) for o in overrides]
+    out += [f"{k.replace('__', '.')}={_render(v)}" for k, v in kw.items()]
+    return out
+
+
+def load_config(preset_or_config: str | Path | Config | None = None,
+                overrides: Overrides = None, **kw: Any) -> Config:
+    """A validated config: a preset name, a YAML file, a :class:`Config` (copied), or None
+    (the default preset), with overrides applied."""
+    items = override_strings(overrides, **kw)
+    if isinstance(preset_or_config, Config):
+        data = config_mod.to_dict(preset_or_config)
+        for item in items:
+            data = config_mod.apply_override(data, item)
+        return config_mod.from_dict(data)
+    if preset_or_config is None:
+        return config_mod.load(preset=config_mod.DEFAULT_PRESET, overrides=items)
+    text = str(preset_or_config)
+    if text in config_mod.preset_names():
+        return config_mod.load(preset=text, overrides=items)
+    path = Path(text)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        return config_mod.load(path=path, overrides=items)
+    raise GanlabError(f"{text!r} is neither a preset (`ganlab presets` lists them) nor a "
+                      "YAML file")
+
+
+def build_trainer(cfg: Config, run_dir: str | Path, runtime: Runtime | None = None,
+                  stream: IO[str] | None = None) -> Trainer:
+    """A :class:`Trainer` for ``cfg`` in ``run_dir``: the global seed set, then the family
+    built with its data (which may fail: nothing is trained yet)."""
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    runtime = runtime or Runtime.from_config(cfg.train)
+    seed_everything(cfg.seed)
+    family = build_family(cfg, runtime)
+    return Trainer(cfg, Path(run_dir), family, stream=stream)
+
+
+def _remove_unstarted_run(run_dir: Path) -> None:
+    """Remove a run folder that holds nothing of a run yet (its config and lock files), so a
+    config whose data cannot be read leaves no empty folder behind."""
+    left = {p.name for p in run_dir.iterdir()} - {runs.CONFIG, runs.LOCK, runs.LOCK_PID}
+    if not left or all(name.startswith(f".{runs.LOCK_PID}.") for name in left):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@dataclasses.dataclass
+class TrainOutcome:
+    """What a training call ended with: the exit code (0, or 130/143 for a stop by signal,
+    3 for divergence), the run, and the trainer (its ``results`` when the run completed)."""
+
+    code: int
+    run: Run
+    trainer: Trainer
+
+    @property
+    def complete(self) -> bool:
+        return self.code == 0 and self.trainer.step >= self.run.config.train.steps
+
+
+def train_config(cfg: Config, out: str | Path | None = None, until: int | None = None,
+                 runtime: Runtime | None = None,
+                 announce: Callable[[str], None] | None = None) -> TrainOutcome:
+    """Train ``cfg`` in a new run folder under ``out`` (default ``cfg.out_dir``), holding its
+    lock; ``announce`` hears the run folder as soon as training starts."""
+    # a device that is not here fails before the run folder; several processes join up here
+    runtime = runtime or Runtime.from_config(cfg.train)
+    run_dir = runtime.broadcast(runs.new_run(cfg, out) if runtime.is_main else None)
+    with runs.lock_run(run_dir):
+        try:
+            trainer = build_trainer(cfg, run_dir, runtime)   # reads the data: may fail
+        except BaseException:
+            if runtime.is_main:
+                _remove_unstarted_run(run_dir)
+            raise
+        if runtime.is_main and announce is not None:
+            announce(f"run folder: {run_dir}")
+        code = trainer.run(until=until)
+    return TrainOutcome(code, Run(run_dir), trainer)
+
+
+def train(preset_or_config: str | Path | Config | None = None, overrides: Overrides = None, *,
+          out: str | Path | None = None, until: int | None = None, device: str | None = None,
+          progress: bool = False, **kw: Any) -> Run:
+    """Train a preset, a YAML file or a :class:`Config` and return its :class:`Run`.
+
+    ``overrides`` and keywords change settings (``train__steps=500``); ``until`` stops after
+    that step with a checkpoint (continue with :meth:`Run.resume`). A run stopped by Ctrl-C or
+    the divergence guard raises a :class:`GanlabError` that names its folder."""
+    cfg = load_config(preset_or_config, overrides, **kw)
+    if device is not None:
+        cfg.train.device = device
+    cfg.train.progress = progress
+    outcome = train_config(cfg, out, until)
+    if outcome.code != 0:
+        raise GanlabError(f"{outcome.run.path}: training stopped with exit code "
+                          f"{outcome.code} at step {outcome.trainer.step}; continue with "
+                          f"ganlab.load_run({str(outcome.run.path)!r}).resume()")
+    return outcome.run
+
+
+def load_run(path: str | Path, device: str | None = "cpu") -> Run:
+    """The run in folder ``path`` (made by ``ganlab train`` or :func:`train`). Its model is
+    rebuilt from the latest checkpoint when first sampled; no training data is read."""
+    run = Run(runs.require_run_folder(path), device=device)
+    run.config  # noqa: B018 (read and validated now: a broken folder fails here, not later)
+    return run
+
+
+class Run:
+    """A run folder and the model in it, for notebooks and scripts.
+
+    ``sample`` draws tensors from the latest checkpoint (the EMA generator where there is
+    one); ``evaluate`` measures it as ``ganlab eval`` does; ``metrics`` are the logged records,
+    ``summary`` the final evaluation, ``report_path`` the HTML report. Shown in Jupyter, a run
+    displays its latest sample grid and summary."""
+
+    def __init__(self, path: str | Path, device: str | None = "cpu") -> None:
+        self.path = Path(path)
+        self.device = device
+        self._config: Config | None = None
+        self._family: Family | None = None
+        self._checkpoint: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    # -- the folder ------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        """The run's resolved config (``config.yaml``)."""
+        if self._config is None:
+            self._config = runs.open_run(self.path)[0]
+        return self._config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """Every logged record of ``metrics.jsonl``, oldest first."""
+        return runs.read_metrics(self.path)
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        """The final evaluation (``summary.json``); None until the run is complete."""
+        return runs.read_summary(self.path)
+
+    @property
+    def report_path(self) -> Path | None:
+        """``report.html``, once written (at the end of the run)."""
+        path = self.path / runs.REPORT
+        return path if path.is_file() else None
+
+    @property
+    def step(self) -> int:
+        """The step of the latest checkpoint (0 before the first one)."""
+        last = ckpt.latest(self.path / runs.CHECKPOINTS)
+        return 0 if last is None else ckpt.step_of(last)
+
+    def samples(self) -> list[Path]:
+        """The snapshot files under ``samples/``, oldest first."""
+        folder = self.path / runs.SAMPLES
+        return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+    # -- the model -------------------------------------------------------------------------
+    def _load(self, with_data: bool = False, n_eval: int | None = None) -> Family:
+        cfg = self.config
+        if n_eval is not None:
+            cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, n_samples=n_eval))
+        path = ckpt.latest(self.path / runs.CHECKPOINTS)
+        if path is None:
+            raise GanlabError(f"{self.path}: no checkpoint yet; train longer or wait for the "
+                              f"first one (every {cfg.train.checkpoint_every} steps)")
+        runtime = Runtime.from_config(cfg.train, device=self.device)
+        if with_data:
+            family = build_family(cfg, runtime, log=lambda _msg: None)
+        else:
+            try:
+                spec = DataSpec.from_json(runs.read_run_info(self.path)["data"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise GanlabError(f"{self.path / runs.RUN_INFO}: unreadable ({exc}); delete it "
+                                  f"and run `ganlab resume {self.path}` to write it again") from exc
+            family = build_family(cfg, runtime, spec=spec, log=lambda _msg: None)
+        family.weights_restored(ckpt.load_weights(path, family.modules()))
+        self._checkpoint = path
+        return family
+
+    @property
+    def family(self) -> Family:
+        """The run's family at its latest checkpoint (built without training data)."""
+        if self._family is None:
+            self._family = self._load()
+        return self._family
+
+    @property
+    def checkpoint(self) -> Path:
+        """The checkpoint the model was loaded from."""
+        self.family  # noqa: B018 (loads it)
+        assert self._checkpoint is not None
+        return self._checkpoint
+
+    def sampler(self) -> Sampler:
+        """What ``ganlab sample`` draws from (see :mod:`ganlab.sampling`)."""
+        return self.family.sampler()
+
+    def sample(self, n: int, seed: int = 0, label: Any = None, text: Any = None) -> Any:
+        """``n`` samples from ``seed``: images float (N, C, H, W) in [-1, 1], points (N, D), or
+        a list of sentences. ``label`` picks the class of a class-conditional run (an int, or
+        one per sample); ``text`` the prompt of a text-conditional one (a text or one each)."""
+        sampler = self.sampler()
+        if label is not None and text is not None:
+            raise GanlabError("sample: give a label or a text, not both")
+        if text is not None and not isinstance(sampler, TextPromptSampler):
+            raise GanlabError(f"{self.path}: not a text-conditional run; it takes no text")
+        if label is not None and isinstance(sampler, TextPromptSampler):
+            raise GanlabError(f"{self.path}: a text-conditional run; give text=, not label=")
+        return sampler.sample(n, seed, condition=text if text is not None else label)
+
+    def generator(self) -> ImageGenerator:
+        """The image generator with uint8 output, for metrics (``generate(n, seed)``)."""
+        sampler = self.sampler()
+        if sampler.kind != "images" or not isinstance(sampler, LatentSampler):
+            raise GanlabError(f"{self.checkpoint}: this run makes {sampler.kind} (samples of "
+                              f"shape {self.family.spec.sample_shape}), not images")
+        return ImageGenerator(sampler, self.checkpoint)
+
+    def images(self, n: int, seed: int = 0) -> Tensor:
+        """``n`` generated images as uint8 (N, C, H, W), what the metrics read."""
+        return self.generator().sample(n, seed)
+
+    # -- measuring -------------------------------------------------------------------------
+    def evaluate(self, metric: str | None = None, real: Any = None, n: int | None = None,
+                 seed: int = 0, **kw: Any) -> Any:
+        """Measure the run.
+
+        Without ``metric``: the family's own final evaluation on its held-out data (what the
+        run's summary holds; ``n`` overrides ``eval.n_samples``), a dict of numbers and cards.
+        With ``metric`` (``fid``, ``kid``, ``prdc``, ``inception_score``, ``mode_counts``, ...):
+        that :mod:`ganlab.metrics` function on ``n`` (default 10,000) generated images from
+        ``seed`` against ``real`` (uint8 images, a dataset name such as
+        ``fashion-mnist:test``, a folder, an .npz or a statistics file), keywords passed on
+        (``extractor=``, ...); a :class:`~ganlab.metrics.card.MetricResult`.
+        """
+        if metric is None:
+            family = self._load(with_data=True, n_eval=n)
+            with torch.random.fork_rng(devices=[]):
+                return timed_evaluation(family, final=True)
+        from ganlab import metrics
+        from ganlab.metrics.sources import load_images
+
+        fn = getattr(metrics, metric, None)
+        if fn is None or metric.startswith("_") or not callable(fn):
+            raise GanlabError(f"evaluate: unknown metric {metric!r}; see ganlab.metrics")
+        fake = self.images(n or 10_000, seed)
+        if real is None:
+            return fn(fake, **kw)
+        if isinstance(real, (str, Path)):
+            real = load_images(str(real)).images
+        return fn(real, fake, **kw)
+
+    # -- training more ---------------------------------------------------------------------
+    def resume(self, overrides: Overrides = None, until: int | None = None,
+               progress: bool = False, **kw: Any) -> Run:
+        """Continue training from the latest checkpoint (``train__steps=...`` to go further)."""
+        code = resume_run(self.path, override_strings(overrides, **kw), until=until,
+                          progress=progress, say=lambda _m: None)
+        if code != 0:
+            raise GanlabError(f"{self.path}: resume stopped with exit code {code}")
+        self._config = self._family = None
+        return self
+
+    # -- Jupyter ---------------------------------------------------------------------------
+    def _repr_html_(self) -> str:
+        parts = [f"<b>ganlab run</b> <code>{html.escape(str(self.path))}</code>"]
+        grids = [p for p in self.samples() if p.suffix == ".png"]
+        if grids:
+            import base64
+
+            data = base64.b64encode(grids[-1].read_bytes()).decode("ascii")
+            parts.append(f'<div><img src="data:image/png;base64,{data}" '
+                         f'style="max-width:320px;image-rendering:pixelated" '
+                         f'alt="{html.escape(grids[-1].name)}"></div>')
+        summary = self.summary
+        if summary:
+            rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}"
+                           "</td></tr>" for k, v in summary.items()
+                           if isinstance(v, (int, float, str)))
+            parts.append(f"<table>{rows}</table>")
+        return "\n".join(parts)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def resume_run(path: str | Path, overrides: list[str] | None = None, until: int | None = None,
+               progress: bool = True, device: str | None = None,
+               say: Callable[[str], None] = print,
+               stream: IO[str] | None = None) -> int:
+    """Continue the run in ``path`` under its lock; returns the exit code (see
+    :meth:`Trainer.run`). ``say`` hears what the command line prints."""
+    with runs.lock_run(path):
+        return _resume_locked(Path(path), overrides or [], until, progress, device, say, stream)
+
+
+def _resume_locked(path: Path, overrides: list[str], until: int | None, progress: bool,
+                   device: str | None, say: Callable[[str], None],
+                   stream: IO[str] | None) -> int:
+    # the config is read under the lock, so it is the one a resume that just ended may have
+    # rewritten
+    cfg, run_dir = runs.open_run(path, overrides)
+    ckpt.remove_debris(run_dir / runs.CHECKPOINTS)   # what a save killed midway left
+    if not progress:
+        cfg.train.progress = False
+    made_on = cfg.train.device
+    if device:   # this process only: config.yaml keeps the device the run was made with
+        cfg.train.device = device
+    trainer = build_trainer(cfg, run_dir, stream=stream)
+    try:
+        restored = trainer.restore()
+    except GanlabError as exc:
+        if not overrides:
+            raise
+        raise GanlabError(f"{exc} (this resume changed: {', '.join(overrides)}; drop the "
+                          "override that changes a network)") from exc
+    if not restored:
+        print(f"{run_dir}: no checkpoint yet; starting from step 0", file=sys.stderr)
+    if overrides:   # only now: the checkpoint loaded with the new config
+        runs.save_config(dataclasses.replace(cfg, train=dataclasses.replace(
+            cfg.train, device=made_on)), run_dir)
+    if trainer.step >= cfg.train.steps and runs.read_summary(run_dir) is None:
+        say(f"{run_dir}: all {trainer.step} steps trained; writing the summary and report")
+        trainer.finish()
+        end_lines(trainer, run_dir, say)
+        return 0
+    if trainer.step >= cfg.train.steps:
+        say(f"{run_dir}: already trained {trainer.step} of {cfg.train.steps} steps; "
+            "raise train.steps with --set to train further")
+        return 0
+    say(f"resuming {run_dir} at step {trainer.step} of {cfg.train.steps}")
+    code = trainer.run(until=until)
+    if code == 0 and trainer.step >= cfg.train.steps:
+        end_lines(trainer, run_dir, say)
+    return code
+
+
+def end_lines(trainer: Trainer, run_dir: Path, say: Callable[[str], None] = print) -> None:
+    """The lines that end a completed run: the family's summary, the folder, the report."""
+    results = getattr(trainer, "results", None)
+    if results is not None:  # an image run without metrics says why in its summary lines
+        for line in trainer.family.summary_lines(results):
+            say(line)
+    say(f"run folder: {run_dir}")
+    report = run_dir / runs.REPORT
+    if report.exists():
+        say(f"report: {report}")
