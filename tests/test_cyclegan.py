@@ -49,7 +49,7 @@ def _ids(batch: torch.Tensor) -> list[int]:
 
 
 def test_pool_returns_new_images_while_filling_and_stays_bounded() -> None:
-    pool = HistoryPool(size=5, seed=0)
+    pool = HistoryPool(size=5, generator=torch.Generator().manual_seed(0))
     assert _ids(pool.query(_images(0, 3))) == [0, 1, 2]
     assert _ids(pool.query(_images(3, 2))) == [3, 4]
     assert len(pool) == 5
@@ -59,7 +59,7 @@ def test_pool_returns_new_images_while_filling_and_stays_bounded() -> None:
 
 
 def test_pool_swaps_half_the_time_with_a_seeded_generator() -> None:
-    pool = HistoryPool(size=50, seed=3)
+    pool = HistoryPool(size=50, generator=torch.Generator().manual_seed(3))
     pool.query(_images(0, 50))                     # full: ids 0..49
     out = _ids(pool.query(_images(1000, 2000)))
     swapped = [k for k, o in enumerate(out) if o != 1000 + k]
@@ -70,16 +70,17 @@ def test_pool_swaps_half_the_time_with_a_seeded_generator() -> None:
     stored = _ids(torch.stack(pool.images))
     assert len(stored) == 50 and len(set(stored)) == 50
     # the same seed gives the same choices
-    again = HistoryPool(size=50, seed=3)
+    again = HistoryPool(size=50, generator=torch.Generator().manual_seed(3))
     again.query(_images(0, 50))
     assert _ids(again.query(_images(1000, 2000))) == out
 
 
 def test_pool_state_round_trips_and_size_zero_passes_through() -> None:
-    pool = HistoryPool(size=4, seed=1)
+    pool = HistoryPool(size=4, generator=torch.Generator().manual_seed(1))
     pool.query(_images(0, 6))
-    copy = HistoryPool(size=4, seed=99)
-    copy.load_state_dict(pool.state_dict())
+    copy = HistoryPool(size=4, generator=torch.Generator().manual_seed(99))
+    copy.load_state_dict(pool.state_dict())   # the images; the stream is the engine's to save
+    copy.generator.set_state(pool.generator.get_state())
     assert _ids(copy.query(_images(10, 20))) == _ids(pool.query(_images(10, 20)))
     off = HistoryPool(size=0)
     assert _ids(off.query(_images(0, 3))) == [0, 1, 2] and len(off) == 0

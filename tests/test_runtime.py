@@ -11,6 +11,7 @@ from ganlab import config
 from ganlab.cli import main
 from ganlab.data import Batch
 from ganlab.engine.runtime import Runtime, resolve_device
+from ganlab.engine.streams import Streams
 from ganlab.errors import GanlabError
 from ganlab.families import build_family
 
@@ -94,9 +95,8 @@ def test_family_networks_and_batches_are_placed_on_the_device() -> None:
 
 
 def test_cpu_runs_keep_one_random_stream_for_data_and_latents() -> None:
-    rt = Runtime(torch.device("cpu"))
-    g = rt.generator(5)
-    assert rt.data_generator(g, 99) is g
+    streams = Streams(5, "cpu")
+    assert streams.data_generator() is streams.generator("train")
 
 
 def test_autocast_is_off_in_fp32_and_bf16_on_request() -> None:

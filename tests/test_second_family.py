@@ -65,7 +65,7 @@ class TwinFamily(Family):
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
         hp: TwinConfig = self.section
-        self.gen = self.runtime.generator(self.cfg.seed + 1)
+        self.gen = self.streams.generator("train")   # the engine saves and restores it
         dim = self.spec.sample_shape[0]
         self.G_a = self.runtime.module(_mlp(2, hp.hidden, dim, hp.n_blocks))
         self.G_b = self.runtime.module(_mlp(2, hp.hidden, dim, hp.n_blocks))
@@ -109,13 +109,10 @@ class TwinFamily(Family):
     def sampler(self) -> TwinSampler:
         return TwinSampler(self)
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"gen": self.gen.get_state(), "data": self.data.state_dict(),
-                "d_steps": self.d_steps}
+    def extra_state(self) -> dict[str, Any]:   # the engine saves streams and data position
+        return {"d_steps": self.d_steps}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.gen.set_state(state["gen"])
-        self.data.load_state_dict(state["data"])
         self.d_steps = int(state["d_steps"])
 
     def snapshot(self, step: int) -> list[Text]:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ganlab.config import Config
 from ganlab.data import DataSource, DataSpec
 from ganlab.engine.runtime import Runtime
+from ganlab.engine.streams import Streams
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import Artefact
 from ganlab.sampling import Sampler
@@ -48,6 +49,11 @@ class FamilyContext:
     spec: DataSpec
     data: DataSource | None = None
     log: Callable[[str], None] = field(default=log_line)
+    streams: Streams | None = None   # default: the run's streams, from cfg.seed
+
+    def __post_init__(self) -> None:
+        if self.streams is None:
+            self.streams = Streams(self.cfg.seed, self.runtime.device, self.log)
 
 
 class Family(ABC):
@@ -64,6 +70,8 @@ class Family(ABC):
         self.runtime = ctx.runtime
         self.spec = ctx.spec
         self.log = ctx.log
+        assert ctx.streams is not None
+        self.streams: Streams = ctx.streams   # every random draw: see ganlab.engine.streams
 
     @property
     def data(self) -> DataSource:
@@ -97,8 +105,9 @@ class Family(ABC):
         return None
 
     def extra_state(self) -> dict[str, Any]:
-        """Random generators, data position, phase: anything else an exact resume needs.
-        Tensors and plain containers only (read back with ``weights_only=True``)."""
+        """Anything else an exact resume needs (a phase, a pool of images); the engine saves
+        the random streams and the data position itself. Tensors and plain containers only
+        (read back with ``weights_only=True``)."""
         return {}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:

@@ -115,6 +115,8 @@ class Trainer:
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
             "optimizers": {k: o.state_dict() for k, o in self.family.optimizers().items()},
+            "streams": self.family.streams.state_dict(),
+            "data": None if self.family.ctx.data is None else self.family.ctx.data.state_dict(),
             "family": self.family.extra_state(),
         }
 
@@ -146,7 +148,15 @@ class Trainer:
                                   f"(it has {', '.join(state['optimizers'])}); was the config "
                                   "changed since this run was made?")
             opt.load_state_dict(state["optimizers"][name])
-        self.family.load_extra_state(state["family"])
+        family_state = state["family"]
+        if "streams" in state:
+            self.family.streams.load_state_dict(state["streams"])
+        else:   # a checkpoint from before the engine owned the streams and the data position
+            self.family.streams.load_legacy(family_state)
+        data_state = state.get("data", family_state.get("data"))
+        if data_state is not None and self.family.ctx.data is not None:
+            self.family.ctx.data.load_state_dict(data_state)
+        self.family.load_extra_state(family_state)
         self.runtime.set_rng_state(state["torch_rng"])
         self.lr_scale = float(state.get("lr_scale", 1.0))
         self.rollbacks = int(state.get("rollbacks", 0))

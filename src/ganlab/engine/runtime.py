@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +62,7 @@ class Runtime:
     """The device and process a family runs in.
 
     ``autocast()`` is the mixed-precision context for the device (a no-op in fp32);
-    ``generator(seed)`` a seeded generator on the device (latents, noise);
-    ``data_generator(generator, seed)`` the CPU stream for data indices (the same object as
-    ``generator`` on the CPU, so CPU runs keep one stream); ``rank``/``world_size``/``is_main``
+    random streams are :mod:`ganlab.engine.streams`; ``rank``/``world_size``/``is_main``
     say which process this is; the loop writes files only on the main one.
 
     Data parallelism (``torchrun``, or ``ganlab train --nproc N``): every process draws the same
@@ -126,18 +123,6 @@ class Runtime:
         if dtype is None or self.device.type == "meta":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=dtype)
-
-    def generator(self, seed: int) -> torch.Generator:
-        """A generator on the device, seeded (``meta`` draws nothing: a CPU one stands in)."""
-        where = "cpu" if self.device.type == "meta" else self.device
-        return torch.Generator(device=where).manual_seed(seed)
-
-    def data_generator(self, generator: torch.Generator, seed: int) -> torch.Generator:
-        """The CPU stream that data sources draw indices from: ``generator`` itself when it is
-        on the CPU (one stream, as a CPU run has always used), else a CPU one from ``seed``."""
-        if generator.device.type == "cpu":
-            return generator
-        return torch.Generator().manual_seed(seed)
 
     def module(self, module: torch.nn.Module, image: bool = False) -> torch.nn.Module:
         """``module`` on the device (channels_last for image networks when asked)."""
@@ -235,31 +220,6 @@ class Runtime:
         if self.device.type == "cuda":
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
-
-    @staticmethod
-    def stream_state(gen: torch.Generator, data_gen: torch.Generator) -> dict[str, Any]:
-        """A family's random streams for its ``extra_state``: the training generator (with the
-        device kind it lives on) and, when separate, the CPU stream of data indices."""
-        state: dict[str, Any] = {"gen": gen.get_state(), "gen_device": gen.device.type}
-        if data_gen is not gen:
-            state["data_gen"] = data_gen.get_state()
-        return state
-
-    @staticmethod
-    def restore_streams(state: dict[str, Any], gen: torch.Generator, data_gen: torch.Generator,
-                        log: Callable[[str], None]) -> None:
-        """Inverse of :meth:`stream_state`. Streams saved on another device kind cannot be
-        restored (a CUDA generator's state is not a CPU one's): they restart from the seed,
-        with a line saying the run is no longer bit-for-bit an uninterrupted one."""
-        saved_on = state.get("gen_device", "cpu")
-        if saved_on != gen.device.type:
-            log(f"resume: the checkpoint's random streams were on {saved_on}, this run is on "
-                f"{gen.device.type}; they restart from the seed, so the run goes on correctly "
-                "but no longer bit-for-bit like an uninterrupted one")
-            return
-        gen.set_state(state["gen"])
-        if "data_gen" in state and data_gen is not gen:
-            data_gen.set_state(state["data_gen"])
 
     def set_rng_state(self, state: dict[str, Any] | torch.Tensor) -> None:
         if isinstance(state, torch.Tensor):  # checkpoints before devices: the CPU state only

@@ -334,7 +334,7 @@ def _conditional_accuracy(family: CGANFamily) -> dict[str, Any]:
     k = family.spec.num_classes or 1
     with torch.random.fork_rng(devices=[]):
         x, y = conditional_samples(family.sampler(), max(1, family.cfg.eval.n_samples // k),
-                                   seed=family.cfg.seed + 7)
+                                   seed=family.streams.seed("eval-classes"))
         res = conditional_accuracy(x, y, ev.extractor)
     out: dict[str, Any] = {"cond_accuracy": float(res["accuracy"])}
     for i, acc in enumerate(res["accuracy_per_class"]):

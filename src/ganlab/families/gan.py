@@ -167,9 +167,8 @@ class GANFamily(Family):
         self.objective = get_objective(oc.name, a=oc.lsgan_a, b=oc.lsgan_b, c=oc.lsgan_c)
         self.clip, self.gp_weight = oc.penalties()
         self.r1_gamma = oc.r1_gamma
-        seed = self.cfg.seed
-        self.gen = self.runtime.generator(seed + 1)
-        self.data_gen = self.runtime.data_generator(self.gen, seed + 6)
+        self.gen = self.streams.generator("train")
+        self.data_gen = self.streams.data_generator()
         self.sample_shape = self.spec.sample_shape
         self.num_classes: int | None = self._num_classes()
         self.pack = getattr(hp, "pack", 1)
@@ -184,7 +183,7 @@ class GANFamily(Family):
         self.opt_g, self.opt_d = opts["G"], opts["D"]
         self.G_ema = make_ema(self.G) if hp.ema.enabled else None
         # CPU latents: the same grid on every device
-        self.fixed_z = G.sample_latent(N_FIXED, torch.Generator().manual_seed(seed + 2))
+        self.fixed_z = G.sample_latent(N_FIXED, self.streams.fixed("snapshot"))
         self.image_eval: Any = None
         if self.spec.kind == "images":
             from ganlab.families.image_eval import ImageEvaluator
@@ -207,14 +206,6 @@ class GANFamily(Family):
             self.G_ema.load_state_dict(self.G.state_dict())
             self.log("resume: the checkpoint has no EMA generator (gan.ema.enabled was off); "
                      "it starts as a copy of G")
-
-    def extra_state(self) -> dict[str, Any]:
-        return {**self.runtime.stream_state(self.gen, self.data_gen),
-                "data": self.data.state_dict()}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.runtime.restore_streams(state, self.gen, self.data_gen, self.log)
-        self.data.load_state_dict(state["data"])
 
     # -- hooks a subclass may extend (the cgan family) ---------------------------------------------
     conditional_flag = "gan.conditional=true"   # what asks for labels, in error messages
@@ -393,8 +384,8 @@ class GANFamily(Family):
         if self.spec.kind == "points":
             from ganlab.report.scatter2d import save_scatter
 
-            fake = self.generate(N_SCATTER, self.cfg.seed + 2)
-            real = self.data.batch(N_SCATTER, torch.Generator().manual_seed(self.cfg.seed + 3)).x
+            fake = self.generate(N_SCATTER, self.streams.seed("snapshot"))
+            real = self.data.batch(N_SCATTER, self.streams.fixed("snapshot-real")).x
             bounds = tuple(self.spec.extra.get("bounds") or self.data.bounds())
             title = f"{self.cfg.name}, step {step}"
             return [Figure(lambda path: save_scatter(path, real, fake, self.D, bounds,
@@ -414,11 +405,11 @@ class GANFamily(Family):
             # latents from their own seed, and torch's global RNG restored afterwards: the
             # training streams (and so an exact resume) never see an evaluation
             with torch.random.fork_rng(devices=[]):
-                return self.image_eval(lambda n: self.generate(n, self.cfg.seed + 4))
+                return self.image_eval(lambda n: self.generate(n, self.streams.seed("eval")))
         if self.spec.kind != "points":
             return {}
         results: dict[str, Any] = {}
-        fake = self.generate(self.cfg.eval.n_samples, self.cfg.seed + 4)
+        fake = self.generate(self.cfg.eval.n_samples, self.streams.seed("eval"))
         mixture = getattr(self.data, "mixture", None)
         if mixture is not None:
             from ganlab.metrics.modes2d import mode_diagnostics
@@ -436,7 +427,7 @@ class GANFamily(Family):
         """
         from ganlab.metrics.divergences import binned_js, wasserstein1
 
-        real = self.data.batch(fake.shape[0], torch.Generator().manual_seed(self.cfg.seed + 5)).x
+        real = self.data.batch(fake.shape[0], self.streams.fixed("eval-real")).x
         n = min(n_w1, fake.shape[0])
         return {"js": binned_js(real, fake), "w1": wasserstein1(real[:n], fake[:n])}
 

@@ -122,8 +122,8 @@ class Pix2PixFamily(Family):
             raise GanlabError(f"pix2pix: inputs are {self.in_shape[1:]} and targets "
                               f"{self.out_shape[1:]} pixels; they must be one size")
         self.objective = get_objective(hp.objective)
-        self.gen = self.runtime.generator(self.cfg.seed + 1)
-        self.data_gen = self.runtime.data_generator(self.gen, self.cfg.seed + 6)
+        self.gen = self.streams.generator("train")
+        self.data_gen = self.streams.data_generator()
         g, d = hp.generator, hp.discriminator
         G = unet.UNet(self.in_shape[0], self.out_shape[0], self.in_shape[-1], width=g.width,
                       depth=g.depth, norm=g.norm, dropout=g.dropout,
@@ -204,7 +204,7 @@ class Pix2PixFamily(Family):
         """``AtoB``: inputs of the run's input shape -> outputs (dropout noise from the
         run's seed, so a translation is repeatable)."""
         return ModuleTranslator({"AtoB": self.G}, {"AtoB": (self.in_shape, self.out_shape)},
-                                seed=self.cfg.seed + 4)
+                                seed=self.streams.seed("eval"))
 
     def sampler(self) -> Any:
         return TranslationSampler(self)
@@ -250,7 +250,7 @@ class Pix2PixFamily(Family):
         examples = getattr(source, "examples", None)
         with torch.random.fork_rng(devices=[]):
             if examples is None:
-                batch = source.batch(n, torch.Generator().manual_seed(self.cfg.seed + 5))
+                batch = source.batch(n, self.streams.fixed("eval-real"))
             else:
                 batch = examples(n)
             out = self.translator()(batch.x, "AtoB")

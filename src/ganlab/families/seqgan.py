@@ -140,8 +140,8 @@ class SeqGANFamily(Family):
             RNNDiscriminator(self.vocab_size, m.d_emb_dim, m.d_emb_dim, m.d_dropout)
         self.D = self.runtime.module(D)
         self.opts = build_optimizers({"G": self.G, "D": self.D}, hp.optim)
-        self.gen = self.runtime.generator(self.cfg.seed + 1)
-        self.data_gen = self.runtime.data_generator(self.gen, self.cfg.seed + 2)
+        self.gen = self.streams.generator("train")
+        self.data_gen = self.streams.data_generator()
         self._tokenizer: Any = None
         self._oracle: Any = None
 
@@ -154,17 +154,6 @@ class SeqGANFamily(Family):
 
     def sampler(self) -> TextSampler:
         return TextSampler(self)
-
-    def extra_state(self) -> dict[str, Any]:
-        state = self.runtime.stream_state(self.gen, self.data_gen)
-        if self.ctx.data is not None:
-            state["data"] = self.data.state_dict()
-        return state
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.runtime.restore_streams(state, self.gen, self.data_gen, self.log)
-        if "data" in state and self.ctx.data is not None:
-            self.data.load_state_dict(state["data"])
 
     def phase(self, step: int) -> str:
         hp: SeqGANConfig = self.section

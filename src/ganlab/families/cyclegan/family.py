@@ -163,11 +163,10 @@ class CycleGANFamily(Family):
                 f"takes A images; domain A has {ca} channels and B {cb}; set "
                 "cyclegan.lambda_identity=0 or give both domains the same data.channels")
         self.objective = get_objective(hp.objective)
-        seed = self.cfg.seed
-        self.gen = self.runtime.generator(seed + 1)
-        self.data_gen = self.runtime.data_generator(self.gen, seed + 6)
-        self.pool_a = HistoryPool(hp.pool_size, seed + 7)
-        self.pool_b = HistoryPool(hp.pool_size, seed + 8)
+        self.gen = self.streams.generator("train")
+        self.data_gen = self.streams.data_generator()
+        self.pool_a = HistoryPool(hp.pool_size, self.streams.generator("pool-a"))
+        self.pool_b = HistoryPool(hp.pool_size, self.streams.generator("pool-b"))
         self.G_AB = self._generator(ca, cb)
         self.G_BA = self._generator(cb, ca)
         self.D_A = self._discriminator(ca)
@@ -203,13 +202,9 @@ class CycleGANFamily(Family):
         return {"G": self.opt_g, "D": self.opt_d}
 
     def extra_state(self) -> dict[str, Any]:
-        return {**self.runtime.stream_state(self.gen, self.data_gen),
-                "data": self.data.state_dict(), "pool_a": self.pool_a.state_dict(),
-                "pool_b": self.pool_b.state_dict()}
+        return {"pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.runtime.restore_streams(state, self.gen, self.data_gen, self.log)
-        self.data.load_state_dict(state["data"])
         device = self.runtime.device
         self.pool_a.load_state_dict(state["pool_a"], device)
         self.pool_b.load_state_dict(state["pool_b"], device)
@@ -328,7 +323,7 @@ class CycleGANFamily(Family):
         for direction, name in (("AtoB", ""), ("BtoA", "btoa")):
             if direction not in self._fixed:
                 self._fixed[direction] = self.held_out_inputs(direction, N_SNAPSHOT,
-                                                              self.cfg.seed + 3)
+                                                              self.streams.seed("snapshot-real"))
             x = self._fixed[direction]
             y = self.translate(x, direction)
             back = self.translate(y, "BtoA" if direction == "AtoB" else "AtoB")
@@ -339,7 +334,7 @@ class CycleGANFamily(Family):
         from ganlab.families.cyclegan.evaluate import evaluate_cyclegan
 
         with torch.random.fork_rng(devices=[]):
-            return evaluate_cyclegan(self, self.cfg.eval.n_samples, self.cfg.seed + 4,
+            return evaluate_cyclegan(self, self.cfg.eval.n_samples, self.streams.seed("eval"),
                                      extractor=self.cfg.eval.extractor)
 
     def summary_lines(self, results: dict[str, Any]) -> list[str]:

@@ -25,11 +25,12 @@ from ganlab.errors import GanlabError
 class HistoryPool:
     """A pool of at most ``size`` images (stored detached, on the images' device)."""
 
-    def __init__(self, size: int = 50, seed: int = 0) -> None:
+    def __init__(self, size: int = 50, generator: torch.Generator | None = None) -> None:
         if size < 0:
             raise GanlabError(f"history pool size must be >= 0, got {size}")
         self.size = size
-        self.generator = torch.Generator().manual_seed(seed)
+        # which stored image is swapped out: a stream of the run (saved with its checkpoints)
+        self.generator = generator if generator is not None else torch.Generator()
         self.images: list[Tensor] = []
 
     def __len__(self) -> int:
@@ -56,7 +57,7 @@ class HistoryPool:
 
     def state_dict(self) -> dict[str, Any]:
         stored = torch.stack(self.images).cpu() if self.images else torch.empty(0)
-        return {"images": stored, "generator": self.generator.get_state()}
+        return {"images": stored}
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device | str = "cpu") -> None:
         stored = state["images"]
@@ -65,4 +66,3 @@ class HistoryPool:
                               f"than this run's pool size {self.size}; resume with the size "
                               "the run was made with")
         self.images = [img.to(device) for img in stored]
-        self.generator.set_state(state["generator"])
