@@ -129,7 +129,7 @@ def test_matching_aware_d_loss_is_the_documented_formula(objective: str,
     real, fake = torch.randn(12, 1, 28, 28, generator=g), torch.randn(12, 1, 28, 28, generator=g)
     y_real, y_fake = torch.arange(12) % K, (torch.arange(12) + 1) % K
     for w in (0.0, 0.5, 1.0, 3.0):
-        family.hp.mismatch_weight = w
+        family.section.mismatch_weight = w
         state = family.gen.get_state()
         loss, out = family._d_adversarial(real, real, fake, y_real, y_fake)
         drew = not torch.equal(family.gen.get_state(), state)

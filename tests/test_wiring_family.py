@@ -314,24 +314,24 @@ def test_checkpoint_saves_and_restore_sets_the_global_and_family_rng(tmp_path: P
     torch.manual_seed(777)
     torch.rand(5)
     at_save = torch.get_rng_state()
-    gen_at_save = trainer.family.extra_state()["gen"]
+    gen_at_save = trainer.family.streams.generator("train").get_state()
     path = trainer.save_checkpoint()
     assert path is not None
 
     state = ckpt.load_state(path)
     assert torch.equal(state["torch_rng"]["cpu"], at_save)
     assert "cuda" not in state["torch_rng"]   # a CPU run saves no CUDA states
-    assert torch.equal(state["family"]["gen"], gen_at_save)
+    assert torch.equal(state["streams"]["states"]["train"], gen_at_save)
 
     resumed = build_trainer(cfg, tmp_path)
-    fresh_gen = resumed.family.extra_state()["gen"]
+    fresh_gen = resumed.family.streams.generator("train").get_state()
     assert not torch.equal(fresh_gen, gen_at_save)   # two steps moved the stream on
     torch.manual_seed(12345)   # scramble the global RNG
     assert not torch.equal(torch.get_rng_state(), at_save)
     assert resumed.restore()
     assert resumed.step == 2
     assert torch.equal(torch.get_rng_state(), at_save)
-    assert torch.equal(resumed.family.extra_state()["gen"], gen_at_save)
+    assert torch.equal(resumed.family.streams.generator("train").get_state(), gen_at_save)
 
 
 # -- 8. the generator step -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -102,14 +102,21 @@ class ModuleTranslator:
             return run_in_eval_mode(net, x.float().to(device))
 
 
-def translator_of(family: Any) -> Translator:
+class Translates(Protocol):
+    """What :func:`translator_of` reads: a family's name and its translator capability."""
+
+    name: str
+
+    def translator(self) -> Translator | None: ...
+
+
+def translator_of(family: Translates) -> Translator:
     """``family.translator()``, or a one-line error naming the family when it has none."""
-    make = getattr(family, "translator", None)
-    if make is None:
-        raise GanlabError(f"family {getattr(family, 'name', '?')}: not an image-to-image "
-                          "family (it has no translator); `ganlab translate` needs a pix2pix "
-                          "or CycleGAN run")
-    return make()
+    translator = family.translator()
+    if translator is None:
+        raise GanlabError(f"family {family.name}: not an image-to-image family (it has no "
+                          "translator); `ganlab translate` needs a pix2pix or CycleGAN run")
+    return translator
 
 
 def as_channels(images: Tensor, channels: int) -> Tensor:

@@ -18,7 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -31,6 +31,7 @@ from ganlab.engine.streams import Streams
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import Artefact
 from ganlab.sampling import Sampler
+from ganlab.translation import Translator
 
 
 def log_line(message: str) -> None:
@@ -56,17 +57,51 @@ class FamilyContext:
             self.streams = Streams(self.cfg.seed, self.runtime.device, self.log)
 
 
-class Family(ABC):
-    """Subclass this. Required: :meth:`modules`, :meth:`optimizers`, :meth:`train_step`,
-    :meth:`sampler`; everything else has a default that does nothing."""
+S = TypeVar("S")   # a family's config section (its ``config_class``)
+
+
+@dataclass(frozen=True)
+class CurveGroup:
+    """Logged numbers the report draws in one figure: ``keys`` under ``title``."""
+
+    name: str
+    title: str
+    keys: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "keys": list(self.keys)}
+
+
+# the curves of an adversarial pair; a family with other numbers declares its own
+GAN_CURVES = (
+    CurveGroup("losses", "Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
+    CurveGroup("d_outputs", "Discriminator on real and generated data", ("d_real", "d_fake")),
+    CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
+               ("d_grad_norm", "g_grad_norm")),
+)
+
+
+class Family(ABC, Generic[S]):
+    """Subclass this, naming the section: ``class MyFamily(Family[MyConfig])``.
+
+    Required: :meth:`modules`, :meth:`optimizers`, :meth:`train_step`, :meth:`sampler`;
+    everything else has a default that does nothing. What a family may offer beyond the
+    contract is declared here with its type, so no caller has to guess:
+    :meth:`translator` (image-to-image families), :attr:`num_classes` (class-conditional),
+    :meth:`prompts` (text-conditional). What the loop and the report show of the logged
+    numbers is declared too: :attr:`progress_keys` (the progress bar) and :attr:`curves`
+    (which numbers share a figure; any other logged number is drawn as a metric)."""
 
     name: ClassVar[str]
     config_class: ClassVar[type]
+    progress_keys: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")
+    curves: ClassVar[tuple[CurveGroup, ...]] = GAN_CURVES
+    num_classes: int | None = None   # the classes a conditional family generates
 
     def __init__(self, ctx: FamilyContext) -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg
-        self.section = ctx.cfg.section   # this family's own config (its config_class)
+        self.section: S = ctx.cfg.section   # this family's own config (its config_class)
         self.runtime = ctx.runtime
         self.spec = ctx.spec
         self.log = ctx.log
@@ -97,6 +132,15 @@ class Family(ABC):
     @abstractmethod
     def sampler(self) -> Sampler:
         """What ``ganlab sample``, ``eval RUN``, ``interpolate`` and the report draw from."""
+
+    # -- optional capabilities ---------------------------------------------------------------
+    def translator(self) -> Translator | None:
+        """Both translation directions of an image-to-image family; None for the others."""
+        return None
+
+    def prompts(self) -> list[str] | None:
+        """The held-out prompts of a text-conditional family; None for the others."""
+        return None
 
     # -- optional --------------------------------------------------------------------------------
     def weights_restored(self, loaded: list[str]) -> None:

@@ -123,8 +123,9 @@ class Trainer:
     def _write_run_info(self) -> None:
         """What `ganlab sample` needs to rebuild the family without the training data."""
         if self.is_main and not (self.run_dir / RUN_INFO).exists():
-            write_run_info(self.run_dir, self.family.name, self.family.spec.to_json(),
-                           self.family.run_info())
+            facts = {"curves": [c.to_json() for c in self.family.curves],
+                     **self.family.run_info()}
+            write_run_info(self.run_dir, self.family.name, self.family.spec.to_json(), facts)
 
     def save_checkpoint(self) -> Path | None:
         if not self.is_main:
@@ -277,7 +278,7 @@ class Trainer:
                 record.update(results)
             self._log(record)
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()
-                             if k in ("d_loss", "g_loss")}, refresh=False)
+                             if k in self.family.progress_keys}, refresh=False)
         if tc.snapshot_every and self.step % tc.snapshot_every == 0:
             self._snapshot(self.step)
         if self.step % tc.checkpoint_every == 0 and self.step < stop_at:

@@ -76,6 +76,7 @@ from torch import Tensor, nn
 
 from ganlab.config import setting
 from ganlab.data.mismatch import mismatched_labels, mismatched_rows
+from ganlab.engine.family import GAN_CURVES, CurveGroup
 from ganlab.errors import GanlabError
 from ganlab.families.gan import (
     MAX_GRID_CLASSES,
@@ -87,6 +88,7 @@ from ganlab.losses import d_outputs_as_probability
 from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact, ImageGrid, Text
+from ganlab.sampling import LatentSampler, TextPromptSampler
 
 
 @dataclass
@@ -135,17 +137,20 @@ def mode_seeking_ratio(fake: Tensor, z: Tensor) -> Tensor:
     return num / (z[:h].float() - z[h:2 * h].float()).abs().mean()
 
 
-class CGANFamily(GANFamily):
+class CGANFamily(GANFamily[CGANConfig]):
     """A class-conditional GAN with a matching-aware discriminator (see the module doc)."""
 
     name = "cgan"
     config_class = CGANConfig
+    curves = (*GAN_CURVES, CurveGroup(
+        "conditional", "Conditional terms (matching, mismatched pairs, auxiliary classifier, "
+        "mode seeking)", ("d_match", "d_mismatch", "d_aux", "g_adv", "g_aux", "g_ms")))
     conditional_flag = "family cgan"
 
     # -- hooks of GANFamily ----------------------------------------------------------------------
     @property
     def text(self) -> bool:
-        return getattr(self.hp, "condition", "class") == "text"
+        return self.section.condition == "text"
 
     def _num_classes(self) -> int:
         if self.text:   # the condition is a vector: its size plays the part of K
@@ -154,7 +159,7 @@ class CGANFamily(GANFamily):
                                   "(data.name=emoji-text); this data has none")
             return int(self.spec.text_dim)
         k = self._class_count()
-        if self.hp.mismatch_weight > 0 and k < 2:
+        if self.section.mismatch_weight > 0 and k < 2:
             raise GanlabError(f"cgan.mismatch_weight: mismatched pairs need at least 2 "
                               f"classes, the data has {k}; set cgan.mismatch_weight=0")
         return k
@@ -162,7 +167,7 @@ class CGANFamily(GANFamily):
     def _build_models(self) -> tuple[nn.Module, nn.Module]:
         from ganlab.nn import build_models
 
-        hp: CGANConfig = self.hp  # type: ignore[assignment]
+        hp = self.section
         cond = Conditioning(g=hp.g_conditioning, d=hp.d_conditioning,
                             aux_classifier=hp.aux_classifier_weight > 0)
         return build_models(hp.model, self.sample_shape, self.num_classes, cond)
@@ -176,7 +181,7 @@ class CGANFamily(GANFamily):
 
     def _fake_labels(self, n: int) -> Tensor | None:
         y = self._fake_conditions(n)
-        if y is not None and self.hp.mode_seeking_weight > 0:
+        if y is not None and self.section.mode_seeking_weight > 0:
             h = y.shape[0] // 2   # this process's share: its second half repeats its first
             y = torch.cat([y[:h], y[:h], y[2 * h:]])
         return y
@@ -205,8 +210,8 @@ class CGANFamily(GANFamily):
                        y_real: Tensor | None, y_fake: Tensor | None
                        ) -> tuple[Tensor, dict[str, Any]]:
         assert y_real is not None and y_fake is not None
-        w = self.hp.mismatch_weight
-        a = self.hp.aux_classifier_weight
+        w = self.section.mismatch_weight
+        a = self.section.aux_classifier_weight
         logits = None
         if a > 0:
             d_real, logits = self.D(real_in, y_real, with_classes=True)
@@ -232,7 +237,7 @@ class CGANFamily(GANFamily):
 
     def _g_adversarial(self, fake: Tensor, y_fake: Tensor | None, z: Tensor
                        ) -> tuple[Tensor, dict[str, Any]]:
-        a = self.hp.aux_classifier_weight
+        a = self.section.aux_classifier_weight
         if a <= 0:
             loss, out = super()._g_adversarial(fake, y_fake, z)
         else:
@@ -240,7 +245,7 @@ class CGANFamily(GANFamily):
             adv = self.objective.g_loss(score.float())
             ce = F.cross_entropy(logits.float(), y_fake)
             loss, out = adv + a * ce, {"g_adv": adv, "g_aux": ce}
-        m = self.hp.mode_seeking_weight
+        m = self.section.mode_seeking_weight
         if m > 0:
             r = mode_seeking_ratio(fake, z)
             loss = loss + m / (r + 1e-5)
@@ -261,7 +266,7 @@ class CGANFamily(GANFamily):
         return logs
 
     def run_info(self) -> dict[str, Any]:
-        hp: CGANConfig = self.hp  # type: ignore[assignment]
+        hp = self.section
         info = super().run_info()
         if self.text:
             info.pop("num_classes", None)
@@ -272,23 +277,27 @@ class CGANFamily(GANFamily):
                 "mode_seeking_weight": hp.mode_seeking_weight}
 
     # -- text: prompts in, image grids of prompts out ------------------------------------------
-    def sampler(self) -> Any:
-        base = super().sampler()
+    def prompts(self) -> list[str] | None:
         if not self.text:
-            return base
-        from ganlab.sampling import TextPromptSampler
+            return None
+        return list((self.spec.extra or {}).get("prompts") or [])
 
+    def sampler(self) -> LatentSampler | TextPromptSampler:
+        base = super().sampler()
+        prompts = self.prompts()
+        if prompts is None:
+            return base
         extra = self.spec.extra or {}
-        return TextPromptSampler(base, extra.get("text_encoder", "minilm"),
-                                 list(extra.get("prompts") or []))
+        return TextPromptSampler(base, extra.get("text_encoder", "minilm"), prompts)
 
     def snapshot(self, step: int) -> list[Artefact]:
         if not self.text:
             return super().snapshot(step)
-        prompts = list((self.spec.extra or {}).get("prompts") or [])[:MAX_GRID_CLASSES]
+        prompts = (self.prompts() or [])[:MAX_GRID_CLASSES]
         if not prompts:
             return []
         sampler = self.sampler()
+        assert isinstance(sampler, TextPromptSampler)
         z = self.fixed_z[:PER_CLASS].repeat(len(prompts), 1)
         from ganlab.text_encoder import embed_texts
 

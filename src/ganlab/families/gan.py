@@ -10,7 +10,7 @@ images with their labels, fakes with labels drawn uniformly).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -147,7 +147,10 @@ class GANConfig(AdversarialConfig):
 # The family
 
 
-class GANFamily(Family):
+A = TypeVar("A", bound=AdversarialConfig)   # the section: GANConfig, or CGANConfig
+
+
+class GANFamily(Family[A]):
     """Alternating updates: ``n_critic`` discriminator steps, then one generator step.
 
     The fake batch of the last discriminator step is reused by the generator step (one
@@ -161,8 +164,7 @@ class GANFamily(Family):
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
-        hp: AdversarialConfig = self.section
-        self.hp = hp
+        hp = self.section
         oc = hp.objective
         self.objective = get_objective(oc.name, a=oc.lsgan_a, b=oc.lsgan_b, c=oc.lsgan_c)
         self.clip, self.gp_weight = oc.penalties()
@@ -212,7 +214,7 @@ class GANFamily(Family):
 
     def _num_classes(self) -> int | None:
         """The classes G and D are conditioned on; None for an unconditional pair."""
-        return self._class_count() if getattr(self.hp, "conditional", False) else None
+        return self._class_count() if getattr(self.section, "conditional", False) else None
 
     def _class_count(self) -> int:
         """The number of classes of the data, or a clear error when it has no labels."""
@@ -228,10 +230,10 @@ class GANFamily(Family):
         from ganlab.nn import build_models
 
         if self.pack == 1:
-            return build_models(self.hp.model, self.sample_shape, self.num_classes)
-        G, _ = build_models(self.hp.model, self.sample_shape)
+            return build_models(self.section.model, self.sample_shape, self.num_classes)
+        G, _ = build_models(self.section.model, self.sample_shape)
         c, *rest = self.sample_shape
-        _, D = build_models(self.hp.model, (c * self.pack, *rest))
+        _, D = build_models(self.section.model, (c * self.pack, *rest))
         return G, D
 
     def _d_adversarial(self, real_in: Tensor, real: Tensor, fake: Tensor,
@@ -322,7 +324,7 @@ class GANFamily(Family):
 
     def train_step(self, step: int, log: bool) -> dict[str, float]:
         bs = self.cfg.train.batch_size
-        n_critic = self.hp.n_critic
+        n_critic = self.section.n_critic
         d_out: dict[str, Any] = {}
         fake = None
         y_real = y_fake = None
@@ -348,7 +350,7 @@ class GANFamily(Family):
         g_norm = grad_norm(self.G) if log else 0.0
         self.opt_g.step()
         if self.G_ema is not None:
-            ema = self.hp.ema
+            ema = self.section.ema
             update_ema(self.G_ema, self.G, ema.decay if step >= ema.start else 0.0)
         if not log:
             return {}

@@ -21,6 +21,7 @@ from typing import Any
 import torch.nn.functional as F
 
 from ganlab.config import setting
+from ganlab.engine.family import CurveGroup
 from ganlab.errors import GanlabError
 from ganlab.families.seqgan import SeqGANConfig, SeqGANFamily
 from ganlab.registry import register_family
@@ -41,20 +42,22 @@ class GumbelConfig(SeqGANConfig):
                               f"got {self.tau_end}")
 
 
-class GumbelFamily(SeqGANFamily):
+class GumbelFamily(SeqGANFamily[GumbelConfig]):
     name = "gumbelgan"
     config_class = GumbelConfig
+    curves = (*SeqGANFamily.curves,
+              CurveGroup("tau", "Gumbel-softmax temperature", ("tau",)))
 
     def tau(self, step: int) -> float:
         """Geometric annealing over the adversarial steps, tau_start -> tau_end."""
-        hp: GumbelConfig = self.section
+        hp = self.section
         start = hp.mle_steps + hp.d_pretrain_steps
         span = max(self.cfg.train.steps - start - 1, 1)
         frac = min(max((step - start) / span, 0.0), 1.0)
         return hp.tau_start * (hp.tau_end / hp.tau_start) ** frac
 
     def _g_adversarial_step(self, step: int) -> dict[str, Any]:
-        hp: GumbelConfig = self.section
+        hp = self.section
         tau = self.tau(step)
         rows, _ = self.G.gumbel(self.cfg.train.batch_size, self.seq_len, tau, self.gen, hp.hard)
         logits = self.D(rows)
@@ -70,7 +73,7 @@ class GumbelFamily(SeqGANFamily):
         return None
 
     def run_info(self) -> dict[str, Any]:
-        hp: GumbelConfig = self.section
+        hp = self.section
         return {"objective": f"gumbelgan: MLE {hp.mle_steps} steps, D pre-training "
                              f"{hp.d_pretrain_steps} steps, then Gumbel-softmax "
                              f"(tau {hp.tau_start} -> {hp.tau_end}, hard={hp.hard})"}

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
-from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.family import CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
 from ganlab.families.gan import GANFamily
@@ -100,16 +100,24 @@ class Pix2PixConfig:
                               "to train; set one of them > 0")
 
 
-class Pix2PixFamily(Family):
+class Pix2PixFamily(Family[Pix2PixConfig]):
     """Paired translation: one D step, then one G step per iteration (see the module doc)."""
 
     name = "pix2pix"
     config_class = Pix2PixConfig
+    progress_keys = ("g_loss", "l1", "d_loss")
+    curves = (
+        CurveGroup("losses", "Losses (G: gan_weight x adversarial + l1_weight x L1)",
+                   ("d_loss", "g_loss", "g_adv", "l1")),
+        CurveGroup("d_outputs", "Discriminator on real and translated pairs",
+                   ("d_real", "d_fake")),
+        CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
+                   ("d_grad_norm", "g_grad_norm")),
+    )
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
-        hp: Pix2PixConfig = self.section
-        self.hp = hp
+        hp = self.section
         spec = self.spec
         if spec.kind != "images" or spec.target_shape is None or \
                 spec.extra.get("paired") is False:
@@ -157,7 +165,7 @@ class Pix2PixFamily(Family):
         return torch.cat([x, y], 1)
 
     def train_step(self, step: int, log: bool) -> dict[str, float]:
-        hp = self.hp
+        hp = self.section
         batch = self.runtime.batch(self.data.batch(self.cfg.train.batch_size, self.data_gen))
         x, y = batch.x, batch.require("target", "family pix2pix")
         adversarial = hp.gan_weight > 0
@@ -210,7 +218,7 @@ class Pix2PixFamily(Family):
         return TranslationSampler(self)
 
     def run_info(self) -> dict[str, Any]:
-        hp = self.hp
+        hp = self.section
         return {"objective": self.objective.name, "critic": self.objective.critic,
                 "l1_weight": hp.l1_weight, "gan_weight": hp.gan_weight,
                 "unet_depth": self.G.depth,

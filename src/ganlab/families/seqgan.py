@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
 from ganlab.data.batch import DataSpec
-from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.family import CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
 from ganlab.nn.seq import CNNDiscriminator, RNNDiscriminator, TokenGenerator
@@ -118,9 +118,18 @@ class TextSampler:
         return self.family.decode(self.tokens(n, seed))
 
 
-class SeqGANFamily(Family):
+Q = TypeVar("Q", bound=SeqGANConfig)   # the section: SeqGANConfig, or GumbelConfig
+
+
+class SeqGANFamily(Family[Q]):
     name = "seqgan"
     config_class = SeqGANConfig
+    progress_keys = ("mle_loss", "d_loss", "g_loss")
+    curves = (
+        CurveGroup("losses", "Losses (MLE pre-training, D, policy gradient)",
+                   ("mle_loss", "d_loss", "g_loss")),
+        CurveGroup("reward", "D's reward for generated sequences", ("reward",)),
+    )
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
@@ -128,7 +137,7 @@ class SeqGANFamily(Family):
         if spec.kind != "tokens" or not spec.vocab_size or not spec.seq_len:
             raise GanlabError(f"family {self.name}: needs token data (data.name=oracle, "
                               f"wordnet, fortunes or text:PATH), got {spec.kind} data")
-        hp: SeqGANConfig = self.section
+        hp = self.section
         m = hp.model
         self.vocab_size, self.seq_len = int(spec.vocab_size), int(spec.seq_len)
         self.G = self.runtime.module(TokenGenerator(self.vocab_size, m.emb_dim, m.hidden,
@@ -156,7 +165,7 @@ class SeqGANFamily(Family):
         return TextSampler(self)
 
     def phase(self, step: int) -> str:
-        hp: SeqGANConfig = self.section
+        hp = self.section
         if step < hp.mle_steps:
             return "mle"
         if step < hp.mle_steps + hp.d_pretrain_steps:
@@ -275,7 +284,7 @@ class SeqGANFamily(Family):
         return [Text(self.sampler().sample(self.section.snapshot_lines, seed=0), name="text")]
 
     def evaluate(self, final: bool) -> dict[str, Any]:
-        hp: SeqGANConfig = self.section
+        hp = self.section
         out: dict[str, Any] = {}
         if self.oracle is not None:
             tokens = self.sampler().tokens(hp.eval_samples, seed=EVAL_SEED)
@@ -313,7 +322,7 @@ class SeqGANFamily(Family):
         return []
 
     def run_info(self) -> dict[str, Any]:
-        hp: SeqGANConfig = self.section
+        hp = self.section
         return {"objective": f"{self.name}: MLE {hp.mle_steps} steps, D pre-training "
                              f"{hp.d_pretrain_steps} steps, then adversarial"}
 

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
-from ganlab.engine.family import Family, FamilyContext
+from ganlab.engine.family import CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
 from ganlab.families.cyclegan.pool import HistoryPool
@@ -138,16 +138,25 @@ def identity_loss(real: Tensor, net: Callable[[Tensor], Tensor]) -> Tensor:
 # The family
 
 
-class CycleGANFamily(Family):
+class CycleGANFamily(Family[CycleGANConfig]):
     """Unpaired translation between domain A (``Batch.x``) and domain B (``Batch.target``)."""
 
     name = "cyclegan"
     config_class = CycleGANConfig
+    progress_keys = ("d_loss", "g_loss", "cycle_A", "cycle_B")
+    curves = (
+        CurveGroup("losses", "Losses", ("d_loss", "g_loss", "d_A", "d_B", "g_adv_AB",
+                                        "g_adv_BA")),
+        CurveGroup("cycle", "Cycle and identity L1", ("cycle_A", "cycle_B", "identity_A",
+                                                      "identity_B")),
+        CurveGroup("d_outputs", "D_B on real and translated images", ("d_real_B", "d_fake_B")),
+        CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
+                   ("d_grad_norm", "g_grad_norm")),
+    )
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
-        hp: CycleGANConfig = self.section
-        self.hp = hp
+        hp = self.section
         spec = self.spec
         if spec.kind != "images" or spec.target_shape is None or len(spec.sample_shape) != 3:
             raise GanlabError(
@@ -182,14 +191,14 @@ class CycleGANFamily(Family):
     def _generator(self, cin: int, cout: int) -> Any:
         from ganlab.nn.resnet_translator import ResnetTranslator
 
-        g = self.hp.generator
+        g = self.section.generator
         net = ResnetTranslator(cin, cout, width=g.width, n_blocks=g.n_blocks, n_down=g.n_down)
         return self.runtime.module(net, image=True)
 
     def _discriminator(self, cin: int) -> nn.Module:
         from ganlab.nn.patchgan import PatchDiscriminator
 
-        d = self.hp.discriminator
+        d = self.section.discriminator
         net = PatchDiscriminator(cin, width=d.width, n_layers=d.n_layers, norm=d.norm,
                                  spectral=d.spectral)
         return self.runtime.module(net, image=True)
@@ -210,7 +219,7 @@ class CycleGANFamily(Family):
         self.pool_b.load_state_dict(state["pool_b"], device)
 
     def train_step(self, step: int, log: bool) -> dict[str, float]:
-        hp = self.hp
+        hp = self.section
         batch = self.runtime.batch(self.data.batch(self.cfg.train.batch_size, self.data_gen))
         real_a = batch.x
         real_b = batch.require("target", "family cyclegan (the images of domain B)")
@@ -345,8 +354,8 @@ class CycleGANFamily(Family):
     def run_info(self) -> dict[str, Any]:
         return {"objective": self.objective.name, "directions": list(DIRECTIONS),
                 "domains": list(self.spec.extra.get("domains") or ["A", "B"]),
-                "lambda_cycle": self.hp.lambda_cycle,
-                "lambda_identity": self.hp.lambda_identity}
+                "lambda_cycle": self.section.lambda_cycle,
+                "lambda_identity": self.section.lambda_identity}
 
 
 register_family(CycleGANFamily)
