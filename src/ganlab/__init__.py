@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ganlab.version import __version__
 
 if TYPE_CHECKING:
     from ganlab.api import Run, load_config, load_run, train

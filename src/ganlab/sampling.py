@@ -211,7 +211,7 @@ class ImageGenerator:
         return self.sampler.latents(n, seed)
 
     def decode(self, z: Tensor) -> Tensor:
-        from ganlab.report.grid import to_uint8
+        from ganlab.pixels import to_uint8
 
         if len(z) == 0:
             return torch.empty(0, *self.sample_shape, dtype=torch.uint8)

@@ -121,7 +121,7 @@ def get_encoder(name: str) -> SentenceEncoder:
 
 def embed_texts(texts: list[str], name: str, use_cache: bool = True) -> torch.Tensor:
     """Embeddings of ``texts`` by encoder ``name``, cached on disk by content."""
-    from ganlab.metrics.cache import cache_dir
+    from ganlab.cache import cache_dir
 
     key = hashlib.sha256("\x1f".join([name, *texts]).encode()).hexdigest()[:32]
     path = cache_dir() / f"text-{name}-{key}.npy"

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ganlab.atomic import write_atomically
+from ganlab.cache import cache_dir
+
+__all__ = ["cache_dir", "images_hash"]
 
 CACHE_VERSION = 1
-
-
-def cache_dir() -> Path:
-    """$GANLAB_CACHE, or ~/.cache/ganlab."""
-    root = os.environ.get("GANLAB_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "ganlab"
 
 
 def images_hash(images: np.ndarray, chunk: int = 256) -> str:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import ganlab
 from ganlab.strictjson import dumps_strict, json_safe
+from ganlab.version import __version__
 
 
 @dataclass
@@ -29,7 +29,7 @@ class MetricCard:
     n_fake: int | None = None
     dtype: str = "float64"
     seed: int | None = None
-    ganlab_version: str = ganlab.__version__
+    ganlab_version: str = __version__
     real_fingerprint: str | None = None
     fake_fingerprint: str | None = None
     notes: list[str] = field(default_factory=list)

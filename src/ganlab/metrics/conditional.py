@@ -83,7 +83,7 @@ def conditional_samples(
     Every class is drawn with the same ``seed``, so the same latents: between classes only the
     condition differs. Float samples are read as [-1, 1] (the families' convention).
     """
-    from ganlab.report.grid import to_uint8
+    from ganlab.pixels import to_uint8
 
     k = getattr(generator, "num_classes", None)
     if k is None:

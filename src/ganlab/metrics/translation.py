@@ -62,7 +62,7 @@ def paired_metrics(outputs: Tensor, targets: Tensor, extractor: Any = None,
     from ganlab.metrics.api import evaluate
     from ganlab.metrics.card import joint_card
     from ganlab.metrics.extract import as_extractor, extract_features
-    from ganlab.report.grid import to_uint8
+    from ganlab.pixels import to_uint8
 
     ext = as_extractor(extractor)
     fake = to_uint8(outputs).cpu().numpy()

@@ -6,18 +6,13 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 
 from ganlab.atomic import write_atomically
+from ganlab.pixels import to_uint8
 
-
-def to_uint8(images: Tensor) -> Tensor:
-    """Images in [-1, 1] (float) or uint8 -> uint8 (N, C, H, W)."""
-    if images.dtype == torch.uint8:
-        return images
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+__all__ = ["make_grid", "save_grid", "to_uint8"]
 
 
 def make_grid(images: Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
