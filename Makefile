@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 STAMP  := $(VENV)/.ganlab-installed
 NODE_EMOJI := node_modules/emoji-datasource-google
 
-.PHONY: demo test test-all lint setup system-data clean bench
+.PHONY: demo test test-all lint setup system-data clean bench check-wheel
 
 setup: $(STAMP)
 
@@ -54,7 +54,12 @@ test-all: setup
 	$(PY) -m pytest -q tests
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+
+# The wheel installed beside an existing torch 2.13.0 in a fresh venv, without
+# constraints.txt: the torch range must keep that torch; then 50 training steps (~2-3 min).
+check-wheel: setup
+	$(PY) tools/check_wheel_install.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
