@@ -5,11 +5,19 @@ image array, a dataset name (``fashion-mnist:test``, ``mnist-5k``, ``digits`` ..
 folder (sampled through its generator) or, where statistics suffice (FID), a statistics .npz
 (``mu``, ``sigma``) written by ``ganlab stats`` or by pytorch-fid, clean-fid, TTUR or ADM.
 ``ganlab eval selftest`` runs known-answer checks of the metrics themselves.
+
+Every ``ganlab eval METRIC`` comes from the metric registry (:mod:`ganlab.metrics.registry`):
+its inputs, then its own options (``<metric>_arguments`` below), then the shared ones
+(:func:`add_shared_options`); it runs with ``cmd_<metric>`` or, when it has no runner of its
+own, :func:`run_metric`. The registry names these functions by ``"ganlab.cli.eval:..."`` so
+that the metrics package knows nothing of argparse, while they live here beside the input
+loading and printing they share.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import sys
@@ -17,9 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.errors import GanlabError, positive_int
+from ganlab.metrics.registry import MetricInfo, commands, resolve
 
 
-def _common(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> None:
+def add_shared_options(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> None:
+    """The options every image metric shares (and ``ganlab stats``): the extractor and its
+    weights and resize, how many images (``--n``, ``--seed``), batching, cache, ``--json``."""
     p.add_argument(
         "--extractor",
         default=extractor,
@@ -43,7 +54,9 @@ def _common(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> Non
 def _load(spec: str, args: argparse.Namespace, seed: int | None = None) -> Any:
     from ganlab.cli.inputs import load_images
 
-    return load_images(spec, args.n, args.seed if seed is None else seed).images
+    if seed is None:
+        seed = getattr(args, "seed", 0)   # a command without the shared options: all, seed 0
+    return load_images(spec, getattr(args, "n", None), seed).images
 
 
 def _ext(args: argparse.Namespace) -> Any:
@@ -184,30 +197,6 @@ def cmd_fid(args: argparse.Namespace) -> int:
         res = metrics.fid(real, fake, _ext(args), **_kw(args))
     res.card.notes.extend(warnings)
     return _print({"fid": res}, args)
-
-
-def cmd_kid(args: argparse.Namespace) -> int:
-    from ganlab import metrics
-
-    res = metrics.kid(
-        _load(args.a, args), _load(args.b, args), _ext(args),
-        subsets=args.subsets, subset_size=args.subset_size, seed=args.seed, **_kw(args),
-    )  # fmt: skip
-    return _print({"kid": res}, args)
-
-
-def cmd_is(args: argparse.Namespace) -> int:
-    from ganlab import metrics
-
-    res = metrics.inception_score(_load(args.b, args), _ext(args), splits=args.splits, **_kw(args))
-    return _print({"score": res}, args)
-
-
-def cmd_prdc(args: argparse.Namespace) -> int:
-    from ganlab import metrics
-
-    res = metrics.prdc(_load(args.a, args), _load(args.b, args), _ext(args), k=args.k, **_kw(args))
-    return _print({"prdc": res}, args)
 
 
 def cmd_modes(args: argparse.Namespace) -> int:
@@ -498,31 +487,58 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
-# Modules that add ``eval`` sub-commands with ``add_eval_commands(eval_subparsers)``.
-_EVAL_COMMAND_MODULES = ("ganlab.cli.translate",)
+# -- commands built from the metric registry -------------------------------------------------------
+
+# parsed options the generic runner never hands to a metric function (bookkeeping; --n and
+# --seed choose the images; --compile and --no-cache become the extractor and use_cache)
+_NOT_OPTIONS = frozenset({"func", "command", "eval_command", "argv", "n", "json", "compile",
+                          "no_cache"})
 
 
-def add_commands(subparsers: Any) -> None:
-    """Register ``eval``, ``stats`` and ``classifier`` on the main parser's subparsers."""
-    ev = subparsers.add_parser("eval", help="evaluate generated images (FID, KID, IS, PRDC, ...)")
-    evsub = ev.add_subparsers(dest="eval_command", metavar="METRIC", required=True)
-    ab = "A: real images (folder, .npz, dataset name, stats .npz); B: generated (also a run folder)"
+def run_metric(info: MetricInfo, args: argparse.Namespace) -> int:
+    """Run a metric that has no runner of its own: load its inputs (``--n``, ``--seed``), call
+    its function with them and with every option its signature names (``extractor`` is the
+    extractor built from ``--extractor``, ``--weights``, ``--resize``, ``--compile``;
+    ``use_cache`` is ``not --no-cache``; ``progress`` is True), print its result."""
+    import inspect
 
-    p = evsub.add_parser(
-        "retrieval", help="text-image agreement of a text-conditional run: does a scorer "
-        "trained on real images only pick each generated image's own text among distractors")
-    p.add_argument("run", metavar="RUN_DIR")
-    p.add_argument("--distractors", type=positive_int, default=99)
-    p.add_argument("--scorer-steps", type=positive_int, default=1500,
-                   help="training steps of the scorer (cached once trained)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_retrieval)
+    function = info.load()
+    inputs = info.command.inputs if info.command is not None else ()
+    params = inspect.signature(function).parameters
+    given = {k: v for k, v in vars(args).items() if k not in _NOT_OPTIONS and k not in inputs}
+    given.update(progress=True, use_cache=not getattr(args, "no_cache", False))
+    if "extractor" in given and "extractor" in params:
+        given["extractor"] = _ext(args)
+    result = function(*(_load(getattr(args, name), args) for name in inputs),
+                      **{k: v for k, v in given.items() if k in params})
+    return _print({info.result: result}, args)
 
-    p = evsub.add_parser("fid", help="Fréchet Inception Distance", description=ab)
-    p.add_argument("a")
-    p.add_argument("b")
+
+def add_metric_command(evsub: Any, info: MetricInfo) -> argparse.ArgumentParser:
+    """``ganlab eval NAME``: its inputs, its own options, then the shared options."""
+    cmd = info.command
+    if cmd is None:
+        raise GanlabError(f"metric {info.name} has no command")
+    p: argparse.ArgumentParser = evsub.add_parser(info.name, help=info.help,
+                                                  description=cmd.description)
+    for name in cmd.inputs:
+        p.add_argument(name)
+    if cmd.arguments is not None:
+        resolve(cmd.arguments)(p)
+    if cmd.extractor is not None:
+        add_shared_options(p, cmd.extractor)
+    p.set_defaults(func=functools.partial(_run_command, info))
+    return p
+
+
+def _run_command(info: MetricInfo, args: argparse.Namespace) -> int:
+    """The metric's own runner (imported only now), else :func:`run_metric`."""
+    if info.command is not None and info.command.run is not None:
+        return int(resolve(info.command.run)(args) or 0)
+    return run_metric(info, args)
+
+
+def fid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seeds", type=positive_int, default=1, help="sample B this many times; mean, std, all"
     )
@@ -533,82 +549,46 @@ def add_commands(subparsers: Any) -> None:
         help="warn unless the statistics file given as A or B describes exactly this set "
         "(same fingerprint: sha256 of its images in order)",
     )
-    _common(p)
-    p.set_defaults(func=cmd_fid)
 
-    p = evsub.add_parser("kid", help="Kernel Inception Distance", description=ab)
-    p.add_argument("a")
-    p.add_argument("b")
+
+def kid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subsets", type=positive_int, default=100)
     p.add_argument("--subset-size", type=positive_int, default=1000)
-    _common(p)
-    p.set_defaults(func=cmd_kid)
 
-    p = evsub.add_parser("is", help="classifier (Inception-style) score with entropies")
-    p.add_argument("b")
+
+def is_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--splits", type=positive_int, default=10)
-    _common(p, "fashion-classifier")
-    p.set_defaults(func=cmd_is)
 
-    p = evsub.add_parser("prdc", help="precision, recall, density, coverage", description=ab)
-    p.add_argument("a")
-    p.add_argument("b")
+
+def prdc_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=positive_int, default=5)
-    _common(p)
-    p.set_defaults(func=cmd_prdc)
 
-    p = evsub.add_parser("modes", help="class histogram, modes captured, KL to the data")
-    p.add_argument("b")
+
+def modes_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real", default=None, help="labelled dataset giving the class distribution")
     p.add_argument("--stacked", action="store_true", help="3-channel stacked digits, 1,000 modes")
-    _common(p, "digits-classifier")
-    p.set_defaults(func=cmd_modes)
 
-    p = evsub.add_parser("memorization", help="nearest training neighbours of generated images")
-    p.add_argument("b")
+
+def memorization_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train", required=True, help="training images")
     p.add_argument("--test", default=None, help="held-out real images (sets the threshold)")
     p.add_argument("--quantile", type=float, default=0.05)
     p.add_argument("--grid", default=None, help="write a PNG of the closest pairs here")
-    _common(p, "none")
-    p.set_defaults(func=cmd_memorization)
 
-    p = evsub.add_parser(
-        "mifid",
-        help="memorization-informed FID: FID / penalty for samples near training images",
-        description="MiFID as scored in Kaggle's Generative Dog Images: d = mean over B of the "
-        "min cosine distance (1 - |cos|) of its features to TRAIN's; MiFID = FID(A, B) / d "
-        "when d < --epsilon, else FID. " + ab,
-    )
-    p.add_argument("a")
-    p.add_argument("b")
+
+def mifid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--train", default=None, help="training images (default: A, which must then be images)"
     )
     p.add_argument("--epsilon", type=float, default=0.1, help="penalty threshold (default 0.1)")
     p.add_argument("--check-against", default=None, metavar="SPEC", help=argparse.SUPPRESS)
-    _common(p)
-    p.set_defaults(func=cmd_mifid)
 
-    p = evsub.add_parser("all", help="FID, KID, PRDC (and score if the extractor classifies)")
-    p.add_argument("a")
-    p.add_argument("b")
+
+def all_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subset-size", type=positive_int, default=1000)
-    _common(p)
-    p.set_defaults(func=cmd_all)
 
-    p = evsub.add_parser(
-        "conditional",
-        help="class-conditional generators: per-class accuracy, FID/KID, diversity, CAS",
-        description="A: labelled real images (e.g. fashion-mnist:test; CAS's test set). "
-        "B: a class-conditional run folder (sampled --n-per-class a class) or labelled "
-        "generated images (.npz with 'images' and 'labels' = the asked class). One row per "
-        "class: conditional accuracy (the classifier reads back the asked class), FID and KID "
-        "against that class's real images, intra-class diversity (generated / real mean "
-        "pairwise feature distance); --cas adds the classification accuracy score.",
-    )
-    p.add_argument("a")
-    p.add_argument("b")
+
+def conditional_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-per-class", type=positive_int, default=500,
                    help="samples a class from a run folder (default 500)")
     p.add_argument("--subsets", type=positive_int, default=100, help="KID subsets")
@@ -621,18 +601,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--train", default=None,
                    help="labelled real training set of CAS's baseline (default: the "
                    "extractor's domain, e.g. fashion-mnist:train)")
-    _common(p, "fashion-classifier")
-    p.set_defaults(func=cmd_conditional)
 
-    p = evsub.add_parser(
-        "clipscore",
-        help="CLIP score: 100 * max(cos(image, text), 0), averaged (local CLIP model)",
-        description="IMAGES: a folder, .npz, .npy or run folder; --texts: a file with one text "
-        "per image, one a line, in the images' order (or a JSON list of strings); --clip: a "
-        "local directory holding a CLIP model in Hugging Face transformers layout (needs "
-        "pip install transformers; nothing is downloaded).",
-    )
-    p.add_argument("images")
+
+def clipscore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--texts", required=True, help="one text per image, one a line")
     p.add_argument("--clip", required=True, help="directory of a transformers CLIP model")
     p.add_argument("--device", default="cpu")
@@ -640,9 +611,31 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    p.set_defaults(func=cmd_clipscore)
 
-    p = evsub.add_parser(
+
+def retrieval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--distractors", type=positive_int, default=99)
+    p.add_argument("--scorer-steps", type=positive_int, default=1500,
+                   help="training steps of the scorer (cached once trained)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true")
+
+
+# Modules that add ``eval`` sub-commands with ``add_eval_commands(eval_subparsers)``.
+_EVAL_COMMAND_MODULES = ("ganlab.cli.translate",)
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``eval`` (a command per registered metric, then ``selftest``), ``stats`` and
+    ``classifier`` on the main parser's subparsers."""
+    ev = subparsers.add_parser("eval", help="evaluate generated images (FID, KID, IS, PRDC, ...)")
+    evsub = ev.add_subparsers(dest="eval_command", metavar="METRIC", required=True)
+    for info in commands():
+        add_metric_command(evsub, info)
+
+    p = evsub.add_parser(   # checks the metrics; not one itself
         "selftest",
         help="known-answer checks of FID, KID, PRDC, the resize and the Inception port",
         description="Runs checks whose right answer is known (closed forms, pinned values) on "
@@ -661,7 +654,7 @@ def add_commands(subparsers: Any) -> None:
     p = subparsers.add_parser("stats", help="feature statistics (mu, sigma) of a dataset to .npz")
     p.add_argument("dataset")
     p.add_argument("--out", required=True)
-    _common(p)
+    add_shared_options(p)
     p.set_defaults(func=cmd_stats)
 
     cl = subparsers.add_parser("classifier", help="the digits / fashion evaluation classifiers")
@@ -671,4 +664,3 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--out", default=None, help="folder (default: the package's weights/)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_classifier_train)
-

@@ -18,6 +18,7 @@ from typing import Any
 from ganlab.atomic import write_text
 from ganlab.report.artefacts import find_artefacts
 from ganlab.report.plots import (
+    panels_of,
     per_class_base,
     per_class_label,
     save_curves,
@@ -140,11 +141,13 @@ def _evaluations_html(records: list[dict[str, Any]]) -> str:
 
     Evaluations are the records with ``eval_seconds``; their columns leave out the training
     numbers logged on every step (losses, ``d_match``, ``g_ms``, ...) and per-class values
-    (``cond_accuracy_3``), which the curves show. Logs written before evaluations were marked
-    fall back to every non-loss number."""
+    (``cond_accuracy_3``), which the curves show, and stand in the curves' panels (keys that
+    share a panel side by side). Logs written before evaluations were marked fall back to
+    every non-loss number."""
     evaluated, _ = split_metric_keys(records)
-    keys = [k for k in evaluated if per_class_base(k, evaluated) is None]
-    per_class = len(keys) < len(evaluated)
+    overall = [k for k in evaluated if per_class_base(k, evaluated) is None]
+    keys = [k for panel in panels_of(overall) for k in panel]
+    per_class = len(overall) < len(evaluated)
     rows = [r for r in records if any(k in r for k in keys)]
     if not rows:
         return ("<p class='muted'>No evaluation during training (set eval.every to measure "

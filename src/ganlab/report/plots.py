@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.atomic import write_atomically
+from ganlab.metrics.registry import report_panels
 
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "losses": ("Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
@@ -20,12 +21,6 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "grad_norms": ("Gradient norms (L2, all parameters)", ("d_grad_norm", "g_grad_norm")),
 }
 BOOKKEEPING = {"step", "wall_time", "lr_factor", "lr_g_factor", "epoch", "eval_seconds"}
-# metrics drawn in one panel of the "metrics" figure (any other metric gets a panel of its own)
-SHARED_PANELS = (("kid_mean", "kid_std"), ("precision", "recall", "density", "coverage"),
-                 ("per_image_entropy", "marginal_entropy"),
-                 ("stacked_kl", "stacked_kl_channels", "stacked_kl_dependence",
-                  "stacked_kl_channels_confident"),
-                 ("stacked_confidence", "stacked_confident_fraction"))
 LABELS = {"d_real": "D(x), real (prob. or critic score)",
           "d_fake": "D(G(z)), generated (prob. or critic score)"}
 
@@ -94,17 +89,26 @@ def per_class_label(key: str, keys: list[str] | set[str],
     return f"{key} ({class_names[k]})" if k < len(class_names) else key
 
 
+def shared_panels() -> list[tuple[str, ...]]:
+    """Metric keys drawn in one panel of the "metrics" figure (any other metric gets a panel
+    of its own): every registered metric's panels (:mod:`ganlab.metrics.registry`), in the
+    names training logs them under (``kid_mean`` with ``kid_std``, ``precision`` with
+    ``recall``, ``density`` and ``coverage`` ...)."""
+    return report_panels()
+
+
 def panels_of(keys: list[str]) -> list[list[str]]:
-    """Metric keys grouped into panels: :data:`SHARED_PANELS` together, a metric's per-class
-    values (``cond_accuracy_0``, ...) with the metric, others alone."""
+    """Metric keys grouped into panels: each of :func:`shared_panels` together, a metric's
+    per-class values (``cond_accuracy_0``, ...) with the metric, others alone."""
     panels: list[list[str]] = []
     where: dict[tuple[str, ...], list[str]] = {}
+    groups = shared_panels()
     for key in keys:
         base = per_class_base(key, keys)
         if base is not None and (base,) in where:
             where[(base,)].append(key)
             continue
-        shared = next((g for g in SHARED_PANELS if key in g), None)
+        shared = next((g for g in groups if key in g), None)
         if shared is None and any(per_class_base(k, keys) == key for k in keys):
             shared = (key,)
         if shared is None:
