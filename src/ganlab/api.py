@@ -182,7 +182,7 @@ class Run:
         self.path = Path(path)
         self.device = device
         self._config: Config | None = None
-        self._family: Family | None = None
+        self._family: Family[Any] | None = None
         self._checkpoint: Path | None = None
 
     def __repr__(self) -> str:
@@ -228,7 +228,7 @@ class Run:
         return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
     # -- the model -------------------------------------------------------------------------
-    def _load(self, with_data: bool = False, n_eval: int | None = None) -> Family:
+    def _load(self, with_data: bool = False, n_eval: int | None = None) -> Family[Any]:
         cfg = self.config
         if n_eval is not None:
             cfg = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, n_samples=n_eval))
@@ -251,7 +251,7 @@ class Run:
         return family
 
     @property
-    def family(self) -> Family:
+    def family(self) -> Family[Any]:
         """The run's family at its latest checkpoint (built without training data)."""
         if self._family is None:
             self._family = self._load()

@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from torch import Tensor, nn
@@ -56,6 +56,15 @@ def _device_of(net: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+class LatentModel(Protocol):
+    """A generator network with a latent space: ``G(z)`` (or ``G(z, y)``), ``z_dim`` and
+    ``sample_latent(n, generator)``."""
+
+    z_dim: int
+
+    def sample_latent(self, n: int, generator: torch.Generator) -> Tensor: ...
+
+
 @dataclass
 class LatentSampler:
     """A generator ``G(z)`` with ``G.sample_latent(n, generator)`` and ``G.z_dim``.
@@ -73,8 +82,13 @@ class LatentSampler:
     sample_shape: tuple[int, ...] = ()
 
     @property
+    def model(self) -> LatentModel:
+        """``G`` as what this sampler reads of it."""
+        return cast(LatentModel, self.G)
+
+    @property
     def z_dim(self) -> int:
-        return int(self.G.z_dim)
+        return int(self.model.z_dim)
 
     @property
     def num_classes(self) -> int | None:
@@ -84,7 +98,7 @@ class LatentSampler:
 
     def latents(self, n: int, seed: int) -> Tensor:
         """``n`` latents from ``seed`` (on the CPU, whatever the device)."""
-        return self.G.sample_latent(n, torch.Generator().manual_seed(seed))
+        return self.model.sample_latent(n, torch.Generator().manual_seed(seed))
 
     def labels(self, n: int, condition: Any = None) -> Tensor | None:
         """int64 labels (on the CPU) for ``n`` samples under ``condition``; None for an

@@ -177,7 +177,7 @@ class Family(ABC, Generic[S]):
         return {}
 
 
-def timed_evaluation(family: Family, final: bool) -> dict[str, Any]:
+def timed_evaluation(family: Family[Any], final: bool) -> dict[str, Any]:
     """``family.evaluate(final)`` with ``eval_seconds`` (sampling included) added when it
     measured anything: the one place evaluations are timed; the key also marks a logged
     record as an evaluation (the report tables those rows)."""

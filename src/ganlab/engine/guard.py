@@ -41,7 +41,8 @@ def non_finite(modules: Mapping[str, nn.Module], logs: Mapping[str, Any] | None 
     if not parts:
         return bad
     devices = {t.device for _, _, t in parts}
-    total = sum(t.to(next(iter(devices))) for _, _, t in parts)
+    where = next(iter(devices))
+    total = torch.stack([t.to(where) for _, _, t in parts]).sum()
     if bool(torch.isfinite(total)):      # the one sync of a healthy step
         return bad
     return bad + [f"{what} of {name}" for what, name, t in parts if not bool(torch.isfinite(t))]

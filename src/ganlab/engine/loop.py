@@ -28,6 +28,7 @@ from ganlab.engine.guard import REMEDIES, non_finite
 from ganlab.engine.schedule import lr_factor
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
+from ganlab.report.html import write_report
 from ganlab.runs import (
     CHECKPOINTS,
     METRICS,
@@ -80,7 +81,7 @@ class Trainer:
     checkpoints, the summary and the report.
     """
 
-    def __init__(self, cfg: Config, run_dir: Path, family: Family, stream: Any = None) -> None:
+    def __init__(self, cfg: Config, run_dir: Path, family: Family[Any], stream: Any = None) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         if cfg.train.threads:
@@ -352,10 +353,5 @@ class Trainer:
         if self._tb is not None:
             self._tb.add_scalars(self.step, results, prefix="final/")
             self._close_tb()
-        try:
-            from ganlab.report.html import write_report
-        except ImportError:
-            write_report = None
-        if write_report is not None:
-            write_report(self.run_dir)
+        write_report(self.run_dir)
         return results

@@ -13,7 +13,7 @@ from ganlab.config import OptimizerConfig
 def build_optimizers(modules: Mapping[str, nn.Module],
                      configs: Mapping[str, OptimizerConfig]) -> dict[str, torch.optim.Optimizer]:
     """One Adam per name in ``modules``, configured by ``configs[name]`` (fused on CPU/CUDA)."""
-    out = {}
+    out: dict[str, torch.optim.Optimizer] = {}
     for name, module in modules.items():
         oc = configs[name]
         params = list(module.parameters())

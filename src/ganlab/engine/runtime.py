@@ -127,10 +127,10 @@ class Runtime:
     def module(self, module: torch.nn.Module, image: bool = False) -> torch.nn.Module:
         """``module`` on the device (channels_last for image networks when asked)."""
         if self.sync_batchnorm:
-            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)  # type: ignore[no-untyped-call]
         module = module.to(self.device)
         if image and self.channels_last:
-            module = module.to(memory_format=torch.channels_last)
+            module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return module
 
     def batch(self, batch: Any) -> Any:

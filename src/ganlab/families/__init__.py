@@ -15,6 +15,7 @@ section); the engine (:mod:`ganlab.engine`) never names a family.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ganlab.config import Config
 from ganlab.data import DataSource, DataSpec, build_data
@@ -28,7 +29,8 @@ __all__ = ["FAMILIES", "FamilyEntry", "build_family", "family_names", "get_famil
 
 
 def build_family(cfg: Config, runtime: Runtime | None = None, data: DataSource | None = None,
-                 spec: DataSpec | None = None, log: Callable[[str], None] = log_line) -> Family:
+                 spec: DataSpec | None = None,
+                 log: Callable[[str], None] = log_line) -> Family[Any]:
     """The family ``cfg.family`` on ``runtime`` (default: from ``cfg.train``). Without ``data``
     and ``spec`` the training data is built from ``cfg.data``; with ``spec`` alone (a finished
     run's ``run_info.json``) no data is read."""
@@ -43,5 +45,5 @@ def build_family(cfg: Config, runtime: Runtime | None = None, data: DataSource |
     if spec is None:
         assert data is not None
         spec = data.spec()
-    family: Family = entry.family(FamilyContext(cfg, runtime, spec, data, log))
+    family: Family[Any] = entry.family(FamilyContext(cfg, runtime, spec, data, log))
     return family
