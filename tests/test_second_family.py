@@ -207,3 +207,15 @@ def test_trains_checkpoints_resumes_bit_exactly_and_samples(
     lines = out.read_text().splitlines()
     assert len(lines) == 4 and all(line.startswith("a=(") for line in lines)
     assert "sampled 4 text from G_a+G_b" in capsys.readouterr().out
+
+
+def test_the_python_api_trains_and_samples_a_family_from_outside(tmp_path: Path) -> None:
+    import ganlab
+
+    run = ganlab.train("ring-ns", BASE, out=tmp_path)
+    assert run.config.family == "twin" and run.summary["d_steps"] == 12
+    again = ganlab.load_run(run.path)
+    lines = again.sample(3, seed=1)
+    assert len(lines) == 3 and all(line.startswith("a=(") for line in lines)
+    assert lines == again.sample(3, seed=1)
+    assert [r["step"] for r in again.metrics if "d_loss" in r][-1] == 12
