@@ -157,14 +157,10 @@ def test_wrong_inputs_raise_ganlab_errors_that_name_the_problem(lab, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="api._render passes a str keyword value on as YAML text, "
-                   "so name='2024' arrives as the int 2024 (fix api.py, then drop this mark)")
 def test_a_string_keyword_stays_a_string():
     assert ganlab.load_config("ring-ns", name="2024").name == "2024"
 
 
-@pytest.mark.xfail(strict=True, reason="Run.evaluate calls any callable of ganlab.metrics, and "
-                   "fid without real= fails with a TypeError (fix api.py, then drop this mark)")
 @pytest.mark.parametrize("metric", ["MetricResult", "fid"])
 def test_evaluate_refuses_what_it_cannot_compute(lab, metric):
     with pytest.raises(GanlabError):

@@ -36,18 +36,20 @@ from ganlab.engine.loop import Trainer, seed_everything
 from ganlab.engine.runtime import Runtime
 from ganlab.errors import GanlabError
 from ganlab.families import build_family
+from ganlab.metrics.registry import get_metric
+from ganlab.metrics.sources import load_images
 from ganlab.sampling import ImageGenerator, LatentSampler, Sampler, TextPromptSampler
 
 __all__ = ["Run", "TrainOutcome", "build_trainer", "load_config", "load_run", "train",
            "train_config"]
 
 Overrides = Mapping[str, Any] | Sequence[str] | None
+DEFAULT_EVAL_SAMPLES = 10_000   # generated images a metric reads (the FID protocol's count)
 
 
 def _render(value: Any) -> str:
-    """A Python value as the YAML text of a ``--set`` override."""
-    if isinstance(value, str):
-        return value
+    """A Python value as the YAML text of a ``--set`` override: JSON, which YAML reads back
+    as the same value (a string stays a string: ``name="2024"`` is not the number 2024)."""
     return json.dumps(value)   # bool -> true, None -> null, lists and dicts as flow YAML
 
 
@@ -272,9 +274,9 @@ class Run:
         """``n`` samples from ``seed``: images float (N, C, H, W) in [-1, 1], points (N, D), or
         a list of sentences. ``label`` picks the class of a class-conditional run (an int, or
         one per sample); ``text`` the prompt of a text-conditional one (a text or one each)."""
-        sampler = self.sampler()
         if label is not None and text is not None:
             raise GanlabError("sample: give a label or a text, not both")
+        sampler = self.sampler()
         if text is not None and not isinstance(sampler, TextPromptSampler):
             raise GanlabError(f"{self.path}: not a text-conditional run; it takes no text")
         if label is not None and isinstance(sampler, TextPromptSampler):
@@ -284,6 +286,9 @@ class Run:
     def generator(self) -> ImageGenerator:
         """The image generator with uint8 output, for metrics (``generate(n, seed)``)."""
         sampler = self.sampler()
+        if isinstance(sampler, TextPromptSampler):
+            raise GanlabError(f"{self.path}: a text-conditional run draws images for prompts; "
+                              "use run.sample(n, seed, text=...) and ganlab.metrics on those")
         if sampler.kind != "images" or not isinstance(sampler, LatentSampler):
             raise GanlabError(f"{self.checkpoint}: this run makes {sampler.kind} (samples of "
                               f"shape {self.family.spec.sample_shape}), not images")
@@ -300,24 +305,26 @@ class Run:
 
         Without ``metric``: the family's own final evaluation on its held-out data (what the
         run's summary holds; ``n`` overrides ``eval.n_samples``), a dict of numbers and cards.
-        With ``metric`` (``fid``, ``kid``, ``prdc``, ``inception_score``, ``mode_counts``, ...):
-        that :mod:`ganlab.metrics` function on ``n`` (default 10,000) generated images from
-        ``seed`` against ``real`` (uint8 images, a dataset name such as
-        ``fashion-mnist:test``, a folder, an .npz or a statistics file), keywords passed on
+        With ``metric``, a registered metric (those of ``ganlab eval``: ``fid``, ``kid``,
+        ``prdc``, ``is``, ``modes``, ``all``, ...): its function on ``n`` (default 10,000)
+        generated images from ``seed``, against ``real`` when it compares (uint8 images, a
+        dataset name such as ``fashion-mnist:test``, a folder, an .npz), keywords passed on
         (``extractor=``, ...); a :class:`~ganlab.metrics.card.MetricResult`.
         """
         if metric is None:
             family = self._load(with_data=True, n_eval=n)
             with torch.random.fork_rng(devices=[]):
                 return timed_evaluation(family, final=True)
-        from ganlab import metrics
-        from ganlab.metrics.sources import load_images
-
-        fn = getattr(metrics, metric, None)
-        if fn is None or metric.startswith("_") or not callable(fn):
-            raise GanlabError(f"evaluate: unknown metric {metric!r}; see ganlab.metrics")
-        fake = self.images(n or 10_000, seed)
-        if real is None:
+        info = get_metric(metric)   # an unknown name is refused with the registered ones
+        compares = info.command is not None and "a" in info.command.inputs
+        if compares and real is None:
+            raise GanlabError(f"evaluate: {metric} compares generated images with real ones; "
+                              "give real= (images, a dataset name, a folder or an .npz)")
+        if not compares and real is not None:
+            raise GanlabError(f"evaluate: {metric} reads generated images only; drop real=")
+        fake = self.images(DEFAULT_EVAL_SAMPLES if n is None else n, seed)
+        fn = info.load()
+        if not compares:
             return fn(fake, **kw)
         if isinstance(real, (str, Path)):
             real = load_images(str(real)).images
@@ -328,7 +335,7 @@ class Run:
                progress: bool = False, **kw: Any) -> Run:
         """Continue training from the latest checkpoint (``train__steps=...`` to go further)."""
         code = resume_run(self.path, override_strings(overrides, **kw), until=until,
-                          progress=progress, say=lambda _m: None)
+                          progress=progress, device=self.device, say=lambda _m: None)
         if code != 0:
             raise GanlabError(f"{self.path}: resume stopped with exit code {code}")
         self._config = self._family = None

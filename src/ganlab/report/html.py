@@ -18,6 +18,8 @@ from typing import Any
 from ganlab.atomic import write_text
 from ganlab.report.artefacts import find_artefacts
 from ganlab.report.plots import (
+    Group,
+    curve_groups,
     panels_of,
     per_class_base,
     per_class_label,
@@ -136,7 +138,7 @@ def _summary_table(summary: dict[str, Any], class_names: list[str] | None = None
     return f"<table>{rows}</table>"
 
 
-def _evaluations_html(records: list[dict[str, Any]]) -> str:
+def _evaluations_html(records: list[dict[str, Any]], groups: list[Group]) -> str:
     """One row per logged evaluation (``eval.every``): step and every metric it gave.
 
     Evaluations are the records with ``eval_seconds``; their columns leave out the training
@@ -144,7 +146,7 @@ def _evaluations_html(records: list[dict[str, Any]]) -> str:
     (``cond_accuracy_3``), which the curves show, and stand in the curves' panels (keys that
     share a panel side by side). Logs written before evaluations were marked fall back to
     every non-loss number."""
-    evaluated, _ = split_metric_keys(records)
+    evaluated, _ = split_metric_keys(records, groups)
     overall = [k for k in evaluated if per_class_base(k, evaluated) is None]
     keys = [k for panel in panels_of(overall) for k in panel]
     per_class = len(overall) < len(evaluated)
@@ -232,7 +234,8 @@ def render(run_dir: Path) -> str:
     records = _read_records(run_dir / METRICS)
     config_text = ((run_dir / CONFIG).read_text()
                    if (run_dir / CONFIG).is_file() else f"(no {CONFIG})")
-    curves = save_curves(records, run_dir / "plots")
+    groups = curve_groups(info)
+    curves = save_curves(records, run_dir / "plots", groups)
     series = snapshot_series(run_dir)
     snaps = [(step, p) for step, p in series.get("", []) if p.suffix == ".png"]
     name = summary.get("name") or run_dir.name
@@ -254,7 +257,7 @@ def render(run_dir: Path) -> str:
 <h1>{html.escape(str(name))}</h1>
 <p class="muted">{' &middot; '.join([html.escape(str(run_dir)), *facts])}</p>
 <h2>Final summary</h2>{_summary_table(summary, _class_names(info))}
-<h2>Evaluations during training</h2>{_evaluations_html(records)}
+<h2>Evaluations during training</h2>{_evaluations_html(records, groups)}
 <h2>Snapshots</h2>{_snapshots_html(snaps) if snaps or not series else ""}
 {_other_series_html(series)}
 <h2>Training curves</h2>{_curves_html(curves)}

@@ -15,6 +15,9 @@ from typing import Any
 from ganlab.atomic import write_atomically
 from ganlab.metrics.registry import report_panels
 
+# A figure of curves: (file name, title, keys). A run's family declares its own (written to
+# run_info.json as "curves"); runs made before that get the adversarial pair's groups.
+Group = tuple[str, str, tuple[str, ...]]
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "losses": ("Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
     "d_outputs": ("Discriminator on real and generated data", ("d_real", "d_fake")),
@@ -46,9 +49,19 @@ def numeric_series(records: list[dict[str, Any]], key: str) -> tuple[list[int], 
     return steps, values
 
 
-def metric_keys(records: list[dict[str, Any]]) -> list[str]:
+def curve_groups(info: dict[str, Any] | None = None) -> list[Group]:
+    """The figures of a run: the curves its family declared in ``run_info.json``, else the
+    adversarial pair's (:data:`GROUPS`)."""
+    declared = (info or {}).get("curves")
+    if isinstance(declared, list) and declared:
+        return [(str(g["name"]), str(g["title"]), tuple(str(k) for k in g["keys"]))
+                for g in declared if isinstance(g, dict) and {"name", "title", "keys"} <= set(g)]
+    return [(name, title, keys) for name, (title, keys) in GROUPS.items()]
+
+
+def metric_keys(records: list[dict[str, Any]], groups: list[Group] | None = None) -> list[str]:
     """Numeric keys outside the named groups and bookkeeping, in first-seen order."""
-    named = {k for _, keys in GROUPS.values() for k in keys} | BOOKKEEPING
+    named = {k for _, _, keys in (groups or curve_groups()) for k in keys} | BOOKKEEPING
     seen: dict[str, None] = {}
     for r in records:
         for k, v in r.items():
@@ -57,13 +70,14 @@ def metric_keys(records: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def split_metric_keys(records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def split_metric_keys(records: list[dict[str, Any]],
+                      groups: list[Group] | None = None) -> tuple[list[str], list[str]]:
     """:func:`metric_keys` split into (what evaluations measured, other training numbers).
 
     Evaluations are the records with ``eval_seconds`` (the loop marks them); a key also logged
     on a record without it is a training number (a family's own terms: ``d_match``, ``g_ms``).
     Without marked records everything counts as an evaluation (logs of older runs)."""
-    keys = metric_keys(records)
+    keys = metric_keys(records, groups)
     if not any("eval_seconds" in r for r in records):
         return keys, []
     trained = {k for r in records if "eval_seconds" not in r for k in r}
@@ -151,14 +165,17 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
     return Path(path)
 
 
-def save_curves(records: list[dict[str, Any]], folder: Path) -> list[tuple[str, Path]]:
-    """Write ``folder/<group>.png`` for each group with data; return ``(title, path)`` pairs."""
+def save_curves(records: list[dict[str, Any]], folder: Path,
+                groups: list[Group] | None = None) -> list[tuple[str, Path]]:
+    """Write ``folder/<group>.png`` for each group with data (``groups``: the run's
+    :func:`curve_groups`); return ``(title, path)`` pairs."""
     out = []
-    for name, (title, keys) in GROUPS.items():
+    groups = groups or curve_groups()
+    for name, title, keys in groups:
         path = _plot(folder / f"{name}.png", title, records, list(keys))
         if path is not None:
             out.append((title, path))
-    evaluated, trained = split_metric_keys(records)
+    evaluated, trained = split_metric_keys(records, groups)
     for name, title, keys in (("metrics", "Evaluations", evaluated),
                               ("training_terms", "Other training numbers", trained)):
         path = _plot(folder / f"{name}.png", title, records, keys, separate=True) if keys \
