@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from ganlab.data.registry import data_names
 from ganlab.errors import GanlabError
 from ganlab.registry import FAMILIES
 
@@ -311,9 +312,8 @@ def check_run_name(name: Any, key: str = "name") -> None:
 
 def _check_data_name(name: str, key: str) -> None:
     """A registered data name, or ``PREFIX:PATH`` for a registered prefix (``folder:``,
-    ``npz:``), so a typo fails at config time rather than after the run folder is made."""
-    from ganlab.data import data_names
-
+    ``npz:``), so a typo fails at config time rather than after the run folder is made (the
+    names come from the dataset registry, which imports no data module to list them)."""
     names = data_names()
     plain = [n for n in names if not n.endswith(":PATH")]
     prefixes = [n[:-len("PATH")] for n in names if n.endswith(":PATH")]

@@ -25,7 +25,7 @@ MAX_GRID_ROWS = 64
 
 def _inputs(path: Path) -> tuple[Path, list[Path]]:
     """(root, image files) of an INPUT: one image file, or the images under a folder."""
-    from ganlab.data.images import IMAGE_SUFFIXES, list_folder
+    from ganlab.data.imageio import IMAGE_SUFFIXES, list_folder
 
     if path.is_file():
         if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -43,14 +43,14 @@ def _read(files: list[Path], shape: tuple[int, ...]) -> Any:
     import numpy as np
     import torch
 
-    from ganlab.data.images import _open_image, _resize, _to_mode, to_float
+    from ganlab.data.imageio import open_image, resize, to_float, to_mode
 
     c, h, w = shape
     if h != w:
         raise GanlabError(f"the run's inputs are {h}x{w}; only square inputs are supported")
     arrays = []
     for f in files:
-        a = np.asarray(_resize(_to_mode(_open_image(f), c), h), dtype=np.uint8)
+        a = np.asarray(resize(to_mode(open_image(f), c), h), dtype=np.uint8)
         arrays.append(a[:, :, None] if a.ndim == 2 else a)
     return to_float(torch.from_numpy(np.stack(arrays).transpose(0, 3, 1, 2).copy()))
 

@@ -2,22 +2,36 @@
 
 A source is built from a :class:`ganlab.config.DataConfig` by :func:`build_data`. Every name
 belongs to one module (2-D mixtures in :mod:`ganlab.data.toy2d`, image sets in
-:mod:`ganlab.data.images`), which registers a builder with :func:`register`.
+:mod:`ganlab.data.images`, ...), which registers it once, with all its facts, in the dataset
+registry (:mod:`ganlab.data.registry`: :func:`register_dataset`, :func:`register_prefix`).
+
+Importing this package loads no torch (the config validates ``data.name`` through it);
+:class:`Batch` and :class:`DataSpec` are loaded from :mod:`ganlab.data.batch` on first use.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
-
-from ganlab.data.batch import Batch, DataSpec
+from ganlab.data.registry import (
+    DatasetInfo,
+    PrefixInfo,
+    data_names,
+    find_dataset,
+    find_prefix,
+    get_dataset,
+    register_dataset,
+    register_prefix,
+)
 from ganlab.errors import GanlabError
 
-__all__ = ["Batch", "DataSource", "DataSpec", "build_data", "data_names", "register"]
+if TYPE_CHECKING:
+    import torch
+
+    from ganlab.data.batch import Batch, DataSpec
+
+__all__ = ["Batch", "DataSource", "DataSpec", "DatasetInfo", "PrefixInfo", "build_data",
+           "data_names", "find_dataset", "get_dataset", "register_dataset", "register_prefix"]
 
 
 class DataSource(Protocol):
@@ -41,36 +55,22 @@ class DataSource(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-_BUILDERS: dict[str, Callable[[Any], DataSource]] = {}
-_PREFIX_BUILDERS: dict[str, Callable[[Any], DataSource]] = {}
-
-
-def register(name: str, builder: Callable[[Any], DataSource], prefix: bool = False) -> None:
-    """Register ``builder(data_config)`` under ``name`` (or every ``name:...`` if prefix)."""
-    (_PREFIX_BUILDERS if prefix else _BUILDERS)[name] = builder
-
-
-def _load_modules() -> None:
-    for name in ("ganlab.data.toy2d", "ganlab.data.images", "ganlab.data.pairs",
-                 "ganlab.data.text", "ganlab.data.oracle", "ganlab.data.stacked",
-                 "ganlab.data.emoji"):
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-
-
-def data_names() -> list[str]:
-    """All registered data names (prefix names end with ':')."""
-    _load_modules()
-    return sorted(_BUILDERS) + sorted(f"{p}:PATH" for p in _PREFIX_BUILDERS)
-
-
 def build_data(cfg: Any) -> DataSource:
-    """Build the data source named by ``cfg.name``."""
-    _load_modules()
+    """Build the data source named by ``cfg.name`` (a dataset or ``PREFIX:...``)."""
     name = cfg.name
-    if name in _BUILDERS:
-        return _BUILDERS[name](cfg)
-    prefix = name.split(":", 1)[0]
-    if ":" in name and prefix in _PREFIX_BUILDERS:
-        return _PREFIX_BUILDERS[prefix](cfg)
+    info = find_dataset(name)
+    if info is not None:
+        return info.build(cfg)
+    prefix, colon, _ = name.partition(":")
+    handler = find_prefix(prefix) if colon else None
+    if handler is not None:
+        return handler.build(cfg)
     raise GanlabError(f"data.name: unknown data {name!r}; allowed: {', '.join(data_names())}")
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Batch", "DataSpec"):   # they load torch: not before a family needs them
+        from ganlab.data import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

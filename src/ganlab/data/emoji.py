@@ -30,10 +30,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganlab.data import register
 from ganlab.data.batch import Batch, DataSpec, EpochOrder
+from ganlab.data.imageio import convert, to_float
+from ganlab.data.images import build_image_source
+from ganlab.data.registry import Arrays, DatasetInfo, register_dataset
 from ganlab.errors import GanlabError
+from ganlab.text_encoder import embed_texts
 
+NAME = "emoji"
 PACKAGE = "emoji-datasource-google"
 ENV_VAR = "GANLAB_EMOJI_DIR"
 INSTALL_HINT = (f"install it with `npm install {PACKAGE}` in the project folder (`make setup` "
@@ -200,8 +204,6 @@ class EmojiTextSource:
                         extra={"text_encoder": self.encoder, "prompts": list(self.prompts)})
 
     def batch(self, n: int, generator: torch.Generator) -> Batch:
-        from ganlab.data.images import to_float
-
         idx = self.order.take(n, generator)
         return Batch(x=to_float(self.images[idx]), labels=self.groups[idx],
                      text=[self.texts[i] for i in idx.tolist()], text_emb=self.emb[idx])
@@ -214,9 +216,6 @@ class EmojiTextSource:
 
 
 def build_emoji_text_source(cfg: object) -> EmojiTextSource:
-    from ganlab.data.images import convert
-    from ganlab.text_encoder import embed_texts
-
     data = load_emoji(getattr(cfg, "split", "train"), getattr(cfg, "path", None))
     images = convert(data.images, getattr(cfg, "resolution", None) or 32, 3)
     limit = getattr(cfg, "limit", None)
@@ -234,4 +233,21 @@ def build_emoji_text_source(cfg: object) -> EmojiTextSource:
                            encoder, prompts, embed_texts(prompts, encoder))
 
 
-register("emoji-text", build_emoji_text_source)
+def read_emoji(split: str, path: str | None = None) -> Arrays:
+    """The images (uint8 RGBA (N, 4, 64, 64)) and category labels of ``split``."""
+    emoji = load_emoji(split, path)
+    return emoji.images, emoji.labels
+
+
+register_dataset(DatasetInfo(
+    NAME, build_image_source, "images",
+    "3,786 Google emoji (64x64, read as RGB over white) in 10 categories; the test split "
+    f"holds every {TEST_EVERY}th base emoji with its variants",
+    read=read_emoji, splits=("train", "test", "all"), default_split="train", channels=3,
+    class_names=CATEGORIES, held_out_split="test", install=INSTALL_HINT))
+register_dataset(DatasetInfo(
+    "emoji-text", build_emoji_text_source, "images",
+    "the emoji images with their English texts, embedded by data.text_encoder "
+    "(text-conditional GANs)",
+    splits=("train", "test", "all"), default_split="train", channels=3,
+    held_out_split="test", install=INSTALL_HINT))

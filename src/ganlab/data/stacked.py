@@ -18,8 +18,10 @@ from typing import Any
 
 import torch
 
-from ganlab.data import register
 from ganlab.data.batch import Batch, DataSpec
+from ganlab.data.imageio import to_float
+from ganlab.data.images import MNIST5K_HINT, load_images
+from ganlab.data.registry import DatasetInfo, register_dataset
 
 NAME = "stacked-mnist"
 
@@ -38,8 +40,6 @@ class StackedDigitsSource:
         return DataSpec("images", (3, int(h), int(w)), extra={"modes": 1000, "pool": NAME})
 
     def batch(self, n: int, generator: torch.Generator) -> Batch:
-        from ganlab.data.images import to_float
-
         idx = torch.randint(0, len(self.images), (n, 3), generator=generator)
         return Batch(x=to_float(self.images[idx, 0]))            # (n, 3, H, W)
 
@@ -51,11 +51,13 @@ class StackedDigitsSource:
 
 
 def build_stacked_source(cfg: Any) -> StackedDigitsSource:
-    from ganlab.data.images import load_images
-
     images, labels = load_images("mnist-5k", "all", path=cfg.path, resolution=cfg.resolution)
     assert labels is not None
     return StackedDigitsSource(images, labels)
 
 
-register(NAME, build_stacked_source)
+register_dataset(DatasetInfo(
+    NAME, build_stacked_source, "images",
+    "three random MNIST-5k digits stacked as R, G, B: 1,000 equally likely modes (fresh "
+    "draws, unlabelled; judged by mode counting)",
+    channels=3, install=MNIST5K_HINT))

@@ -1,9 +1,9 @@
 """A ``folder:PATH`` image set streamed file by file through DataLoader workers
 (``data.stream: true``), for sets too large to hold in memory.
 
-The files are listed once (as :func:`ganlab.data.images.read_folder` lists them); each example
+The files are listed once (as :func:`ganlab.data.imageio.read_folder` lists them); each example
 is decoded, converted to ``data.channels``, resized to ``data.load_size`` (centre-cropped to a
-square first, see :mod:`ganlab.data.images`), randomly cropped to ``data.resolution`` and
+square first, see :mod:`ganlab.data.imageio`), randomly cropped to ``data.resolution`` and
 randomly flipped (``data.flip``) in a worker process.
 
 Exact resume: nothing random depends on the order in which workers run. The source draws one
@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ganlab.data.batch import Batch, DataSpec
-from ganlab.data.images import _image_mode, _open_image, _resize, _to_mode, list_folder, to_float
+from ganlab.data.imageio import image_mode, list_folder, open_image, resize, to_float, to_mode
 from ganlab.errors import GanlabError
 
 # an example's key: (file index, epoch, position in the epoch)
@@ -83,7 +83,7 @@ class _Files(Dataset[tuple[np.ndarray, int] | _Failure]):
         the crop and flip depend only on the seed and the key, so two files loaded with the
         same key (the two images of a pair) get the same ones."""
         g = torch.Generator().manual_seed(_seed(_AUG, self.seed, epoch, pos))
-        img = _resize(_to_mode(_open_image(file), channels), self.load_size)
+        img = resize(to_mode(open_image(file), channels), self.load_size)
         span = self.load_size - self.resolution + 1
         top, left = (int(v) for v in torch.randint(0, span, (2,), generator=g))
         flip = bool(torch.rand((), generator=g) < 0.5)
@@ -221,7 +221,7 @@ def build_stream_source(cfg: Any) -> StreamingImageSource:
     if cfg.labels and labels is None:
         raise GanlabError(f"data.labels: {cfg.name} has no labels (for a folder, put each "
                           "class in its own subfolder)")
-    channels = cfg.channels or (1 if _image_mode(_open_image(files[0])) == 1 else 3)
+    channels = cfg.channels or (1 if image_mode(open_image(files[0])) == 1 else 3)
     return StreamingImageSource(files, labels, class_names, resolution=cfg.resolution,
                                 channels=channels, load_size=cfg.load_size, flip=cfg.flip,
                                 workers=cfg.workers, name=cfg.name)

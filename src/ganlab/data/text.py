@@ -26,13 +26,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganlab.data import register
 from ganlab.data.batch import Batch, DataSpec, EpochOrder
+from ganlab.data.registry import DatasetInfo, PrefixInfo, register_dataset, register_prefix
 from ganlab.errors import GanlabError
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 HELD_OUT_EVERY = 10
+TEXT_SPLITS = ("train", "test", "all")
 WORDNET_DIR = Path("/usr/share/wordnet")
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 WORDNET_HINT = "apt-get install -y wordnet-base"
@@ -250,6 +251,14 @@ def build_text_source(cfg: Any) -> TokenSource:
     return TokenSource(tokens, cfg.name, extra, references=test)
 
 
-register("wordnet", build_text_source)
-register("fortunes", build_text_source)
-register("text", build_text_source, prefix=True)
+register_dataset(DatasetInfo(
+    "wordnet", build_text_source, "tokens",
+    "WordNet's quoted example sentences: ~48k short English sentences",
+    splits=TEXT_SPLITS, default_split="train", held_out_split="test", install=WORDNET_HINT))
+register_dataset(DatasetInfo(
+    "fortunes", build_text_source, "tokens",
+    "the one-line records of Debian's fortunes",
+    splits=TEXT_SPLITS, default_split="train", held_out_split="test", install=FORTUNES_HINT))
+register_prefix(PrefixInfo(
+    "text", build_text_source, "tokens",
+    "text:PATH: any UTF-8 file, one example per line"))

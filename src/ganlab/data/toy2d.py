@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganlab.data import register
 from ganlab.data.batch import Batch, DataSpec
+from ganlab.data.registry import DatasetInfo, register_dataset
 from ganlab.errors import GanlabError
 
 
@@ -136,8 +136,24 @@ def _mixture(cfg: Any) -> PointSource:
     return PointSource("mixture", mixture(cfg.means, cfg.std or 0.05, cfg.weights))
 
 
-register("ring", _ring)
-register("grid", _grid)
-register("mixture", _mixture)
-register("spiral", lambda cfg: PointSource("spiral", None, cfg.noise))
-register("swissroll", lambda cfg: PointSource("swissroll", None, cfg.noise))
+def _spiral(cfg: Any) -> PointSource:
+    return PointSource("spiral", None, cfg.noise)
+
+
+def _swissroll(cfg: Any) -> PointSource:
+    return PointSource("swissroll", None, cfg.noise)
+
+
+for _info in (
+    DatasetInfo("ring", _ring, "points",
+                "8 Gaussians on the unit circle, std 0.01 (data.std), the PacGAN ring"),
+    DatasetInfo("grid", _grid, "points",
+                "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (data.std), the PacGAN grid"),
+    DatasetInfo("mixture", _mixture, "points",
+                "any Gaussian mixture: data.means, data.std, optional data.weights"),
+    DatasetInfo("spiral", _spiral, "points",
+                "two arms of an Archimedean spiral in about [-1, 1]^2, data.noise"),
+    DatasetInfo("swissroll", _swissroll, "points",
+                "the 2-D swiss roll in about [-1, 1]^2, data.noise"),
+):
+    register_dataset(_info)

@@ -2,7 +2,8 @@
 
 :class:`ImageEvaluator` resolves, once per run, which extractor to use (``eval.extractor``;
 ``auto`` = the domain classifier of the training data) and which real images to compare with
-(``eval.reference``; by default the held-out split of the training data). When either cannot
+(``eval.reference``; by default the held-out split of the training data); both are facts of
+the dataset's registration (:class:`ganlab.data.registry.DatasetInfo`). When either cannot
 be had (no classifier for this data, weights not trained yet, reference missing) it says why in
 one log line and the run goes on without image metrics.
 
@@ -25,16 +26,12 @@ import numpy as np
 from torch import Tensor
 
 from ganlab.config import DataConfig, EvalConfig
+from ganlab.data.imageio import convert
+from ganlab.data.images import load_images as load_data
+from ganlab.data.registry import datasets, find_dataset
 from ganlab.errors import GanlabError
+from ganlab.metrics.sources import load_images
 
-# training data -> the domain classifier whose features judge it
-AUTO_EXTRACTORS = {
-    "fashion-mnist": "fashion-classifier",
-    "mnist": "digits-classifier",
-    "mnist-5k": "digits-classifier",
-}
-# named image sets with a held-out split
-HELD_OUT = ("fashion-mnist", "mnist", "mnist-5k")
 STACKED = "stacked-mnist"      # evaluated by mode counting (ganlab.data.stacked)
 # the settings of a training-time evaluation (cheaper than `ganlab eval all`'s defaults)
 KID_SUBSETS = 10
@@ -56,38 +53,40 @@ FLAT_KEYS = {
 
 
 def auto_extractor(data_name: str) -> tuple[str | None, str]:
-    """(extractor name, '') for data that has a domain classifier, else (None, why not)."""
-    if data_name in AUTO_EXTRACTORS:
-        return AUTO_EXTRACTORS[data_name], ""
-    if data_name == "digits":
-        why = ("the digits classifier was trained on 28 px MNIST and does not recognise "
-               "scikit-learn's 8x8 digits")
+    """(extractor name, '') for data that has a domain classifier
+    (:attr:`~ganlab.data.registry.DatasetInfo.classifier`), else (None, why not)."""
+    info = find_dataset(data_name)
+    if info is not None and info.classifier is not None:
+        return info.classifier, ""
+    if info is not None and info.no_classifier_reason:
+        why = info.no_classifier_reason
     else:
         why = f"no domain classifier is registered for data {data_name!r}"
-    return None, (f"{why}; auto picks one only for {', '.join(AUTO_EXTRACTORS)} "
+    judged = [d.name for d in datasets() if d.classifier is not None]
+    return None, (f"{why}; auto picks one only for {', '.join(judged)} "
                   "(set eval.extractor, e.g. inception-fid, to measure anyway)")
 
 
 def load_reference(spec: str) -> np.ndarray:
     """Real images uint8 (N,C,H,W) for an ``eval.reference`` spec (read as ``ganlab eval``
     reads its inputs: a dataset split, folder:/npz:, a folder, an .npz or a run folder)."""
-    from ganlab.metrics.sources import load_images
-
     return load_images(spec).images
 
 
 def default_reference(data: DataConfig) -> tuple[str, np.ndarray]:
-    """(description, images): the held-out split of the training data, converted like it;
-    the training images themselves when the data has no held-out split."""
-    from ganlab.data.images import load_images
-
-    if data.name in HELD_OUT and data.split != "all":   # "all" leaves nothing held out
-        split = "train" if data.split == "test" else "test"
-        images, _ = load_images(data.name, split, path=data.path, resolution=data.resolution,
-                                channels=data.channels)
+    """(description, images): the held-out split of the training data
+    (:attr:`~ganlab.data.registry.DatasetInfo.held_out_split`; its training split when the run
+    trains on the held-out one), converted like it; the training images themselves when the
+    data has no held-out split."""
+    info = find_dataset(data.name)
+    held = info.held_out_split if info is not None else None
+    if held is not None and data.split != "all":   # "all" leaves nothing held out
+        split = "train" if data.split == held else held
+        images, _ = load_data(data.name, split, path=data.path, resolution=data.resolution,
+                              channels=data.channels)
         return f"{data.name}:{split}", images.numpy()
-    images, _ = load_images(data.name, data.split, path=data.path, resolution=data.resolution,
-                            channels=data.channels, limit=data.limit)
+    images, _ = load_data(data.name, data.split, path=data.path, resolution=data.resolution,
+                          channels=data.channels, limit=data.limit)
     return f"{data.name} (the training images: it has no held-out split)", images.numpy()
 
 
@@ -95,8 +94,6 @@ def match_shape(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Convert reference images to the generator's (C, H, W) the way training data is."""
     if tuple(images.shape[1:]) == tuple(shape):
         return images
-    from ganlab.data.images import convert
-
     c, h, w = shape
     if h != w:
         raise GanlabError(f"eval.reference: images are {tuple(images.shape[1:])} (C,H,W) and "

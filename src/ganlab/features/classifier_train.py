@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,8 @@ import torch
 from safetensors.torch import save_file
 from torch.nn import functional as F
 
+from ganlab.data.images import load_images
+from ganlab.data.registry import datasets
 from ganlab.features.classifier import SmallCNN, normalize_unit, weights_paths
 from ganlab.features.inception import sha256_file
 
@@ -39,14 +41,34 @@ DATA_NOTE = {
 }
 
 
-# the image set each domain's classifier is trained and scored on (read by ganlab.data.images)
-DATASETS = {"digits": "mnist-5k", "fashion": "fashion-mnist"}
+def classifier_datasets() -> dict[str, str]:
+    """Domain -> the image set its classifier is trained and scored on: the registered set
+    whose ``classifier`` is ``DOMAIN-classifier`` and that says ``trains_classifier``
+    (:class:`ganlab.data.registry.DatasetInfo`)."""
+    return {info.classifier.removesuffix("-classifier"): info.name for info in datasets()
+            if info.classifier is not None and info.trains_classifier}
+
+
+class _ClassifierDatasets(Mapping[str, str]):
+    """:func:`classifier_datasets` as a mapping, read from the registry on each use."""
+
+    def __getitem__(self, domain: str) -> str:
+        return classifier_datasets()[domain]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(classifier_datasets())
+
+    def __len__(self) -> int:
+        return len(classifier_datasets())
+
+
+# domain -> the image set its classifier is trained and scored on ({"digits": "mnist-5k",
+# "fashion": "fashion-mnist"} for the shipped ones)
+DATASETS: Mapping[str, str] = _ClassifierDatasets()
 
 
 def load_split(domain: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N,1,28,28) images and int64 labels of a domain's ``train`` or ``test`` split."""
-    from ganlab.data.images import load_images
-
     images, labels = load_images(DATASETS[domain], split)
     assert labels is not None  # both sets are labelled
     return images.numpy(), labels.numpy()

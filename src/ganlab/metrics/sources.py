@@ -12,19 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ganlab.data.imageio import read_folder
+from ganlab.data.registry import find_image_set, image_sets
 from ganlab.errors import GanlabError
-
-DATASETS = (
-    "fashion-mnist:train",
-    "fashion-mnist:test",
-    "mnist:train",
-    "mnist:test",
-    "mnist-5k",
-    "mnist-5k:train",
-    "mnist-5k:test",
-    "digits",
-)
-
 
 LAYOUTS = (
     "(N,H,W), (N,H,W,C) or (N,C,H,W) with C = 1, 3 or 4, "
@@ -60,8 +50,6 @@ def load_folder(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Images under a folder, read as training reads them (recursive; class subfolders give
     labels; RGBA composited over white). They must share one size: eval compares images as
     they are and never resizes behind the user's back."""
-    from ganlab.data.images import read_folder
-
     try:
         return read_folder(path)
     except GanlabError as exc:
@@ -160,22 +148,31 @@ def load_npy(path: Path) -> np.ndarray:
     return array_to_images(arr, str(path))
 
 
-def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """A named real dataset (``fashion-mnist:test``, ``mnist``, ``folder:PATH`` ...)."""
-    from ganlab.data.images import DEFAULT_SPLIT, IMAGE_NAMES
-    from ganlab.data.images import load_images as load_named
+def dataset_specs() -> list[str]:
+    """The named image sets an input may give, one spelling per split: ``NAME:SPLIT``, or
+    ``NAME`` alone for a set whose default split is all of it (``mnist-5k``, ``digits``)."""
+    return [info.name if split == info.default_split == "all" else f"{info.name}:{split}"
+            for info in image_sets() for split in info.splits]
 
+
+def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """A named real dataset (``fashion-mnist:test``, ``mnist``, ``folder:PATH`` ...): any
+    registered image set (:mod:`ganlab.data.registry`), its default split when none is
+    given."""
     if name.startswith("folder:"):
         return load_folder(Path(name[len("folder:") :]))
     if name.startswith("npz:"):
         return load_npz(Path(name[len("npz:") :]))
     base, _, split = name.partition(":")
-    if base not in IMAGE_NAMES:
+    info = find_image_set(base)
+    if info is None:
         raise GanlabError(
             f"unknown dataset or path {name!r}: give a folder, an .npz or .npy file, a run folder, "
-            f"folder:PATH, npz:PATH, or one of {', '.join(DATASETS)}"
+            f"folder:PATH, npz:PATH, or one of {', '.join(dataset_specs())}"
         )
-    images, labels = load_named(base, split or DEFAULT_SPLIT[base])
+    from ganlab.data.images import load_images as load_named  # loads torch
+
+    images, labels = load_named(base, split or info.default_split or "train")
     return images.numpy(), None if labels is None else labels.numpy()
 
 

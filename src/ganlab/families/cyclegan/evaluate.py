@@ -30,7 +30,9 @@ import torch
 from torch import Tensor
 
 from ganlab.config import DataConfig
+from ganlab.data import pairs
 from ganlab.data.batch import DataSpec
+from ganlab.data.registry import find_dataset
 from ganlab.errors import GanlabError
 
 KID_SUBSETS = 10
@@ -46,10 +48,11 @@ def domain_names(spec: DataSpec) -> list[str]:
 
 
 def classifier_for(domain: str) -> str | None:
-    """The shipped classifier that reads images of ``domain``, if any."""
-    from ganlab.families.image_eval import AUTO_EXTRACTORS
-
-    return AUTO_EXTRACTORS.get(domain)
+    """The shipped classifier that reads images of ``domain``, if any (the dataset's
+    :attr:`~ganlab.data.registry.DatasetInfo.classifier`; none for emoji categories and
+    folders)."""
+    info = find_dataset(domain)
+    return info.classifier if info is not None else None
 
 
 def held_out_domain(spec: DataSpec, data: DataConfig, index: int,
@@ -57,10 +60,8 @@ def held_out_domain(spec: DataSpec, data: DataConfig, index: int,
     """Held-out images (uint8 (N, C, H, W) converted to ``shape``), labels and a note saying
     which images they are, of domain ``index`` (0: A, 1: B): the test split of a named set,
     the training images themselves for a set without one (a folder)."""
-    from ganlab.data.pairs import held_out_domain as read_held_out
-
     name = domain_names(spec)[index]
-    images, labels, note = read_held_out(name, shape, data)
+    images, labels, note = pairs.held_out_domain(name, shape, data)
     if images.dim() != 4 or tuple(images.shape[1:]) != tuple(shape):
         raise GanlabError(f"held-out images of domain {name!r} are {tuple(images.shape)}, the "
                           f"translator takes {tuple(shape)} (C,H,W)")
