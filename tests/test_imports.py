@@ -33,3 +33,16 @@ def test_unknown_name_is_an_attribute_error() -> None:
         assert "no_such_metric" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_the_type_checkers_listing_and_the_lazy_table_agree() -> None:
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(ganlab.metrics.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If)
+                 and getattr(n.test, "id", None) == "TYPE_CHECKING")
+    listed = {alias.asname or alias.name: imp.module.removeprefix("ganlab.metrics.")
+              for imp in block.body if isinstance(imp, ast.ImportFrom) and imp.module
+              for alias in imp.names}
+    assert listed == ganlab.metrics._LAZY

@@ -30,6 +30,7 @@ from ganlab.data.imageio import convert
 from ganlab.data.images import load_images as load_data
 from ganlab.data.registry import datasets, find_dataset
 from ganlab.errors import GanlabError
+from ganlab.metrics.registry import flat_keys
 from ganlab.metrics.sources import load_images
 
 STACKED = "stacked-mnist"      # evaluated by mode counting (ganlab.data.stacked)
@@ -38,20 +39,6 @@ KID_SUBSETS = 10
 PRDC_MAX_N = 5000  # PRDC's distance matrices grow as N^2
 BATCH_SIZE = 256
 # flat record key -> (result name, value key) of ganlab.metrics.evaluate's results
-FLAT_KEYS = {
-    "fid": ("fid", "fid"),
-    "kid_mean": ("kid", "kid_mean"),
-    "kid_std": ("kid", "kid_std"),
-    "precision": ("prdc", "precision"),
-    "recall": ("prdc", "recall"),
-    "density": ("prdc", "density"),
-    "coverage": ("prdc", "coverage"),
-    "score": ("score", "score_mean"),
-    "per_image_entropy": ("score", "per_image_entropy"),
-    "marginal_entropy": ("score", "marginal_entropy"),
-}
-
-
 def auto_extractor(data_name: str) -> tuple[str | None, str]:
     """(extractor name, '') for data that has a domain classifier
     (:attr:`~ganlab.data.registry.DatasetInfo.classifier`), else (None, why not)."""
@@ -182,7 +169,8 @@ class ImageEvaluator:
                            score_splits=min(10, n // 10) or None, batch_size=BATCH_SIZE,
                            use_cache=False)
         values: dict[str, Any] = {key: float(results[name][value])
-                                  for key, (name, value) in FLAT_KEYS.items() if name in results}
+                                  for key, (name, value) in flat_keys("all").items()
+                                  if name in results}
         return {**values, "extractor": self.extractor_name,
                 "card": joint_card(results, reference=self.reference_name)}
 

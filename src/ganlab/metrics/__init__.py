@@ -15,17 +15,16 @@ a function that needs them is called.
 training loop of one's own; import it explicitly (it loads torch and torchmetrics).
 """
 
-# ruff: noqa: F401  (the TYPE_CHECKING imports are the public names; see below)
+# ruff: noqa: F401  (the TYPE_CHECKING imports are for type checkers: `__all__` is sorted(_LAZY))
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# The public names: type checkers read these imports, and the lazy loader below reads the same
-# lines (so this is the one listing; `__all__` is derived from it, hence the file-wide F401
-# exemption at the top). Which metrics exist, what they report, their commands and report
-# panels: ganlab.metrics.registry.
+# The public names, loaded on first use: type checkers read these imports, the loader reads
+# `_LAZY` (tests/test_imports.py checks that the two agree). Which metrics exist, what they
+# report, their commands and report panels: ganlab.metrics.registry.
 if TYPE_CHECKING:
     from ganlab.metrics.api import (
         evaluate,
@@ -55,26 +54,38 @@ if TYPE_CHECKING:
     from ganlab.metrics.stats import FeatureMoments, FeatureStats
 
 
-def _public_names() -> dict[str, str]:
-    """public name -> the submodule that defines it, read from the ``if TYPE_CHECKING:``
-    imports above."""
-    import ast
-
-    source = __spec__.loader.get_source(__name__) if __spec__ and __spec__.loader else None
-    if source is None:
-        raise ImportError(f"{__name__}: its source is needed to list its public names")
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            return {
-                alias.asname or alias.name: imp.module.removeprefix(f"{__name__}.")
-                for imp in node.body
-                if isinstance(imp, ast.ImportFrom) and imp.module
-                for alias in imp.names
-            }
-    raise ImportError(f"{__name__}: no `if TYPE_CHECKING:` block of public imports")
-
-
-_LAZY: dict[str, str] = _public_names()
+_LAZY: dict[str, str] = {
+    "ClassMoments": "class_score",
+    "FeatureMoments": "stats",
+    "FeatureSet": "extract",
+    "FeatureStats": "stats",
+    "MetricCard": "card",
+    "MetricInfo": "registry",
+    "MetricResult": "card",
+    "classification_accuracy_score": "conditional",
+    "clip_score": "clipscore",
+    "conditional_accuracy": "conditional",
+    "evaluate": "api",
+    "evaluate_conditional": "conditional",
+    "extract_features": "extract",
+    "feature_moments": "extract",
+    "fid": "api",
+    "fid_over_seeds": "api",
+    "frechet_distance": "frechet",
+    "get_metric": "registry",
+    "inception_score": "api",
+    "intra_class_diversity": "conditional",
+    "kid": "api",
+    "memorization": "api",
+    "metric_names": "registry",
+    "mifid": "api",
+    "mode_counts": "api",
+    "per_class_distances": "conditional",
+    "prdc": "api",
+    "psnr": "image_quality",
+    "register_metric": "registry",
+    "ssim": "image_quality",
+}
 __all__ = sorted(_LAZY)
 
 
