@@ -138,7 +138,7 @@ def _summary_table(summary: dict[str, Any], class_names: list[str] | None = None
     return f"<table>{rows}</table>"
 
 
-def _evaluations_html(records: list[dict[str, Any]], groups: list[Group]) -> str:
+def _evaluations_html(records: list[dict[str, Any]], groups: list[Group] | None = None) -> str:
     """One row per logged evaluation (``eval.every``): step and every metric it gave.
 
     Evaluations are the records with ``eval_seconds``; their columns leave out the training
