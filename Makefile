@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 STAMP  := $(VENV)/.ganlab-installed
 NODE_EMOJI := node_modules/emoji-datasource-google
 
-.PHONY: demo test test-all lint setup system-data clean bench check-wheel
+.PHONY: demo test test-all lint check setup system-data clean bench check-wheel
 
 setup: $(STAMP)
 
@@ -47,14 +47,21 @@ system-data:
 demo: setup
 	$(VENV)/bin/ganlab train
 
-test: setup
+test: setup check
 	$(PY) -m pytest -q -m "not slow" tests
 
-test-all: setup
+test-all: setup check
 	$(PY) -m pytest -q tests
 
-lint: setup
+# The house rules that hold in CI before any test runs: ruff; the import contract
+# (.importlinter: the floors, no circles); mypy (mypy.ini: strict on the engine, the run
+# folder, the registries, the API and the metrics).
+check: setup
 	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+lint: check
 
 # The wheel installed beside an existing torch 2.13.0 in a fresh venv, without
 # constraints.txt: the torch range must keep that torch; then 50 training steps (~2-3 min).
