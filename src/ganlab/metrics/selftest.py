@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ganlab.errors import GanlabError
+from ganlab.metrics import frechet, kernel_distance, manifold
+from ganlab.metrics.stats import FeatureStats
 
 
 class Skip(Exception):
@@ -81,9 +83,6 @@ def _rotation(d: int, seed: int) -> np.ndarray:
     "failure means the Frechet distance (its matrix square root) is wrong: every FID is.",
 )
 def fid_closed_form() -> tuple[bool, str]:
-    from ganlab.metrics import frechet
-    from ganlab.metrics.stats import FeatureStats
-
     a = np.array([[2.0, 0.6], [0.6, 1.0]])
     b = np.array([[1.0, -0.4], [-0.4, 3.0]])
     mu1, mu2 = np.array([0.5, -1.0]), np.array([1.5, 1.0])
@@ -113,9 +112,6 @@ def fid_closed_form() -> tuple[bool, str]:
     "the streamed mean/covariance or the FID built from them is wrong.",
 )
 def fid_sampled() -> tuple[bool, str]:
-    from ganlab.metrics import frechet
-    from ganlab.metrics.stats import FeatureStats
-
     d, n = 8, 100_000
     rng = np.random.default_rng(2)
     ea, eb = rng.uniform(0.5, 2.0, d), rng.uniform(0.5, 2.0, d)
@@ -167,8 +163,6 @@ def fid_self_zero() -> tuple[bool, str]:
     "recall are swapped or their k-NN balls are wrong.",
 )
 def prdc_collapsed() -> tuple[bool, str]:
-    from ganlab.metrics import manifold
-
     rng = np.random.default_rng(4)
     real = rng.normal(size=(1000, 16))
     collapsed = real[0] + 1e-3 * rng.normal(size=(500, 16))
@@ -195,8 +189,6 @@ def prdc_collapsed() -> tuple[bool, str]:
     "kernel is wrong.",
 )
 def kid_unbiased() -> tuple[bool, str]:
-    from ganlab.metrics import kernel_distance
-
     d, m, subsets = 16, 100, 200
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(4000, d)), rng.normal(size=(4000, d))

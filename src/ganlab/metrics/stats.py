@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ganlab.atomic import write_atomically
 from ganlab.errors import GanlabError
 
 
@@ -155,8 +156,6 @@ class FeatureStats:
         the other tools ignore. Written atomically; ``.npz`` is appended to a name without it
         (pytorch-fid recognises statistics by that suffix). Returns the path written.
         """
-        from ganlab.atomic import write_atomically
-
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")

@@ -44,8 +44,15 @@ from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
 from ganlab.errors import GanlabError
+from ganlab.features.adapter import module_extractor
 from ganlab.features.base import FeatureExtractor
 from ganlab.metrics.card import MetricCard
+from ganlab.metrics.class_score import ClassMoments, classifier_score
+from ganlab.metrics.extract import as_extractor
+from ganlab.metrics.frechet import fid_from_stats
+from ganlab.metrics.kernel_distance import kid
+from ganlab.metrics.manifold import prdc
+from ganlab.metrics.stats import FeatureMoments, FeatureStats
 
 __all__ = ["FID", "KID", "PRDC", "ClassifierScore"]
 
@@ -54,9 +61,6 @@ def _own_extractor(
     extractor: str | FeatureExtractor | nn.Module, weights: str | Path | None, resize: str
 ) -> FeatureExtractor:
     """The metric's extractor: a private copy of a named one, else the object given."""
-    from ganlab.features.adapter import module_extractor
-    from ganlab.metrics.extract import as_extractor
-
     if isinstance(extractor, FeatureExtractor):
         return extractor
     if isinstance(extractor, nn.Module):
@@ -191,8 +195,6 @@ class FID(_ExtractorMetric):
         setattr(self, f"{side}_outer", getattr(self, f"{side}_outer") + x.T @ x)
 
     def _moments(self, side: str) -> Any:
-        from ganlab.metrics.stats import FeatureMoments
-
         return FeatureMoments(
             int(getattr(self, f"{side}_n")),
             getattr(self, f"{side}_total").detach().cpu().numpy(),
@@ -200,9 +202,6 @@ class FID(_ExtractorMetric):
         )
 
     def compute(self) -> torch.Tensor:
-        from ganlab.metrics.frechet import fid_from_stats
-        from ganlab.metrics.stats import FeatureStats
-
         real, fake = (FeatureStats.from_moments(self._moments(s)) for s in ("real", "fake"))
         return torch.tensor(fid_from_stats(real, fake), dtype=torch.float64)
 
@@ -257,8 +256,6 @@ class KID(_FeatureListMetric):
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
 
     def compute(self) -> dict[str, torch.Tensor]:
-        from ganlab.metrics.kernel_distance import kid
-
         real, fake = self._features()
         v = kid(real, fake, self.subsets, self.subset_size, self.seed)
         return {k: torch.tensor(v[k], dtype=torch.float64) for k in ("kid_mean", "kid_std")}
@@ -280,8 +277,6 @@ class PRDC(_FeatureListMetric):
         self.k = k
 
     def compute(self) -> dict[str, torch.Tensor]:
-        from ganlab.metrics.manifold import prdc
-
         real, fake = self._features()
         v = prdc(real, fake, self.k)
         keys = ("precision", "recall", "density", "coverage")
@@ -338,8 +333,6 @@ class ClassifierScore(_ExtractorMetric):
             self.logits.append(logits)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        from ganlab.metrics.class_score import ClassMoments, classifier_score
-
         moments = ClassMoments(
             int(self.n),
             self.prob_sum.detach().cpu().numpy(),

@@ -20,6 +20,10 @@ import torch
 from torch import Tensor
 
 from ganlab.errors import GanlabError
+from ganlab.metrics.api import evaluate
+from ganlab.metrics.card import joint_card
+from ganlab.metrics.extract import as_extractor, extract_features
+from ganlab.pixels import to_uint8
 
 BATCH_SIZE = 256
 KID_SUBSETS = 10
@@ -59,11 +63,6 @@ def paired_metrics(outputs: Tensor, targets: Tensor, extractor: Any = None,
     out: dict[str, Any] = {**psnr_ssim(outputs, targets), "n_pairs": len(outputs)}
     if extractor is None:
         return out
-    from ganlab.metrics.api import evaluate
-    from ganlab.metrics.card import joint_card
-    from ganlab.metrics.extract import as_extractor, extract_features
-    from ganlab.pixels import to_uint8
-
     ext = as_extractor(extractor)
     fake = to_uint8(outputs).cpu().numpy()
     real = to_uint8(targets).cpu().numpy()

@@ -18,6 +18,7 @@ from typing import ClassVar, Protocol
 from torch import Tensor
 
 from ganlab.atomic import write_atomically, write_text
+from ganlab.report.grid import save_grid
 
 KINDS = {".png": "image", ".txt": "text"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -54,8 +55,6 @@ class ImageGrid:
     suffix: ClassVar[str] = ".png"
 
     def save(self, path: Path) -> Path:
-        from ganlab.report.grid import save_grid
-
         return save_grid(self.images, path, nrow=self.nrow)
 
 
