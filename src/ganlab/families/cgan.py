@@ -85,10 +85,12 @@ from ganlab.families.gan import (
     GANFamily,
 )
 from ganlab.losses import d_outputs_as_probability
-from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning
+from ganlab.metrics.conditional import conditional_accuracy, conditional_samples
+from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning, build_models
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact, ImageGrid, Text
 from ganlab.sampling import LatentSampler, TextPromptSampler
+from ganlab.text_encoder import embed_texts
 
 
 @dataclass
@@ -165,8 +167,6 @@ class CGANFamily(GANFamily[CGANConfig]):
         return k
 
     def _build_models(self) -> tuple[nn.Module, nn.Module]:
-        from ganlab.nn import build_models
-
         hp = self.section
         cond = Conditioning(g=hp.g_conditioning, d=hp.d_conditioning,
                             aux_classifier=hp.aux_classifier_weight > 0)
@@ -299,8 +299,6 @@ class CGANFamily(GANFamily[CGANConfig]):
         sampler = self.sampler()
         assert isinstance(sampler, TextPromptSampler)
         z = self.fixed_z[:PER_CLASS].repeat(len(prompts), 1)
-        from ganlab.text_encoder import embed_texts
-
         emb = embed_texts(prompts, sampler.encoder)   # cached: embedded once per run
         rows = emb.repeat_interleave(PER_CLASS, dim=0)
         return [ImageGrid(sampler.base.decode(z, rows), nrow=PER_CLASS),
@@ -338,8 +336,6 @@ def _conditional_accuracy(family: CGANFamily) -> dict[str, Any]:
     ev = family.image_eval
     if ev is None or not ev.resolve() or ev.extractor.spec.num_classes is None:
         return {}
-    from ganlab.metrics.conditional import conditional_accuracy, conditional_samples
-
     k = family.spec.num_classes or 1
     with torch.random.fork_rng(devices=[]):
         x, y = conditional_samples(family.sampler(), max(1, family.cfg.eval.n_samples // k),

@@ -20,7 +20,12 @@ from ganlab.engine.ema import make_ema, update_ema
 from ganlab.engine.family import Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
+from ganlab.families.image_eval import ImageEvaluator
 from ganlab.losses import d_outputs_as_probability, get_objective
+from ganlab.metrics.divergences import binned_js, wasserstein1
+from ganlab.metrics.modes import CONFIDENT
+from ganlab.metrics.modes2d import mode_diagnostics
+from ganlab.nn import arch_names, build_models
 from ganlab.penalties import (
     clip_weights,
     gradient_penalty,
@@ -81,8 +86,6 @@ class ModelConfig:
     batch_norm_d: bool = True   # DCGAN D only; ignored with spectral norm; off with GP / R1
 
     def validate(self, prefix: str) -> None:
-        from ganlab.nn import arch_names
-
         if self.arch not in arch_names():
             raise GanlabError(f"{prefix}arch: unknown architecture {self.arch!r}; allowed: "
                               f"{', '.join(arch_names())}")
@@ -188,8 +191,6 @@ class GANFamily(Family[A]):
         self.fixed_z = G.sample_latent(N_FIXED, self.streams.fixed("snapshot"))
         self.image_eval: Any = None
         if self.spec.kind == "images":
-            from ganlab.families.image_eval import ImageEvaluator
-
             self.image_eval = ImageEvaluator(self.cfg.eval, self.cfg.data, self.sample_shape,
                                              self.log)
 
@@ -227,8 +228,6 @@ class GANFamily(Family[A]):
 
     def _build_models(self) -> tuple[nn.Module, nn.Module]:
         """``(G, D)`` for this run's model config and classes (not yet placed)."""
-        from ganlab.nn import build_models
-
         if self.pack == 1:
             return build_models(self.section.model, self.sample_shape, self.num_classes)
         G, _ = build_models(self.section.model, self.sample_shape)
@@ -384,7 +383,7 @@ class GANFamily(Family[A]):
 
     def snapshot(self, step: int) -> list[Artefact]:
         if self.spec.kind == "points":
-            from ganlab.report.scatter2d import save_scatter
+            from ganlab.report.scatter2d import save_scatter  # loads matplotlib
 
             fake = self.generate(N_SCATTER, self.streams.seed("snapshot"))
             real = self.data.batch(N_SCATTER, self.streams.fixed("snapshot-real")).x
@@ -414,8 +413,6 @@ class GANFamily(Family[A]):
         fake = self.generate(self.cfg.eval.n_samples, self.streams.seed("eval"))
         mixture = getattr(self.data, "mixture", None)
         if mixture is not None:
-            from ganlab.metrics.modes2d import mode_diagnostics
-
             results.update(mode_diagnostics(fake, mixture.means, mixture.std,
                                             mixture.weights).as_dict())
         results.update(self._divergences(fake))
@@ -427,8 +424,6 @@ class GANFamily(Family[A]):
         The real points come from their own generator (not the training streams), so
         evaluating never changes them and resume stays bit-exact.
         """
-        from ganlab.metrics.divergences import binned_js, wasserstein1
-
         real = self.data.batch(fake.shape[0], self.streams.fixed("eval-real")).x
         n = min(n_w1, fake.shape[0])
         return {"js": binned_js(real, fake), "w1": wasserstein1(real[:n], fake[:n])}
@@ -445,8 +440,6 @@ class GANFamily(Family[A]):
     def _image_line(self, results: dict[str, Any]) -> list[str]:
         assert self.image_eval is not None
         if "stacked_modes" in results:
-            from ganlab.metrics.modes import CONFIDENT
-
             return [f"stacked digits: {results['stacked_modes']:.0f} of 1000 modes, KL to "
                     f"uniform {results['stacked_kl']:.3f} ({self.cfg.eval.n_samples} samples, "
                     "each channel read by the digit classifier)",

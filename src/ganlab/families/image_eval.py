@@ -30,8 +30,12 @@ from ganlab.data.imageio import convert
 from ganlab.data.images import load_images as load_data
 from ganlab.data.registry import datasets, find_dataset
 from ganlab.errors import GanlabError
+from ganlab.metrics.api import evaluate, mode_counts
+from ganlab.metrics.card import joint_card
+from ganlab.metrics.extract import as_extractor, extract_features
 from ganlab.metrics.registry import flat_keys
 from ganlab.metrics.sources import load_images
+from ganlab.report.grid import to_uint8
 
 STACKED = "stacked-mnist"      # evaluated by mode counting (ganlab.data.stacked)
 # the settings of a training-time evaluation (cheaper than `ganlab eval all`'s defaults)
@@ -122,8 +126,6 @@ class ImageEvaluator:
                 self._skip(why)
                 return False
             name, picked = auto, f"eval.extractor=auto picked {auto} for {self.data_cfg.name}, "
-        from ganlab.metrics.extract import as_extractor
-
         try:
             self.extractor = as_extractor(name)
         except GanlabError as exc:
@@ -153,11 +155,6 @@ class ImageEvaluator:
             return self._stacked_modes(generate)
         if not self.resolve():
             return {}
-        from ganlab.metrics.api import evaluate
-        from ganlab.metrics.card import joint_card
-        from ganlab.metrics.extract import extract_features
-        from ganlab.report.grid import to_uint8
-
         fake = to_uint8(generate(self.cfg.n_samples)).cpu().numpy()
         if self._reference_features is None:
             assert self.reference is not None
@@ -179,10 +176,6 @@ class ImageEvaluator:
         (uneven digits per channel, dependence between channels) and the classifier's mean
         confidence, each channel read by the shipped digit classifier (FID has no meaning for
         these images)."""
-        from ganlab.metrics.api import mode_counts
-        from ganlab.metrics.card import joint_card
-        from ganlab.report.grid import to_uint8
-
         fake = to_uint8(generate(self.cfg.n_samples)).cpu().numpy()
         result = mode_counts(fake, "digits-classifier", stacked=True, use_cache=False)
         sure = result["kl_channels_confident"]  # None: a channel never read with confidence

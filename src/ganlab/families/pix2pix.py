@@ -31,11 +31,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
+from ganlab.data.pairs import held_out as held_out_pairs
 from ganlab.engine.family import CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
 from ganlab.families.gan import GANFamily
+from ganlab.families.image_eval import auto_extractor
 from ganlab.losses import d_outputs_as_probability, get_objective
+from ganlab.metrics.translation import paired_metrics
 from ganlab.nn import patchgan, unet
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact
@@ -228,9 +231,7 @@ class Pix2PixFamily(Family[Pix2PixConfig]):
     def held_out(self) -> tuple[Any, str]:
         """The held-out pairs (built once) and a note saying which they are."""
         if self._held_out is None:
-            from ganlab.data.pairs import held_out
-
-            self._held_out = held_out(self.cfg.data)
+            self._held_out = held_out_pairs(self.cfg.data)
         return self._held_out
 
     def _snapshot_examples(self) -> Any:
@@ -251,8 +252,6 @@ class Pix2PixFamily(Family[Pix2PixConfig]):
     def evaluate(self, final: bool) -> dict[str, Any]:
         """PSNR, SSIM (and FID, KID, class accuracy in a domain classifier's features) of
         ``eval.n_samples`` held-out translations against their targets."""
-        from ganlab.metrics.translation import paired_metrics
-
         source, note = self.held_out()
         n = self.cfg.eval.n_samples
         examples = getattr(source, "examples", None)
@@ -275,8 +274,6 @@ class Pix2PixFamily(Family[Pix2PixConfig]):
         name = self.cfg.eval.extractor
         if name != "auto":
             return name, ""
-        from ganlab.families.image_eval import auto_extractor
-
         prefix, _, body = self.cfg.data.name.partition(":")
         body = body.strip()
         if prefix == "pairs":

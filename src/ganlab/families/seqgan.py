@@ -31,9 +31,12 @@ from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
 from ganlab.data.batch import DataSpec
+from ganlab.data.oracle import oracle_of
+from ganlab.data.text import split_tokens, tokenizer_of
 from ganlab.engine.family import CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
+from ganlab.metrics.text import bleu, self_bleu
 from ganlab.nn.seq import CNNDiscriminator, RNNDiscriminator, TokenGenerator
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Text
@@ -260,16 +263,12 @@ class SeqGANFamily(Family[Q]):
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            from ganlab.data.text import tokenizer_of
-
             self._tokenizer = tokenizer_of(self.spec) or False
         return self._tokenizer or None
 
     @property
     def oracle(self) -> Any:
         if self._oracle is None:
-            from ganlab.data.oracle import oracle_of
-
             o = oracle_of(self.spec.extra)
             self._oracle = o.to(self.runtime.device) if o is not None else False
         return self._oracle or None
@@ -295,9 +294,6 @@ class SeqGANFamily(Family[Q]):
         tok = self.tokenizer
         if not refs or tok is None:
             return out
-        from ganlab.data.text import split_tokens
-        from ganlab.metrics.text import bleu, self_bleu
-
         gen = [split_tokens(s, tok.level) for s in
                self.sampler().sample(hp.bleu_samples, seed=EVAL_SEED)]
         ref = [split_tokens(s, tok.level) for s in refs[:hp.bleu_references]]

@@ -34,6 +34,11 @@ from ganlab.data import pairs
 from ganlab.data.batch import DataSpec
 from ganlab.data.registry import find_dataset
 from ganlab.errors import GanlabError
+from ganlab.metrics.api import fid, kid
+from ganlab.metrics.card import joint_card
+from ganlab.metrics.extract import as_extractor, extract_features, features_and_logits
+from ganlab.metrics.faithfulness import class_dependence, cycle_error, pixel_correlation
+from ganlab.report.grid import to_uint8
 
 KID_SUBSETS = 10
 N_REAL_MAX = 10000   # held-out target images compared with (all of them up to this many)
@@ -69,15 +74,11 @@ def held_out_domain(spec: DataSpec, data: DataConfig, index: int,
 
 
 def _uint8(x: Tensor) -> np.ndarray:
-    from ganlab.report.grid import to_uint8
-
     return to_uint8(x).cpu().numpy()
 
 
 def _classes(images: Tensor, extractor: Any) -> np.ndarray:
     """The class a classifier extractor reads in each float image in [-1, 1]."""
-    from ganlab.metrics.extract import features_and_logits
-
     _, logits = features_and_logits(_uint8(images), extractor, batch_size=256,
                                     use_cache=False, want_logits=True)
     assert logits is not None
@@ -85,8 +86,6 @@ def _classes(images: Tensor, extractor: Any) -> np.ndarray:
 
 
 def _extractor(name: str | None) -> Any:
-    from ganlab.metrics.extract import as_extractor
-
     return None if name is None else as_extractor(name)
 
 
@@ -96,11 +95,6 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
     held-out inputs per direction (fewer when the held-out set is smaller) chosen by
     ``seed``. Returns flat numbers, the extractor names, ``skipped`` (why a number is missing)
     and ``card`` (how each FID/KID was made)."""
-    from ganlab.metrics.api import fid, kid
-    from ganlab.metrics.card import joint_card
-    from ganlab.metrics.extract import extract_features
-    from ganlab.metrics.faithfulness import class_dependence, cycle_error, pixel_correlation
-
     names = domain_names(family.spec)
     out: dict[str, Any] = {}
     cards: dict[str, Any] = {}

@@ -36,8 +36,12 @@ from ganlab.config import OptimizerConfig, setting
 from ganlab.engine.family import CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
+from ganlab.families.cyclegan.evaluate import evaluate_cyclegan, held_out_domain
+from ganlab.families.cyclegan.evaluate import summary_lines as cyclegan_summary
 from ganlab.families.cyclegan.pool import HistoryPool
 from ganlab.losses import get_objective
+from ganlab.nn.patchgan import PatchDiscriminator
+from ganlab.nn.resnet_translator import ResnetTranslator
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact
 from ganlab.translation import ModuleTranslator, side_by_side
@@ -189,15 +193,11 @@ class CycleGANFamily(Family[CycleGANConfig]):
         self._fixed: dict[str, Tensor] = {}
 
     def _generator(self, cin: int, cout: int) -> Any:
-        from ganlab.nn.resnet_translator import ResnetTranslator
-
         g = self.section.generator
         net = ResnetTranslator(cin, cout, width=g.width, n_blocks=g.n_blocks, n_down=g.n_down)
         return self.runtime.module(net, image=True)
 
     def _discriminator(self, cin: int) -> nn.Module:
-        from ganlab.nn.patchgan import PatchDiscriminator
-
         d = self.section.discriminator
         net = PatchDiscriminator(cin, width=d.width, n_layers=d.n_layers, norm=d.norm,
                                  spectral=d.spectral)
@@ -310,8 +310,6 @@ class CycleGANFamily(Family[CycleGANConfig]):
         """The held-out images (uint8) of the source domain of ``direction``, their labels
         (None when the domain has none) and which images they are; read once."""
         if direction not in self._held_out:
-            from ganlab.families.cyclegan.evaluate import held_out_domain
-
             self._held_out[direction] = held_out_domain(
                 self.spec, self.cfg.data, self._domain(direction), self.input_shape(direction))
         return self._held_out[direction]
@@ -340,16 +338,12 @@ class CycleGANFamily(Family[CycleGANConfig]):
         return out
 
     def evaluate(self, final: bool) -> dict[str, Any]:
-        from ganlab.families.cyclegan.evaluate import evaluate_cyclegan
-
         with torch.random.fork_rng(devices=[]):
             return evaluate_cyclegan(self, self.cfg.eval.n_samples, self.streams.seed("eval"),
                                      extractor=self.cfg.eval.extractor)
 
     def summary_lines(self, results: dict[str, Any]) -> list[str]:
-        from ganlab.families.cyclegan.evaluate import summary_lines
-
-        return summary_lines(results)
+        return cyclegan_summary(results)
 
     def run_info(self) -> dict[str, Any]:
         return {"objective": self.objective.name, "directions": list(DIRECTIONS),
