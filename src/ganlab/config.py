@@ -376,7 +376,7 @@ def _check_extractor(name: str) -> None:
     """``auto``, a registered extractor, or a TorchScript file (checked when it is used)."""
     if name == "auto" or name.endswith(TORCHSCRIPT_SUFFIXES):
         return
-    from ganlab.features.registry import EXTRACTORS
+    from ganlab.features.registry import EXTRACTORS  # loads torch: only for a name to check
 
     if name not in EXTRACTORS:
         raise GanlabError(f"eval.extractor: unknown feature extractor {name!r}; choose one of "

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.errors import GanlabError
+from ganlab.metrics.compare import Group, compare_all
 from ganlab.runs import CONFIG, SUMMARY, is_run_folder
 
 
@@ -75,8 +76,6 @@ def _fmt(x: float) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ganlab.metrics.compare import Group, compare_all
-
     runs = find_runs(args.runs)
     by_group: dict[str, list[tuple[Path, float]]] = {}
     for run in runs:

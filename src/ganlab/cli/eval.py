@@ -24,8 +24,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import ganlab
+from ganlab import metrics
 from ganlab.errors import GanlabError, positive_int
+from ganlab.metrics.card import dumps_strict
 from ganlab.metrics.registry import MetricInfo, commands, resolve
+
+# The inputs, the extractors and the metric code load torch or numpy: they are imported inside
+# the commands, so that building the ``ganlab`` parser (``ganlab --help``) stays fast.
 
 
 def add_shared_options(p: argparse.ArgumentParser, extractor: str = "inception-fid") -> None:
@@ -78,8 +84,6 @@ def _kw(args: argparse.Namespace) -> dict[str, Any]:
 
 def _print(results: dict[str, Any], args: argparse.Namespace) -> int:
     """Strict JSON with cards (--json), else one `metric: value` line per number."""
-    from ganlab.metrics.card import dumps_strict
-
     as_dicts = {k: v.to_dict() for k, v in results.items()}
     if args.json:
         print(dumps_strict(as_dicts))
@@ -183,8 +187,6 @@ def _fingerprint_checks(inputs: list[tuple[str, Any]], args: argparse.Namespace)
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
-    from ganlab import metrics
-
     real = _real_or_stats(args.a, args)
     if args.seeds > 1:
         fakes = [_load(args.b, args, args.seed + i) for i in range(args.seeds)]
@@ -200,7 +202,6 @@ def cmd_fid(args: argparse.Namespace) -> int:
 
 
 def cmd_modes(args: argparse.Namespace) -> int:
-    from ganlab import metrics
     from ganlab.cli.inputs import load_images
 
     labels = load_images(args.real).labels if args.real else None
@@ -214,8 +215,6 @@ def cmd_modes(args: argparse.Namespace) -> int:
 
 
 def cmd_memorization(args: argparse.Namespace) -> int:
-    from ganlab import metrics
-
     n = args.n
     args.n = None  # --n limits the generated set only
     train = _load(args.train, args)
@@ -235,7 +234,6 @@ def cmd_memorization(args: argparse.Namespace) -> int:
 
 def cmd_mifid(args: argparse.Namespace) -> int:
     """FID divided by the memorization penalty (Kaggle "Generative Dog Images")."""
-    from ganlab import metrics
     from ganlab.metrics.stats import FeatureStats
 
     real = _real_or_stats(args.a, args)
@@ -254,8 +252,6 @@ def cmd_mifid(args: argparse.Namespace) -> int:
 
 def cmd_all(args: argparse.Namespace) -> int:
     """FID, KID, PRDC (+ score): one extractor pass per input set feeds them all."""
-    from ganlab import metrics
-
     real, fake = _load(args.a, args), _load(args.b, args)
     results = metrics.evaluate(
         real, fake, _ext(args), kid_subset_size=args.subset_size, **_kw(args)
@@ -389,8 +385,6 @@ def cmd_conditional(args: argparse.Namespace) -> int:
         log=lambda msg: print(f"CAS: {msg}", file=sys.stderr, flush=True),
     )  # fmt: skip
     if args.json:
-        from ganlab.metrics.card import dumps_strict
-
         print(dumps_strict({k: v.to_dict() for k, v in results.items()}))
         return 0
     k = int(ext.spec.num_classes or 0)
@@ -411,7 +405,6 @@ def cmd_clipscore(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    import ganlab
     from ganlab.metrics.cache import images_hash
     from ganlab.metrics.extract import statistics
 

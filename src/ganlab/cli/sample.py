@@ -10,13 +10,15 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganlab.atomic import write_text
 from ganlab.errors import GanlabError
 
 if TYPE_CHECKING:
     import numpy as np
 
-# numpy, Pillow and torch (via ganlab.report.grid) are imported inside the commands, so that
-# building the ``ganlab`` parser (``ganlab --help``) stays fast.
+# numpy, Pillow, torch (via ganlab.api, ganlab.sampling and ganlab.report.grid) and matplotlib
+# (via ganlab.report.scatter2d) are imported inside the commands, so that building the
+# ``ganlab`` parser (``ganlab --help``) stays fast.
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -169,8 +171,6 @@ def _write_points(samples: Any, args: argparse.Namespace, run_dir: Path, run: An
 
 
 def _write_text(samples: Any, args: argparse.Namespace, run_dir: Path, run: Any) -> list[str]:
-    from ganlab.atomic import write_text
-
     out = Path(args.out) if args.out else run_dir / _default_name(args, ".txt")
     write_text(out, "".join(f"{line}\n" for line in samples))
     for line in samples:     # sentences are read on the terminal too

@@ -17,7 +17,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ganlab.atomic import write_atomically
 from ganlab.errors import GanlabError, positive_int
+from ganlab.metrics.card import dumps_strict
+
+# numpy, Pillow and torch (via the run, the image reader and ganlab.report.grid) are imported
+# inside the commands, so that building the ``ganlab`` parser (``ganlab --help``) stays fast.
 
 GRID = "grid.png"
 MAX_GRID_ROWS = 64
@@ -58,7 +63,6 @@ def _read(files: list[Path], shape: tuple[int, ...]) -> Any:
 def _write_png(image: Any, path: Path) -> None:
     from PIL import Image
 
-    from ganlab.atomic import write_atomically
     from ganlab.report.grid import to_uint8
 
     a = to_uint8(image[None])[0].permute(1, 2, 0).numpy()
@@ -107,7 +111,6 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_eval_translation(args: argparse.Namespace) -> int:
     from ganlab.api import load_run
-    from ganlab.metrics.card import dumps_strict
     from ganlab.translation import translator_of
 
     run = load_run(args.run_dir, device=args.device)
