@@ -131,7 +131,7 @@ def _pair(
     )
 
 
-def _n(x: Images | FeatureSet | FeatureStats) -> int:
+def _n(x: Images | FeatureSet | FeatureStats) -> int | None:
     return x.n if isinstance(x, FeatureStats) else len(x)
 
 

@@ -58,7 +58,7 @@ def load_arrays(key: str) -> dict[str, np.ndarray] | None:
         return None
 
 
-def save_arrays(key: str, **arrays: np.ndarray) -> Path | None:
+def save_arrays(key: str, **arrays: np.ndarray | np.generic) -> Path | None:
     """Atomically write arrays under a key; a cache that cannot be written is skipped."""
     root = cache_dir()
     try:
@@ -67,6 +67,6 @@ def save_arrays(key: str, **arrays: np.ndarray) -> Path | None:
         return None
 
 
-def _savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _savez(path: Path, arrays: dict[str, np.ndarray | np.generic]) -> None:
     with open(path, "wb") as fh:  # a file object: np.savez would append .npz to a name
-        np.savez(fh, **arrays)
+        np.savez(fh, allow_pickle=False, **arrays)

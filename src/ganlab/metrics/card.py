@@ -89,4 +89,5 @@ def joint_card(results: Mapping[str, MetricResult], **extra: Any) -> dict[str, A
         for c in cards
     }
     out = {**shared, **extra, "metrics": per_metric}
-    return json_safe(out)[0]  # plain types only, strict JSON
+    safe: dict[str, Any] = json_safe(out)[0]  # plain types only, strict JSON
+    return safe

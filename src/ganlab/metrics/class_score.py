@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -22,12 +23,14 @@ from ganlab.metrics.stats import merge_shards
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(1, keepdims=True)
-    return z - np.log(np.exp(z).sum(1, keepdims=True))
+    logp: np.ndarray = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return logp
 
 
 def top_probability(logits: np.ndarray) -> np.ndarray:
     """The classifier's top-class probability max_y p(y|x), one per image."""
-    return np.exp(_log_softmax(np.asarray(logits, np.float64)).max(1))
+    top: np.ndarray = np.exp(_log_softmax(np.asarray(logits, np.float64)).max(1))
+    return top
 
 
 def mean_confidence(logits: np.ndarray) -> float:
@@ -36,7 +39,19 @@ def mean_confidence(logits: np.ndarray) -> float:
 
 
 def _entropy(logp: np.ndarray) -> np.ndarray:
-    return -(np.exp(logp) * logp).sum(-1)
+    h: np.ndarray = -(np.exp(logp) * logp).sum(-1)
+    return h
+
+
+class ClassValues(TypedDict):
+    """:meth:`ClassMoments.values`: the one-split score, both entropies (nats), the
+    predicted-class histogram and n."""
+
+    score: float
+    per_image_entropy: float
+    marginal_entropy: float
+    histogram: list[int]
+    n: int
 
 
 @dataclass
@@ -89,7 +104,7 @@ class ClassMoments:
         """Statistics of the union of any number of disjoint shards (at least one)."""
         return merge_shards(parts, "class statistics")
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
+    def to_arrays(self) -> dict[str, np.ndarray | np.generic]:
         """Plain arrays (for np.savez or an all-reduce sum)."""
         return {
             "n": np.int64(self.n),
@@ -99,7 +114,7 @@ class ClassMoments:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ClassMoments:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray | np.generic]) -> ClassMoments:
         """Inverse of :meth:`to_arrays`."""
         return cls(
             int(arrays["n"]),
@@ -120,7 +135,7 @@ class ClassMoments:
         nz = p > 0
         return float(-(p[nz] * np.log(p[nz])).sum())
 
-    def values(self) -> dict[str, float | list[int]]:
+    def values(self) -> ClassValues:
         """One-split score exp(H(p(y)) - E H(p(y|x))), both entropies, and the histogram."""
         return {
             "score": float(np.exp(self.marginal_entropy - self.per_image_entropy)),

@@ -14,6 +14,7 @@ per pair) and ``clip_score_clamp_mean`` (torchmetrics').
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -39,7 +40,7 @@ def read_texts(path: str | Path) -> list[str]:
     raw = p.read_text(encoding="utf-8")
     if p.suffix == ".json":
         try:
-            texts = json.loads(raw)
+            texts: list[str] = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise GanlabError(f"{p}: not valid JSON ({exc})") from None
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -65,7 +66,7 @@ def _weights_sha256(root: Path) -> str:
     h = hashlib.sha256()
     for f in files:
         with f.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            for block in iter(functools.partial(fh.read, 1 << 20), b""):
                 h.update(block)
     return h.hexdigest() if files else "unknown"
 
@@ -87,8 +88,9 @@ def load_clip(path: str | Path, device: str = "cpu") -> tuple[Any, Any]:
         raise GanlabError(f"CLIP score needs the transformers package: {INSTALL_HINT}") from None
     logging = transformers.utils.logging
     level = logging.get_verbosity()
-    logging.set_verbosity_error()  # no progress bars or backend notes on stderr
-    logging.disable_progress_bar()
+    # (transformers leaves these three unannotated)
+    logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # no progress bars or notes
+    logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         model = CLIPModel.from_pretrained(str(root), local_files_only=True)
         processor = CLIPProcessor.from_pretrained(str(root), local_files_only=True)
@@ -97,8 +99,9 @@ def load_clip(path: str | Path, device: str = "cpu") -> tuple[Any, Any]:
         raise GanlabError(f"{root}: cannot load a CLIP model and processor ({first})") from None
     finally:
         logging.set_verbosity(level)
-        logging.enable_progress_bar()
-    return model.to(device).eval().requires_grad_(False), processor
+        logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+    # transformers types the decorated .to() of its models as taking the model, not a device
+    return model.to(device).eval().requires_grad_(False), processor  # type: ignore[arg-type]
 
 
 def _embedding(out: Any) -> torch.Tensor:

@@ -123,7 +123,8 @@ def _fingerprint(x: Input) -> str | None:
 
 
 def _counts(labels: np.ndarray, k: int) -> list[int]:
-    return np.bincount(labels, minlength=k).tolist()
+    counts: list[int] = np.bincount(labels, minlength=k).tolist()
+    return counts
 
 
 def _nan_mean(values: list[float | None]) -> float | None:
@@ -153,6 +154,7 @@ def conditional_accuracy(
     fs = _features(fake, ext, batch_size, use_cache, "generated")
     y = _labels(fake_labels, len(fs), "generated labels")
     k = _num_classes(ext, y)
+    assert fs.logits is not None  # a classifier's features come with its logits
     pred = fs.logits.argmax(1)
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (y, pred), 1)
@@ -214,10 +216,16 @@ def per_class_distances(
     for c in range(k):
         a, b = fr.features[yr == c], ff.features[yf == c]
         if min(len(a), len(b)) < 2:
-            fids.append(None), kids.append(None), kid_stds.append(None), sizes.append(None)
+            fids.append(None)
+            kids.append(None)
+            kid_stds.append(None)
+            sizes.append(None)
             continue
         f, km, ks, size = fid_kid(a, b, seed + c)
-        fids.append(f), kids.append(km), kid_stds.append(ks), sizes.append(size)
+        fids.append(f)
+        kids.append(km)
+        kid_stds.append(ks)
+        sizes.append(size)
     f_all, k_all, k_all_std, size_all = fid_kid(fr.features, ff.features, seed)
     values = {
         "fid_per_class": fids,
@@ -317,7 +325,7 @@ def intra_class_diversity(
 # -- classification accuracy score ----------------------------------------------------------------
 
 
-def _classifier_input(images: np.ndarray) -> np.ndarray:
+def _classifier_input(images: Images) -> np.ndarray:
     """uint8 (N,1,28,28), what the shipped classifiers take (channels averaged, resized)."""
     arr = as_uint8(images)
     if arr.shape[1:] == (1, 28, 28):
@@ -365,7 +373,7 @@ def classification_accuracy_score(
     real_test_labels: Any,
     *,
     domain: str = "fashion",
-    epochs: int = 2,
+    epochs: int | None = 2,
     plan: Any = None,
     seed: int = 0,
     num_classes: int | None = None,

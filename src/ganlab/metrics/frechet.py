@@ -19,7 +19,8 @@ from ganlab.metrics.stats import FeatureStats
 def _sym_sqrt(m: np.ndarray) -> np.ndarray:
     """Square root of a symmetric PSD matrix (tiny negative eigenvalues clipped to 0)."""
     w, v = np.linalg.eigh((m + m.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    root: np.ndarray = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    return root
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:

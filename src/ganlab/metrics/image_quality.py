@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 
@@ -34,4 +36,6 @@ def ssim(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     ta, tb = _pair(a, b)
-    return float(structural_similarity_index_measure(ta, tb, data_range=255.0))
+    # one tensor (a tuple only with return_full_image=True)
+    value = cast(torch.Tensor, structural_similarity_index_measure(ta, tb, data_range=255.0))
+    return float(value)

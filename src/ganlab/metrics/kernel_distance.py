@@ -16,7 +16,8 @@ def polynomial_kernel(
     x: np.ndarray, y: np.ndarray, degree: int = 3, coef: float = 1.0
 ) -> np.ndarray:
     """(x y^T / d + coef) ** degree, gamma = 1/d."""
-    return (x @ y.T / x.shape[1] + coef) ** degree
+    k: np.ndarray = (x @ y.T / x.shape[1] + coef) ** degree
+    return k
 
 
 def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3) -> float:

@@ -82,7 +82,7 @@ def row_groups(ii: np.ndarray, n_rows: int) -> np.ndarray:
 
 def _sq_block(xb: np.ndarray, xx_b: np.ndarray, y: np.ndarray, yy32: np.ndarray) -> np.ndarray:
     """float32 ||x||^2 + ||y||^2 - 2 x.y for a block of rows (may dip just below 0)."""
-    g = xb @ y.T
+    g: np.ndarray = xb @ y.T
     g *= -2.0
     g += xx_b.astype(np.float32)[:, None]
     g += yy32[None, :]
@@ -191,7 +191,9 @@ def knn_radii(x: np.ndarray, k: int, block_bytes: int | None = None) -> np.ndarr
         raise GanlabError(f"k-NN radii with k={k} need more than {k} points, got {len(x)}")
     if k < 1:
         raise GanlabError(f"k-NN radii need k >= 1, got {k}")
-    return np.sqrt(kth_nearest(x, x, k - 1, exclude_self=True, block_bytes=block_bytes)[1])
+    radii: np.ndarray = np.sqrt(
+        kth_nearest(x, x, k - 1, exclude_self=True, block_bytes=block_bytes)[1])
+    return radii
 
 
 def _inside(

@@ -42,9 +42,10 @@ def resolve(ref: Ref) -> Callable[..., Any]:
         return ref
     module, _, name = ref.partition(":")
     try:
-        return getattr(importlib.import_module(module), name)
+        fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
     except AttributeError:
         raise GanlabError(f"{ref}: module {module} has no {name!r}") from None
+    return fn
 
 
 def _check_ref(ref: Ref | None, what: str) -> None:

@@ -79,7 +79,7 @@ def train_scorer(images: Tensor, text_emb: Tensor, steps: int = 1500, batch_size
         loss = 0.5 * (torch.sum(-target * logits.log_softmax(1), 1).mean()
                       + torch.sum(-target * logits.log_softmax(0).T, 1).mean())
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         opt.step()
         for group in opt.param_groups:      # cosine decay
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step + 1) / steps))
@@ -101,7 +101,8 @@ def retrieval(model: TextImageScorer, images: Tensor, own: Tensor, pool: Tensor,
     from other groups; ``images`` float in [-1, 1]; ``groups[i]`` is image i's group and
     ``pool`` row j's group is ``groups[j]``."""
     g = torch.Generator().manual_seed(seed)
-    zi = torch.cat([model.encode_images(c) for c in images.split(256)])
+    chunks = images.split(256)  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+    zi = torch.cat([model.encode_images(c) for c in chunks])
     zown = model.encode_texts(own)
     zpool = model.encode_texts(pool)
     n = len(images)

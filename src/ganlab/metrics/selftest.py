@@ -52,10 +52,13 @@ class CheckResult:
 CHECKS: list[Check] = []
 
 
-def check(name: str, means: str) -> Callable[[Callable[[], tuple[bool, str]]], Callable]:
+CheckFn = Callable[[], tuple[bool, str]]
+
+
+def check(name: str, means: str) -> Callable[[CheckFn], CheckFn]:
     """Register a check function under ``name``."""
 
-    def register(fn: Callable[[], tuple[bool, str]]) -> Callable[[], tuple[bool, str]]:
+    def register(fn: CheckFn) -> CheckFn:
         CHECKS.append(Check(name, means, fn))
         return fn
 

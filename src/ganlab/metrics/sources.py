@@ -176,7 +176,8 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray | None]:
     return images.numpy(), None if labels is None else labels.numpy()
 
 
-def _subset(images: np.ndarray, labels: np.ndarray | None, n: int | None, seed: int):
+def _subset(images: np.ndarray, labels: np.ndarray | None, n: int | None, seed: int
+            ) -> tuple[np.ndarray, np.ndarray | None]:
     if n is None or n >= len(images):
         return images, labels
     idx = np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -26,10 +26,19 @@ from ganlab.atomic import write_atomically
 from ganlab.errors import GanlabError
 
 
-def merge_shards(parts: Iterable[Any], what: str) -> Any:
+class Mergeable(Protocol):
+    """Statistics of a set that merge with those of a disjoint set."""
+
+    def merge(self, other: Self) -> Self: ...
+
+
+M = TypeVar("M", bound=Mergeable)
+
+
+def merge_shards(parts: Iterable[M], what: str) -> M:
     """``a.merge(b).merge(c)...`` over the shards of one set (any statistics with ``merge``);
     at least one shard, else a one-line error naming ``what``."""
-    merged = None
+    merged: M | None = None
     for part in parts:
         merged = part if merged is None else merged.merge(part)
     if merged is None:
@@ -75,12 +84,12 @@ class FeatureMoments:
         """Moments of the union of any number of disjoint shards (at least one)."""
         return merge_shards(parts, "moments")
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
+    def to_arrays(self) -> dict[str, np.ndarray | np.generic]:
         """``n`` (int64), ``total`` and ``outer`` (float64): for np.savez or an all-reduce sum."""
         return {"n": np.int64(self.n), "total": self.total, "outer": self.outer}
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> FeatureMoments:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray | np.generic]) -> FeatureMoments:
         """Inverse of :meth:`to_arrays` (also reads an ``np.load`` of a saved shard)."""
         try:
             return cls(
@@ -161,7 +170,7 @@ class FeatureStats:
             path = path.with_name(path.name + ".npz")
 
         info = {"format": STATS_FORMAT, **self.meta, **{k: str(v) for k, v in meta.items()}}
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, np.ndarray | np.generic] = {
             "mu": np.asarray(self.mu, np.float64),
             "sigma": np.asarray(self.sigma, np.float64),
         }
@@ -171,7 +180,7 @@ class FeatureStats:
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to a name
-                np.savez(fh, **arrays)
+                np.savez(fh, allow_pickle=False, **arrays)
 
         return write_atomically(path, write)
 

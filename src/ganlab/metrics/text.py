@@ -14,12 +14,14 @@ and say how many they used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ganlab.errors import GanlabError
 
 
-def _bleu():
+def _bleu() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """nltk's corpus BLEU and its smoothing (method 1)."""
     try:
         from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
     except ImportError:

@@ -171,6 +171,13 @@ class FID(_ExtractorMetric):
     higher_is_better = False
     metric_name = "fid"
     _real_states = ("real_n", "real_total", "real_outer")
+    # the states (added with add_state in __init__)
+    real_n: torch.Tensor
+    fake_n: torch.Tensor
+    real_total: torch.Tensor
+    fake_total: torch.Tensor
+    real_outer: torch.Tensor
+    fake_outer: torch.Tensor
 
     def __init__(self, extractor: str | FeatureExtractor | nn.Module = "inception-fid",
                  **kwargs: Any) -> None:  # fmt: skip
@@ -183,7 +190,7 @@ class FID(_ExtractorMetric):
             self.add_state(f"{side}_outer", torch.zeros(d, d, dtype=torch.float64),
                            dist_reduce_fx="sum")  # fmt: skip
 
-    def update(self, images: Any, real: bool) -> None:  # type: ignore[override]
+    def update(self, images: Any, real: bool) -> None:
         """Add a batch of real (``real=True``) or generated images."""
         x = self._run(images)[0].to(torch.float64)
         if not bool(torch.isfinite(x).all()):   # as the metrics API refuses them
@@ -213,6 +220,9 @@ class _FeatureListMetric(_ExtractorMetric):
     """Keeps every feature vector of both sides (concatenated across processes)."""
 
     _real_states = ("real_features",)
+    # the states: lists of (N, d) batches (one tensor while compute() syncs processes)
+    real_features: list[torch.Tensor]
+    fake_features: list[torch.Tensor]
 
     def __init__(self, extractor: str | FeatureExtractor | nn.Module = "inception-fid",
                  **kwargs: Any) -> None:  # fmt: skip
@@ -220,7 +230,7 @@ class _FeatureListMetric(_ExtractorMetric):
         self.add_state("real_features", [], dist_reduce_fx="cat")
         self.add_state("fake_features", [], dist_reduce_fx="cat")
 
-    def update(self, images: Any, real: bool) -> None:  # type: ignore[override]
+    def update(self, images: Any, real: bool) -> None:
         """Add a batch of real (``real=True``) or generated images."""
         feats = self._run(images)[0]
         (self.real_features if real else self.fake_features).append(feats)
@@ -296,6 +306,12 @@ class ClassifierScore(_ExtractorMetric):
 
     higher_is_better = True
     metric_name = "classifier_score"
+    # the states (added with add_state in __init__; ``logits`` only when splits > 1)
+    n: torch.Tensor
+    prob_sum: torch.Tensor
+    entropy_sum: torch.Tensor
+    histogram: torch.Tensor
+    logits: list[torch.Tensor]
 
     def __init__(self, extractor: str | FeatureExtractor | nn.Module = "fashion-classifier", *,
                  splits: int = 10, **kwargs: Any) -> None:  # fmt: skip
@@ -314,7 +330,7 @@ class ClassifierScore(_ExtractorMetric):
         if splits > 1:
             self.add_state("logits", [], dist_reduce_fx="cat")
 
-    def update(self, images: Any, real: bool = False) -> None:  # type: ignore[override]
+    def update(self, images: Any, real: bool = False) -> None:
         """Add a batch of generated images (real ones are ignored)."""
         if real:
             return

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -49,7 +49,8 @@ def psnr_ssim(outputs: Tensor, targets: Tensor) -> dict[str, float]:
     psnr = peak_signal_noise_ratio(o, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
     # a perfect pair has infinite PSNR: cap it at 100 dB so that the mean stays finite
     psnr = torch.nan_to_num(psnr, posinf=100.0).clamp(max=100.0)
-    ssim = structural_similarity_index_measure(o, t, data_range=1.0)
+    # one tensor (a tuple only with return_full_image=True)
+    ssim = cast(Tensor, structural_similarity_index_measure(o, t, data_range=1.0))
     return {"psnr": float(psnr.mean()), "ssim": float(ssim)}
 
 
