@@ -49,6 +49,14 @@ class Translator(Protocol):
         ...
 
 
+def check_direction(translator: Translator, direction: str) -> None:
+    """A one-line error unless ``translator`` has ``direction``."""
+    if direction not in translator.directions:
+        allowed = ", ".join(translator.directions)
+        raise GanlabError(f"direction {direction!r}: this model translates only "
+                          f"{allowed}; use --direction {translator.directions[0]}")
+
+
 def _device_of(net: nn.Module) -> torch.device:
     p = next(iter(net.parameters()), None)
     return p.device if p is not None else torch.device("cpu")
@@ -76,10 +84,7 @@ class ModuleTranslator:
 
     def check_direction(self, direction: str) -> None:
         """A one-line error unless this translator has ``direction``."""
-        if direction not in self.nets:
-            allowed = ", ".join(self.directions)
-            raise GanlabError(f"direction {direction!r}: this model translates only "
-                              f"{allowed}; use --direction {self.directions[0]}")
+        check_direction(self, direction)
 
     def input_shape(self, direction: str) -> Shape:
         self.check_direction(direction)
@@ -105,7 +110,8 @@ class ModuleTranslator:
 class Translates(Protocol):
     """What :func:`translator_of` reads: a family's name and its translator capability."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def translator(self) -> Translator | None: ...
 

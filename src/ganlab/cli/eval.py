@@ -27,8 +27,8 @@ from typing import Any
 import ganlab
 from ganlab import metrics
 from ganlab.errors import GanlabError, positive_int
-from ganlab.metrics.card import dumps_strict
 from ganlab.metrics.registry import MetricInfo, commands, resolve
+from ganlab.strictjson import dumps_strict
 
 # The inputs, the extractors and the metric code load torch or numpy: they are imported inside
 # the commands, so that building the ``ganlab`` parser (``ganlab --help``) stays fast.
@@ -467,7 +467,8 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    k = int(r["candidates"])
+    k = r["candidates"]
+    assert isinstance(k, int)
     print(f"retrieval on {r['n_test']} held-out emoji texts, {k} candidates each (own text + "
           f"{k - 1} of other emoji); scorer trained on {r['n_train']} real training images "
           f"({r['scorer_steps']} steps, {r['encoder']} text embeddings), never on generated "

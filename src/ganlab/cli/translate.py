@@ -19,7 +19,7 @@ from typing import Any
 
 from ganlab.atomic import write_atomically
 from ganlab.errors import GanlabError, positive_int
-from ganlab.metrics.card import dumps_strict
+from ganlab.strictjson import dumps_strict
 
 # numpy, Pillow and torch (via the run, the image reader and ganlab.report.grid) are imported
 # inside the commands, so that building the ``ganlab`` parser (``ganlab --help``) stays fast.
@@ -91,14 +91,14 @@ def translate_files(translator: Any, files: list[Path], root: Path, out_dir: Pat
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from ganlab.api import load_run
-    from ganlab.translation import translator_of
+    from ganlab.translation import check_direction, translator_of
 
     root, files = _inputs(Path(args.input))   # check the input before loading the model
     run = load_run(args.run_dir, device=args.device)
     translator = translator_of(run.family)
     if args.direction is None:
         args.direction = translator.directions[0]
-    translator.check_direction(args.direction)
+    check_direction(translator, args.direction)
     out_dir = Path(args.output_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise GanlabError(f"{out_dir}: exists and is not a folder; give a folder for the "
