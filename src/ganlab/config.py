@@ -203,7 +203,7 @@ def _type_name(tp: Any) -> str:
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, f"{key}.")
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -286,8 +286,8 @@ def _with_defaults(cls: type, key: str, value: Any) -> Any:
     default = f.default_factory()
     if not isinstance(default, dict):
         return value
-    plain = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
-             for k, v in default.items()}
+    plain = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type)
+             else v for k, v in default.items()}
     return _merge(plain, value)
 
 

@@ -85,7 +85,7 @@ def resize(img: Image.Image, resolution: int) -> Image.Image:
         img = img.crop((left, top, left + s, top + s))
     if img.size[0] == resolution:
         return img
-    filt = Image.LANCZOS if img.size[0] > resolution else Image.BICUBIC
+    filt = Image.Resampling.LANCZOS if img.size[0] > resolution else Image.Resampling.BICUBIC
     return img.resize((resolution, resolution), filt)
 
 

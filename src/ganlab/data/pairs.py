@@ -167,9 +167,9 @@ def read_domain(name: str, split: str = "train", *, path: str | None = None,
     cat = emoji_category(name)
     if cat is not None:
         emoji = load_emoji(split, path, [cat])
-        images = convert(emoji.images[:limit] if limit else emoji.images, resolution,
+        pixels = convert(emoji.images[:limit] if limit else emoji.images, resolution,
                          channels or 3)
-        return Domain(name, torch.from_numpy(np.ascontiguousarray(images)), None, None)
+        return Domain(name, torch.from_numpy(np.ascontiguousarray(pixels)), None, None)
     folder = folder_of(name)
     if folder is not None:
         images, labels = load_images(f"folder:{folder}", split, resolution=resolution,
@@ -237,8 +237,8 @@ def match_pairs(dir_a: str | Path, dir_b: str | Path, limit: int | None = None
     files_b, _, _ = list_folder(root_b)
     a = {_pair_key(root_a, f): f for f in files_a}
     b = {_pair_key(root_b, f): f for f in files_b}
-    for root, files, keys in ((root_a, files_a, a), (root_b, files_b, b)):
-        if len(keys) != len(files):
+    for root, files, by_key in ((root_a, files_a, a), (root_b, files_b, b)):
+        if len(by_key) != len(files):
             raise GanlabError(f"pairs:{root}: two files share a name with different suffixes; "
                               "keep one image per name")
     only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))

@@ -160,6 +160,7 @@ class StreamingImageSource:
 
     def _start(self, n: int) -> None:
         dataset = self._dataset()
+        assert self.seed is not None  # (checked by _dataset too)
         extra: dict[str, Any] = {}
         if self.workers > 0:  # keep about PREFETCH_BATCHES batches in flight
             extra = {"persistent_workers": True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -69,7 +70,9 @@ class FeatureExtractor:
         self.resize = resize
         self.channels_last = channels_last
         if channels_last:
-            self.network = self.network.to(memory_format=torch.channels_last)
+            # torch's overloads of Module.to leave out memory_format, which it takes
+            self.network = self.network.to(  # type: ignore[call-overload]
+                memory_format=torch.channels_last)
 
     def compile(self) -> FeatureExtractor:
         """Compile the network with TorchInductor (weights frozen, conv+ReLU fused).
@@ -77,7 +80,8 @@ class FeatureExtractor:
         Costs one to three minutes once per process (cached on disk by torch afterwards);
         pays off for tens of thousands of images. Features agree with eager to ~1e-7.
         """
-        self.network = torch.compile(self.network, options={"freezing": True})
+        # a compiled module is a module (OptimizedModule); torch types the result as a callable
+        self.network = cast(nn.Module, torch.compile(self.network, options={"freezing": True}))
         return self
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:

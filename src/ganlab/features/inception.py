@@ -346,7 +346,7 @@ def load_inception(path: str | Path | None = None) -> tuple[InceptionV3FID, str]
         ts = load_torchscript(p)
     except Exception as exc:  # noqa: BLE001 - any load failure is a user error here
         raise GanlabError(f"cannot load Inception weights from {p}: {exc}") from exc
-    src = dict(ts.named_parameters())
+    src: dict[str, torch.Tensor] = dict(ts.named_parameters())
     src.update(dict(ts.named_buffers()))
     try:
         state = fold_state_dict(src)

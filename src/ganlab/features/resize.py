@@ -54,7 +54,7 @@ def clean_resize(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     for i in range(n):
         for j in range(c):
             img = Image.fromarray(np.ascontiguousarray(arr[i, j]))
-            out[i, j] = np.asarray(img.resize((out_w, out_h), Image.BICUBIC))
+            out[i, j] = np.asarray(img.resize((out_w, out_h), Image.Resampling.BICUBIC))
     return torch.from_numpy(np.clip(out, 0.0, 255.0))
 
 

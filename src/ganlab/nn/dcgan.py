@@ -91,7 +91,8 @@ class DCGANGenerator(nn.Module):
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        self.embed = class_embedding(num_classes, embed_dim) if embed_dim else None
+        self.embed = (class_embedding(num_classes, embed_dim)
+                      if embed_dim and num_classes is not None else None)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return gaussian_latent(n, self.z_dim, generator)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -61,7 +62,7 @@ def embed_condition(embed: nn.Module, y: Tensor) -> Tensor:
     vector (N, K) the same table as a linear map, ``y @ weight`` (an exact one-hot row picks
     the label's row), which is how a text embedding conditions the same networks."""
     if y.is_floating_point():
-        weight = embed.weight
+        weight = cast(Tensor, embed.weight)  # nn.Embedding's table (spectral-normalised or not)
         return y.to(weight.dtype) @ weight
     return embed(y.long())
 

@@ -8,7 +8,7 @@ hidden layer) to its score; ``aux_classifier`` adds a linear class head on ``h``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 from torch import Tensor, nn
@@ -94,6 +94,14 @@ class MLPDiscriminator(MLP):
             self.embed = class_embedding(num_classes, width, spectral_norm)
         self.classifier = auxiliary_head(aux_classifier, num_classes,
                                          lambda k: nn.Linear(width, k), spectral_norm)
+
+    @overload
+    def forward(self, x: Tensor, y: Tensor | None = None,
+                with_classes: Literal[False] = False) -> Tensor: ...
+
+    @overload
+    def forward(self, x: Tensor, y: Tensor | None,
+                with_classes: bool) -> Tensor | tuple[Tensor, Tensor]: ...
 
     def forward(self, x: Tensor, y: Tensor | None = None,
                 with_classes: bool = False) -> Tensor | tuple[Tensor, Tensor]:

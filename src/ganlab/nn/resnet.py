@@ -119,7 +119,8 @@ class ResNetGenerator(nn.Module):
         self.blocks = nn.Sequential(*[GBlock(width, width, cbn_classes) for _ in range(k)])
         self.out = nn.Sequential(_bn(width, cbn_classes), nn.ReLU(),
                                  nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
-        self.embed = class_embedding(num_classes, embed_dim) if embed_dim else None
+        self.embed = (class_embedding(num_classes, embed_dim)
+                      if embed_dim and num_classes is not None else None)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return gaussian_latent(n, self.z_dim, generator)

@@ -72,7 +72,8 @@ class ResnetTranslator(nn.Module):
         for m in self.modules():   # N(0, 0.02) as in the reference code
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.normal_(m.weight, 0.0, 0.02)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def check_input(self, shape: tuple[int, ...]) -> None:
         """A clear error unless one image of ``shape`` (C, H, W) fits this generator."""

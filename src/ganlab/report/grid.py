@@ -36,5 +36,5 @@ def save_grid(images: Tensor, path: Path, nrow: int | None = None, scale: int = 
     mode = "L" if canvas.shape[2] == 1 else ("RGBA" if canvas.shape[2] == 4 else "RGB")
     img = Image.fromarray(canvas[:, :, 0] if mode == "L" else canvas, mode)
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     return write_atomically(path, lambda tmp: img.save(tmp, format="PNG"))

@@ -40,7 +40,8 @@ def _pyplot() -> Any:
 
 def numeric_series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
     """``(steps, values)`` of ``key`` over the records that hold a finite number for it."""
-    steps, values = [], []
+    steps: list[int] = []
+    values: list[float] = []
     for r in records:
         v = r.get(key)
         if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
@@ -176,9 +177,9 @@ def save_curves(records: list[dict[str, Any]], folder: Path,
         if path is not None:
             out.append((title, path))
     evaluated, trained = split_metric_keys(records, groups)
-    for name, title, keys in (("metrics", "Evaluations", evaluated),
-                              ("training_terms", "Other training numbers", trained)):
-        path = _plot(folder / f"{name}.png", title, records, keys, separate=True) if keys \
+    for name, title, found in (("metrics", "Evaluations", evaluated),
+                               ("training_terms", "Other training numbers", trained)):
+        path = _plot(folder / f"{name}.png", title, records, found, separate=True) if found \
             else None
         if path is not None:
             out.append((title, path))

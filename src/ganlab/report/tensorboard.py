@@ -26,7 +26,8 @@ def _png_array(path: str | Path) -> np.ndarray:
     """A PNG file as a uint8 array: (H, W) for greyscale, (H, W, 3|4) otherwise."""
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(path) as opened:
+        im: Image.Image = opened
         if im.mode not in ("L", "RGB", "RGBA"):
             has_alpha = "A" in im.getbands() or "transparency" in im.info
             im = im.convert("RGBA" if has_alpha else "RGB")
