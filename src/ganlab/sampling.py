@@ -30,8 +30,11 @@ class Sampler(Protocol):
     report. ``kind`` is ``images`` (float (N, C, H, W) in [-1, 1]), ``points`` (float (N, D))
     or ``text`` (a list of N strings); ``source`` names the network it draws from."""
 
-    kind: str
-    source: str
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
 
     def sample(self, n: int, seed: int = 0, condition: Any = None) -> Any:
         """``n`` samples from ``seed`` (and a family-defined ``condition``, e.g. a class)."""

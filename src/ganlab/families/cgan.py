@@ -241,6 +241,7 @@ class CGANFamily(GANFamily[CGANConfig]):
         if a <= 0:
             loss, out = super()._g_adversarial(fake, y_fake, z)
         else:
+            assert y_fake is not None  # only a conditional D has an auxiliary classifier
             score, logits = self.D(fake, y_fake, with_classes=True)
             adv = self.objective.g_loss(score.float())
             ce = F.cross_entropy(logits.float(), y_fake)
@@ -283,7 +284,7 @@ class CGANFamily(GANFamily[CGANConfig]):
         return list((self.spec.extra or {}).get("prompts") or [])
 
     def sampler(self) -> LatentSampler | TextPromptSampler:
-        base = super().sampler()
+        base = self.latent_sampler()
         prompts = self.prompts()
         if prompts is None:
             return base

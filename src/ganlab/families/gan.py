@@ -10,7 +10,7 @@ images with their labels, fakes with labels drawn uniformly).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +34,7 @@ from ganlab.penalties import (
 )
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact, Figure, ImageGrid
-from ganlab.sampling import LatentSampler, run_in_eval_mode
+from ganlab.sampling import LatentModel, LatentSampler, Sampler, run_in_eval_mode
 
 N_FIXED = 64          # fixed latents for image grids
 N_SCATTER = 2500      # points drawn for 2-D snapshots
@@ -150,6 +150,12 @@ class GANConfig(AdversarialConfig):
 # The family
 
 
+class Framed(Protocol):
+    """A source of 2-D points that frames them (:mod:`ganlab.data.toy2d`)."""
+
+    def bounds(self) -> tuple[float, float, float, float]: ...
+
+
 A = TypeVar("A", bound=AdversarialConfig)   # the section: GANConfig, or CGANConfig
 
 
@@ -163,7 +169,7 @@ class GANFamily(Family[A]):
     """
 
     name = "gan"
-    config_class = GANConfig
+    config_class: ClassVar[type[AdversarialConfig]] = GANConfig
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
@@ -188,7 +194,7 @@ class GANFamily(Family[A]):
         self.opt_g, self.opt_d = opts["G"], opts["D"]
         self.G_ema = make_ema(self.G) if hp.ema.enabled else None
         # CPU latents: the same grid on every device
-        self.fixed_z = G.sample_latent(N_FIXED, self.streams.fixed("snapshot"))
+        self.fixed_z = cast(LatentModel, G).sample_latent(N_FIXED, self.streams.fixed("snapshot"))
         self.image_eval: Any = None
         if self.spec.kind == "images":
             self.image_eval = ImageEvaluator(self.cfg.eval, self.cfg.data, self.sample_shape,
@@ -267,7 +273,7 @@ class GANFamily(Family[A]):
     def _latents(self, n: int) -> Tensor:
         """This process's share of ``n`` latents (all of them with one process): every
         process draws the same global batch, so several processes follow one."""
-        return self.runtime.shard(self.G.sample_latent(n, self.gen))
+        return self.runtime.shard(cast(LatentModel, self.G).sample_latent(n, self.gen))
 
     def _fake_labels(self, n: int) -> Tensor | None:
         """Uniform class labels for ``n`` fakes from the training stream; None (and nothing
@@ -363,11 +369,15 @@ class GANFamily(Family[A]):
         return logs
 
     # -- looking at the model --------------------------------------------------------------------
-    def sampler(self) -> LatentSampler:
+    def latent_sampler(self) -> LatentSampler:
         """The EMA generator when there is one, else G (class-conditional when G is: see
         :meth:`LatentSampler.sample` for its ``condition``)."""
         g, source = (self.G_ema, "G_ema") if self.G_ema is not None else (self.G, "G")
         return LatentSampler(g, self.spec.kind, source, self.sample_shape)
+
+    def sampler(self) -> Sampler:
+        """:meth:`latent_sampler` (a subclass may sample another way, e.g. by prompt)."""
+        return self.latent_sampler()
 
     def generate(self, n: int, seed: int) -> Tensor:
         """``n`` samples from :meth:`sampler` with latents drawn from ``seed`` (eval mode);
@@ -387,7 +397,8 @@ class GANFamily(Family[A]):
 
             fake = self.generate(N_SCATTER, self.streams.seed("snapshot"))
             real = self.data.batch(N_SCATTER, self.streams.fixed("snapshot-real")).x
-            bounds = tuple(self.spec.extra.get("bounds") or self.data.bounds())
+            assert real is not None
+            bounds = tuple(self.spec.extra.get("bounds") or cast(Framed, self.data).bounds())
             title = f"{self.cfg.name}, step {step}"
             return [Figure(lambda path: save_scatter(path, real, fake, self.D, bounds,
                                                      critic=self.objective.critic,
@@ -398,8 +409,9 @@ class GANFamily(Family[A]):
             k = min(self.num_classes, MAX_GRID_CLASSES)
             z = self.fixed_z[:PER_CLASS].repeat(k, 1)
             labels = torch.arange(k).repeat_interleave(PER_CLASS)
-            return [ImageGrid(self.sampler().decode(z, labels), nrow=PER_CLASS)]
-        return [ImageGrid(run_in_eval_mode(self.sampler().G, self.fixed_z.to(self.gen.device)))]
+            return [ImageGrid(self.latent_sampler().decode(z, labels), nrow=PER_CLASS)]
+        return [ImageGrid(run_in_eval_mode(self.latent_sampler().G,
+                                           self.fixed_z.to(self.gen.device)))]
 
     def evaluate(self, final: bool) -> dict[str, Any]:
         if self.image_eval is not None:
@@ -425,6 +437,7 @@ class GANFamily(Family[A]):
         evaluating never changes them and resume stays bit-exact.
         """
         real = self.data.batch(fake.shape[0], self.streams.fixed("eval-real")).x
+        assert real is not None
         n = min(n_w1, fake.shape[0])
         return {"js": binned_js(real, fake), "w1": wasserstein1(real[:n], fake[:n])}
 

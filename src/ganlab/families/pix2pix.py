@@ -24,7 +24,7 @@ accuracy on the outputs (:mod:`ganlab.metrics.translation`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +42,7 @@ from ganlab.metrics.translation import paired_metrics
 from ganlab.nn import patchgan, unet
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact
-from ganlab.translation import ModuleTranslator, side_by_side
+from ganlab.translation import ModuleTranslator, Shape, side_by_side
 
 N_SNAPSHOT = 8          # held-out examples shown in every snapshot
 D_LOSS_SCALE = 0.5      # the paper divides D's objective by 2
@@ -127,8 +127,9 @@ class Pix2PixFamily(Family[Pix2PixConfig]):
             raise GanlabError(f"family pix2pix needs paired images (data.name edges:SET, "
                               f"gray:SET or pairs:DIR_A,DIR_B), and {self.cfg.data.name!r} "
                               "has no paired targets")
-        self.in_shape = tuple(spec.sample_shape)
-        self.out_shape = tuple(spec.target_shape)
+        # images and their targets: (C, H, W) each
+        self.in_shape = cast(Shape, tuple(spec.sample_shape))
+        self.out_shape = cast(Shape, tuple(spec.target_shape))
         if self.in_shape[1:] != self.out_shape[1:]:
             raise GanlabError(f"pix2pix: inputs are {self.in_shape[1:]} and targets "
                               f"{self.out_shape[1:]} pixels; they must be one size")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -39,7 +39,7 @@ from ganlab.errors import GanlabError
 from ganlab.metrics.text import bleu, self_bleu
 from ganlab.nn.seq import CNNDiscriminator, RNNDiscriminator, TokenGenerator
 from ganlab.registry import register_family
-from ganlab.report.artefacts import Text
+from ganlab.report.artefacts import Artefact, Text
 
 PHASES = ("mle", "d_pretrain", "adversarial")
 EVAL_SEED = 20_170_204
@@ -128,7 +128,7 @@ class SeqGANFamily(Family[Q]):
     name = "seqgan"
     config_class = SeqGANConfig
     progress_keys = ("mle_loss", "d_loss", "g_loss")
-    curves = (
+    curves: ClassVar[tuple[CurveGroup, ...]] = (
         CurveGroup("losses", "Losses (MLE pre-training, D, policy gradient)",
                    ("mle_loss", "d_loss", "g_loss")),
         CurveGroup("reward", "D's reward for generated sequences", ("reward",)),
@@ -143,9 +143,11 @@ class SeqGANFamily(Family[Q]):
         hp = self.section
         m = hp.model
         self.vocab_size, self.seq_len = int(spec.vocab_size), int(spec.seq_len)
-        self.G = self.runtime.module(TokenGenerator(self.vocab_size, m.emb_dim, m.hidden,
-                                                    m.cell))
-        self.G_rollout = self.runtime.module(copy.deepcopy(self.G)).requires_grad_(False)
+        # the generator keeps its class on the device (runtime.module moves it, wraps nothing)
+        self.G = cast(TokenGenerator, self.runtime.module(
+            TokenGenerator(self.vocab_size, m.emb_dim, m.hidden, m.cell)))
+        self.G_rollout = cast(TokenGenerator, self.runtime.module(
+            copy.deepcopy(self.G)).requires_grad_(False))
         D: nn.Module = CNNDiscriminator(self.vocab_size, self.seq_len, m.d_emb_dim,
                                         tuple(int(w) for w in m.d_widths), m.d_filters,
                                         m.d_dropout) if m.d_arch == "cnn" else \
@@ -279,7 +281,7 @@ class SeqGANFamily(Family[Q]):
             return [" ".join(str(i) for i in row) for row in tokens.tolist()]
         return [tok.decode(row) for row in tokens]
 
-    def snapshot(self, step: int) -> list[Text]:
+    def snapshot(self, step: int) -> list[Artefact]:
         return [Text(self.sampler().sample(self.section.snapshot_lines, seed=0), name="text")]
 
     def evaluate(self, final: bool) -> dict[str, Any]:
