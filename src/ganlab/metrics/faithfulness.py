@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from ganlab.errors import GanlabError
+from ganlab.extras import require
 
 
 def cycle_error(x: Tensor, reconstruction: Tensor) -> dict[str, float]:
@@ -48,9 +49,8 @@ def cycle_error(x: Tensor, reconstruction: Tensor) -> dict[str, float]:
 
 def mutual_information_bits(a: np.ndarray, b: np.ndarray) -> float:
     """Plug-in mutual information (bits) between two integer label arrays."""
-    from sklearn.metrics import mutual_info_score
-
-    return float(mutual_info_score(a, b)) / math.log(2)
+    score = require("sklearn.metrics", "mutual information").mutual_info_score
+    return float(score(a, b)) / math.log(2)
 
 
 def _map_accuracy(src: np.ndarray, dst: np.ndarray, train: np.ndarray,

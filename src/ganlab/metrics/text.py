@@ -18,15 +18,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ganlab.errors import GanlabError
+from ganlab.extras import require
 
 
 def _bleu() -> tuple[Callable[..., Any], Callable[..., Any]]:
     """nltk's corpus BLEU and its smoothing (method 1)."""
-    try:
-        from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
-    except ImportError:
-        raise GanlabError("BLEU needs nltk: pip install nltk") from None
-    return corpus_bleu, SmoothingFunction().method1
+    score = require("nltk.translate.bleu_score", "BLEU")
+    return score.corpus_bleu, score.SmoothingFunction().method1
 
 
 def _weights(n: int) -> tuple[float, ...]:
