@@ -72,12 +72,14 @@ class CurveGroup:
         return {"name": self.name, "title": self.title, "keys": list(self.keys)}
 
 
+# every family that logs its networks' gradient norms under these names
+GRAD_NORMS = CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
+                        ("d_grad_norm", "g_grad_norm"))
 # the curves of an adversarial pair; a family with other numbers declares its own
 GAN_CURVES = (
     CurveGroup("losses", "Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
     CurveGroup("d_outputs", "Discriminator on real and generated data", ("d_real", "d_fake")),
-    CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
-               ("d_grad_norm", "g_grad_norm")),
+    GRAD_NORMS,
 )
 
 

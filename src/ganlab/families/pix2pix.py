@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
 from ganlab.data.pairs import held_out as held_out_pairs
-from ganlab.engine.family import CurveGroup, Family, FamilyContext
+from ganlab.engine.family import GRAD_NORMS, CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
 from ganlab.families.gan import GANFamily
@@ -114,8 +114,7 @@ class Pix2PixFamily(Family[Pix2PixConfig]):
                    ("d_loss", "g_loss", "g_adv", "l1")),
         CurveGroup("d_outputs", "Discriminator on real and translated pairs",
                    ("d_real", "d_fake")),
-        CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
-                   ("d_grad_norm", "g_grad_norm")),
+        GRAD_NORMS,
     )
 
     def __init__(self, ctx: FamilyContext) -> None:

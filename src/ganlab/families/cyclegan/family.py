@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
-from ganlab.engine.family import CurveGroup, Family, FamilyContext
+from ganlab.engine.family import GRAD_NORMS, CurveGroup, Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
 from ganlab.families.cyclegan.evaluate import evaluate_cyclegan, held_out_domain
@@ -154,8 +154,7 @@ class CycleGANFamily(Family[CycleGANConfig]):
         CurveGroup("cycle", "Cycle and identity L1", ("cycle_A", "cycle_B", "identity_A",
                                                       "identity_B")),
         CurveGroup("d_outputs", "D_B on real and translated images", ("d_real_B", "d_fake_B")),
-        CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
-                   ("d_grad_norm", "g_grad_norm")),
+        GRAD_NORMS,
     )
 
     def __init__(self, ctx: FamilyContext) -> None:
