@@ -23,6 +23,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -131,7 +132,18 @@ VARIANTS = {
     "ganlab (preset settings)": [],
     "ganlab, NCHW (channels_last off)": ["train.channels_last=false"],
     "ganlab, no EMA": ["gan.ema.enabled=false"],
+    "ganlab, bf16 autocast": ["train.precision=bf16"],
 }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (these machines differ: some have bf16 matrix units)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else (platform.processor() or "?")
 
 
 def main() -> None:
@@ -176,7 +188,7 @@ def main() -> None:
     flops = 2 * (3 * macs_g + 9 * macs_d)
     rate = statistics.median(rates)
     base = statistics.median(times["textbook PyTorch"])
-    print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or '?'}; "
+    print(f"torch {torch.__version__}, {args.threads} threads, {cpu_model()}; "
           f"G {macs_g / BATCH / 1e6:.1f} MMAC/img, D {macs_d / BATCH / 1e6:.1f} MMAC/img; "
           f"{flops / 1e9:.2f} GFLOP per iteration; matmul {rate:.0f} GFLOP/s")
     print(f"{'variant':36s} {'ms/iter':>8s} {'vs textbook':>11s} {'img/s':>7s} "

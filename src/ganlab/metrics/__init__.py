@@ -15,43 +15,48 @@ a function that needs them is called.
 training loop of one's own; import it explicitly (it loads torch and torchmetrics).
 """
 
-# ruff: noqa: F401  (the TYPE_CHECKING imports are for type checkers: `__all__` lists them)
-
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# The public names, loaded on first use: type checkers read these imports, the loader reads
-# `_LAZY` (tests/test_imports.py checks that the two agree). Which metrics exist, what they
-# report, their commands and report panels: ganlab.metrics.registry.
+# The public names, loaded on first use: type checkers read these imports (`as` marks each a
+# public re-export), the loader reads `_LAZY` (tests/test_imports.py checks that the two
+# agree). Which metrics exist, what they report, their commands and report panels:
+# ganlab.metrics.registry.
 if TYPE_CHECKING:
-    from ganlab.metrics.api import (
-        evaluate,
-        fid,
-        fid_over_seeds,
-        inception_score,
-        kid,
-        memorization,
-        mifid,
-        mode_counts,
-        prdc,
-    )
-    from ganlab.metrics.card import MetricCard, MetricResult
-    from ganlab.metrics.class_score import ClassMoments
-    from ganlab.metrics.clipscore import clip_score
+    from ganlab.metrics.api import evaluate as evaluate
+    from ganlab.metrics.api import fid as fid
+    from ganlab.metrics.api import fid_over_seeds as fid_over_seeds
+    from ganlab.metrics.api import inception_score as inception_score
+    from ganlab.metrics.api import kid as kid
+    from ganlab.metrics.api import memorization as memorization
+    from ganlab.metrics.api import mifid as mifid
+    from ganlab.metrics.api import mode_counts as mode_counts
+    from ganlab.metrics.api import prdc as prdc
+    from ganlab.metrics.card import MetricCard as MetricCard
+    from ganlab.metrics.card import MetricResult as MetricResult
+    from ganlab.metrics.class_score import ClassMoments as ClassMoments
+    from ganlab.metrics.clipscore import clip_score as clip_score
     from ganlab.metrics.conditional import (
-        classification_accuracy_score,
-        conditional_accuracy,
-        evaluate_conditional,
-        intra_class_diversity,
-        per_class_distances,
+        classification_accuracy_score as classification_accuracy_score,
     )
-    from ganlab.metrics.extract import FeatureSet, extract_features, feature_moments
-    from ganlab.metrics.frechet import frechet_distance
-    from ganlab.metrics.image_quality import psnr, ssim
-    from ganlab.metrics.registry import MetricInfo, get_metric, metric_names, register_metric
-    from ganlab.metrics.stats import FeatureMoments, FeatureStats
+    from ganlab.metrics.conditional import conditional_accuracy as conditional_accuracy
+    from ganlab.metrics.conditional import evaluate_conditional as evaluate_conditional
+    from ganlab.metrics.conditional import intra_class_diversity as intra_class_diversity
+    from ganlab.metrics.conditional import per_class_distances as per_class_distances
+    from ganlab.metrics.extract import FeatureSet as FeatureSet
+    from ganlab.metrics.extract import extract_features as extract_features
+    from ganlab.metrics.extract import feature_moments as feature_moments
+    from ganlab.metrics.frechet import frechet_distance as frechet_distance
+    from ganlab.metrics.image_quality import psnr as psnr
+    from ganlab.metrics.image_quality import ssim as ssim
+    from ganlab.metrics.registry import MetricInfo as MetricInfo
+    from ganlab.metrics.registry import get_metric as get_metric
+    from ganlab.metrics.registry import metric_names as metric_names
+    from ganlab.metrics.registry import register_metric as register_metric
+    from ganlab.metrics.stats import FeatureMoments as FeatureMoments
+    from ganlab.metrics.stats import FeatureStats as FeatureStats
 
 
 _LAZY: dict[str, str] = {
@@ -87,14 +92,7 @@ _LAZY: dict[str, str] = {
     "ssim": "image_quality",
 }
 # listed again for type checkers, which cannot read sorted(_LAZY) (the test checks they agree)
-__all__ = [
-    "ClassMoments", "FeatureMoments", "FeatureSet", "FeatureStats", "MetricCard", "MetricInfo",
-    "MetricResult", "classification_accuracy_score", "clip_score", "conditional_accuracy",
-    "evaluate", "evaluate_conditional", "extract_features", "feature_moments", "fid",
-    "fid_over_seeds", "frechet_distance", "get_metric", "inception_score", "intra_class_diversity",
-    "kid", "memorization", "metric_names", "mifid", "mode_counts", "per_class_distances", "prdc",
-    "psnr", "register_metric", "ssim",
-]
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:
