@@ -472,3 +472,20 @@ def test_mode_seeking_pairs_conditions_and_pushes_latents_apart(tmp_path: Path) 
         (1.0 / (mode_seeking_ratio(G(z, cls), z) + 1e-5)).backward()
         opt.step()
     assert float(mode_seeking_ratio(G(z, cls), z)) > before
+
+
+def test_fewer_classes_than_the_classifier_reads_finish_with_per_class_accuracy(
+        tmp_path: Path) -> None:
+    """4 classes read by the 10-class digit classifier: the classes never asked for have no
+    accuracy, and the run's final evaluation does not fail on them."""
+    data = _npz(tmp_path / "four.npz", n=40, k=4)
+    argv = ["train", "--preset", "fashion-cgan", "--out", str(tmp_path / "runs"),
+            "--no-progress"]
+    for o in _overrides(data, "eval.n_samples=40", "eval.extractor=digits-classifier",
+                        "train.steps=2", "train.checkpoint_every=2"):
+        argv += ["--set", o]
+    assert main(argv) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert {f"cond_accuracy_{i}" for i in range(4)} <= set(summary)
+    assert not any(f"cond_accuracy_{i}" in summary for i in range(4, 10))

@@ -344,6 +344,7 @@ def _conditional_accuracy(family: CGANFamily) -> dict[str, Any]:
         res = conditional_accuracy(x, y, ev.extractor)
     out: dict[str, Any] = {"cond_accuracy": float(res["accuracy"])}
     for i, acc in enumerate(res["accuracy_per_class"]):
-        out[f"cond_accuracy_{i}"] = float(acc)
+        if acc is not None:   # None: a class of the classifier this run never asks for
+            out[f"cond_accuracy_{i}"] = float(acc)
     return out
 
