@@ -12,6 +12,7 @@ training, metric or report code. Rebuilding a run's model from its folder is
     RUN/checkpoints/       step-NNNNNNN/ folders (CHECKPOINTS; see ganlab.engine.checkpoint)
     RUN/samples/           snapshots: grids, scatters, texts (SAMPLES)
     RUN/report.html        the offline report (REPORT)
+    RUN/plots/             the report's curve images (PLOTS)
     RUN/tensorboard/       event files when train.tensorboard is on (TENSORBOARD)
 
 A run folder is trained or resumed by one process at a time: :func:`lock_run` holds an
@@ -44,6 +45,7 @@ RUN_INFO = "run_info.json"     # the data's DataSpec and the family's facts; see
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 REPORT = "report.html"
+PLOTS = "plots"
 TENSORBOARD = "tensorboard"
 LOCK = ".lock"
 LOCK_PID = ".lock.pid"

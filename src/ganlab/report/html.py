@@ -26,7 +26,7 @@ from ganlab.report.plots import (
     save_curves,
     split_metric_keys,
 )
-from ganlab.runs import CONFIG, METRICS, REPORT, RUN_INFO, SAMPLES, SUMMARY
+from ganlab.runs import CONFIG, METRICS, PLOTS, REPORT, RUN_INFO, SAMPLES, SUMMARY
 
 MAX_SNAPSHOTS = 40  # more are thinned evenly (first and last always kept)
 
@@ -235,7 +235,7 @@ def render(run_dir: Path) -> str:
     config_text = ((run_dir / CONFIG).read_text()
                    if (run_dir / CONFIG).is_file() else f"(no {CONFIG})")
     groups = curve_groups(info)
-    curves = save_curves(records, run_dir / "plots", groups)
+    curves = save_curves(records, run_dir / PLOTS, groups)
     series = snapshot_series(run_dir)
     snaps = [(step, p) for step, p in series.get("", []) if p.suffix == ".png"]
     name = summary.get("name") or run_dir.name
