@@ -2,10 +2,11 @@
 
 A family owns its networks, optimisers, its training step and how it shows its model; the
 loop (:mod:`ganlab.engine.loop`) owns the schedule, lr decay, logging, snapshots on disk,
-checkpoints, resume and the report. A new family is one module:
+checkpoints, resume, the random streams (:mod:`ganlab.engine.streams`) and the report. A new
+family is one module:
 
 1. a config section dataclass (fields with :func:`ganlab.config.setting` constraints);
-2. a :class:`Family` subclass with ``name`` and ``config_class``;
+2. a ``Family[MyConfig]`` subclass with ``name`` and ``config_class``;
 3. ``register_family(MyFamily)`` (or an entry point in the ``ganlab.families`` group).
 
 It never edits the loop, the config module, the CLI or the report. See docs/architecture.md.
