@@ -25,6 +25,7 @@ VARIANTS = {
     "hinge-sn-linear-decay": ["gan.objective.name=hinge", "gan.model.spectral_norm=true",
                               "train.lr_decay=linear"],
     "lsgan-cosine": ["gan.objective.name=lsgan", "train.lr_decay=cosine", "gan.ema.enabled=true"],
+    "bf16-autocast": ["train.precision=bf16", "gan.ema.enabled=true"],
 }
 
 

@@ -31,7 +31,7 @@ from ganlab import runs
 from ganlab.config import Config
 from ganlab.data import DataSpec
 from ganlab.engine import checkpoint as ckpt
-from ganlab.engine.family import Family, timed_evaluation
+from ganlab.engine.family import Family, log_line, timed_evaluation
 from ganlab.engine.loop import Trainer, seed_everything
 from ganlab.engine.runtime import Runtime
 from ganlab.errors import GanlabError
@@ -96,6 +96,8 @@ def build_trainer(cfg: Config, run_dir: str | Path, runtime: Runtime | None = No
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     runtime = runtime or Runtime.from_config(cfg.train)
+    if cfg.train.precision == "auto" and runtime.is_main:
+        log_line(f"train.precision auto: {runtime.precision} ({runtime.precision_reason})")
     seed_everything(cfg.seed)
     family = build_family(cfg, runtime)
     return Trainer(cfg, Path(run_dir), family, stream=stream)

@@ -110,7 +110,9 @@ class TrainConfig:
     progress: bool = True
     threads: int | None = setting(None, check="positive_or_none")
     device: str = "auto"               # auto | cpu | cuda | cuda:N | mps (auto: CUDA if present)
-    precision: str = setting("fp32", choices=("fp32", "bf16"))  # bf16: autocast on the device
+    # bf16: autocast on the device; auto: bf16 where the device has fast bf16 units (a CPU
+    # with AMX or AVX512-BF16, a CUDA GPU with bf16), fp32 elsewhere (ganlab.engine.runtime)
+    precision: str = setting("fp32", choices=("fp32", "bf16", "auto"))
     channels_last: bool = False        # image networks in channels_last memory format
     sync_batchnorm: bool = False       # several GPUs: BatchNorm statistics over the global batch
     tensorboard: bool = False          # also write RUN/tensorboard/events.out.tfevents.*

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,6 +19,39 @@ import torch
 from ganlab.errors import GanlabError
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+# CPU flags (Linux /proc/cpuinfo) of units that run bf16 matrix products fast
+FAST_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def resolve_precision(spec: str, device: torch.device,
+                      flags: set[str] | None = None) -> tuple[str, str]:
+    """``train.precision`` -> (``fp32`` or ``bf16``, why). ``auto`` picks bf16 autocast where
+    the device has fast bf16 (a CPU with AMX or AVX512-BF16, a CUDA GPU that supports bf16)
+    and fp32 elsewhere; ``flags`` stands in for the CPU's (tests)."""
+    if spec != "auto":
+        return spec, "asked for"
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return "bf16", f"{torch.cuda.get_device_name(device)} supports bf16"
+        return "fp32", f"{torch.cuda.get_device_name(device)} has no fast bf16"
+    if device.type == "cpu":
+        found = sorted(set(FAST_BF16_CPU_FLAGS) & (cpu_flags() if flags is None else flags))
+        if found:
+            return "bf16", f"the CPU has {' and '.join(found)}"
+        return "fp32", f"the CPU has neither {' nor '.join(FAST_BF16_CPU_FLAGS)}"
+    return "fp32", f"no fast bf16 known on {device.type}"
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -82,6 +116,7 @@ class Runtime:
     rank: int = 0
     world_size: int = 1
     sync_batchnorm: bool = False
+    precision_reason: str = "asked for"   # why this precision (train.precision: auto decides)
 
     @classmethod
     def from_config(cls, train_cfg: Any, device: str | None = None) -> Runtime:
@@ -102,8 +137,9 @@ class Runtime:
             raise GanlabError("train.sync_batchnorm: torch's SyncBatchNorm runs on CUDA only; "
                               "turn it off on the CPU (each process then normalises its own "
                               "share of the batch)")
-        return cls(dev, train_cfg.precision, bool(train_cfg.channels_last), rank, world,
-                   sync_bn)
+        precision, why = resolve_precision(train_cfg.precision, dev)
+        return cls(dev, precision, bool(train_cfg.channels_last), rank, world, sync_bn,
+                   precision_reason=why)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
