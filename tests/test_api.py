@@ -200,3 +200,17 @@ def test_repr_html_shows_the_latest_grid_and_the_summary(lab):
     assert f"<td>fid</td><td>{summary['fid']:.4g}</td>" in page
     assert f"<td>kid_mean</td><td>{summary['kid_mean']:.4g}</td>" in page
     assert json.dumps(summary["card"]) not in page   # nested cards stay out of the table
+
+
+def test_an_fid_card_names_the_sampling_seed(lab, capsys):
+    """Through the API and through `ganlab eval fid REAL RUN`, the card says which seed drew
+    the generated images."""
+    from ganlab.cli import main
+
+    res = ganlab.load_run(lab.image.path).evaluate("fid", real=lab.real, n=40, seed=7,
+                                                   extractor=lab.ts)
+    assert res.card.seed == 7
+    capsys.readouterr()
+    assert main(["eval", "fid", str(lab.npz), str(lab.image.path), "--n", "40", "--seed", "5",
+                 "--extractor", str(lab.ts), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fid"]["card"]["seed"] == 5

@@ -326,11 +326,13 @@ class Run:
             raise GanlabError(f"evaluate: {metric} reads generated images only; drop real=")
         fake = self.images(DEFAULT_EVAL_SAMPLES if n is None else n, seed)
         fn = info.load()
-        if not compares:
-            return fn(fake, **kw)
-        if isinstance(real, (str, Path)):
+        if compares and isinstance(real, (str, Path)):
             real = load_images(str(real)).images
-        return fn(real, fake, **kw)
+        result = fn(real, fake, **kw) if compares else fn(fake, **kw)
+        card = getattr(result, "card", None)
+        if card is not None and getattr(card, "seed", 0) is None:
+            card.seed = seed   # the card names the seed the generated images came from
+        return result
 
     # -- training more ---------------------------------------------------------------------
     def resume(self, overrides: Overrides = None, until: int | None = None,

@@ -196,7 +196,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
     else:
         fake = _real_or_stats(args.b, args)
         warnings = _fingerprint_checks([(args.a, real), (args.b, fake)], args)
-        res = metrics.fid(real, fake, _ext(args), **_kw(args))
+        res = metrics.fid(real, fake, _ext(args), seed=args.seed, **_kw(args))
     res.card.notes.extend(warnings)
     return _print({"fid": res}, args)
 

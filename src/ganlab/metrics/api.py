@@ -162,14 +162,16 @@ def fid(
     batch_size: int = 32,
     progress: bool = False,
     use_cache: bool = True,
+    seed: int | None = None,
 ) -> MetricResult:
-    """FID between two image sets (or their features, or precomputed statistics)."""
+    """FID between two image sets (or their features, or precomputed statistics); ``seed``,
+    the seed the generated images were sampled (or a subset chosen) with, goes on the card."""
     ext = as_extractor(extractor, weights, resize)
     _check_same_size(real, fake)
     stats = [_stats(x, ext, batch_size, progress, use_cache) for x in (real, fake)]
     value = _fid_value(stats[0], stats[1])
     card = MetricCard.for_extractor(
-        "fid", ext.card(), n_real=_n(real), n_fake=_n(fake),
+        "fid", ext.card(), n_real=_n(real), n_fake=_n(fake), seed=seed,
         real_fingerprint=_fingerprint(real), fake_fingerprint=_fingerprint(fake),
         notes=_stats_notes(real=real, generated=fake),
     )  # fmt: skip
