@@ -184,3 +184,20 @@ def test_chromium_probe_catches_broken_pages(tmp_path: Path) -> None:
     dom, log = open_in_chromium(bad, tmp_path)
     assert "<title>loaded 0 of 1</title>" in dom
     assert console_errors(log), log[-2000:]
+
+
+def test_a_runs_declared_curves_decide_what_is_an_evaluation() -> None:
+    """A family's curve groups travel through run_info.json; the numbers in them are training
+    curves, never evaluation columns. Older runs fall back to the adversarial groups."""
+    from ganlab.families.pix2pix import Pix2PixFamily
+    from ganlab.report.curves import GAN_CURVES, curve_groups
+
+    info = {"curves": [g.to_json() for g in Pix2PixFamily.curves]}
+    groups = curve_groups(json.loads(json.dumps(info)))
+    assert groups == list(Pix2PixFamily.curves)
+    recs = [{"step": 2, "g_loss": 1.0, "l1": 0.5, "g_adv": 0.7, "d_loss": 1.2},
+            {"step": 4, "g_loss": 0.9, "l1": 0.4, "g_adv": 0.6, "d_loss": 1.1, "psnr": 9.0,
+             "eval_seconds": 0.1}]
+    assert split_metric_keys(recs, groups) == (["psnr"], [])
+    assert set(metric_keys(recs, list(GAN_CURVES))) == {"l1", "g_adv", "psnr"}
+    assert curve_groups({}) == curve_groups({"curves": [{"name": "x"}]}) == list(GAN_CURVES)

@@ -31,6 +31,7 @@ from ganlab.engine.runtime import Runtime
 from ganlab.engine.streams import Streams
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import Artefact
+from ganlab.report.curves import GAN_CURVES, CurveGroup
 from ganlab.sampling import Sampler
 from ganlab.translation import Translator
 
@@ -59,29 +60,6 @@ class FamilyContext:
 
 
 S = TypeVar("S")   # a family's config section (its ``config_class``)
-
-
-@dataclass(frozen=True)
-class CurveGroup:
-    """Logged numbers the report draws in one figure: ``keys`` under ``title``."""
-
-    name: str
-    title: str
-    keys: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "keys": list(self.keys)}
-
-
-# every family that logs its networks' gradient norms under these names
-GRAD_NORMS = CurveGroup("grad_norms", "Gradient norms (L2, all parameters)",
-                        ("d_grad_norm", "g_grad_norm"))
-# the curves of an adversarial pair; a family with other numbers declares its own
-GAN_CURVES = (
-    CurveGroup("losses", "Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
-    CurveGroup("d_outputs", "Discriminator on real and generated data", ("d_real", "d_fake")),
-    GRAD_NORMS,
-)
 
 
 class Family(ABC, Generic[S]):

@@ -76,7 +76,6 @@ from torch import Tensor, nn
 
 from ganlab.config import setting
 from ganlab.data.mismatch import mismatched_labels, mismatched_rows
-from ganlab.engine.family import GAN_CURVES, CurveGroup
 from ganlab.errors import GanlabError
 from ganlab.families.gan import (
     MAX_GRID_CLASSES,
@@ -89,6 +88,7 @@ from ganlab.metrics.conditional import conditional_accuracy, conditional_samples
 from ganlab.nn import D_CONDITIONING, G_CONDITIONING, Conditioning, build_models
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact, ImageGrid, Text
+from ganlab.report.curves import GAN_CURVES, CurveGroup
 from ganlab.sampling import LatentSampler, TextPromptSampler
 from ganlab.text_encoder import embed_texts
 

@@ -21,10 +21,10 @@ from typing import Any
 import torch.nn.functional as F
 
 from ganlab.config import setting
-from ganlab.engine.family import CurveGroup
 from ganlab.errors import GanlabError
 from ganlab.families.seqgan import SeqGANConfig, SeqGANFamily
 from ganlab.registry import register_family
+from ganlab.report.curves import CurveGroup
 
 
 @dataclass

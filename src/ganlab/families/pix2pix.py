@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
 from ganlab.data.pairs import held_out as held_out_pairs
-from ganlab.engine.family import GRAD_NORMS, CurveGroup, Family, FamilyContext
+from ganlab.engine.family import Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
 from ganlab.families.gan import GANFamily
@@ -42,6 +42,7 @@ from ganlab.metrics.translation import paired_metrics
 from ganlab.nn import patchgan, unet
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact
+from ganlab.report.curves import GRAD_NORMS, CurveGroup
 from ganlab.translation import ModuleTranslator, Shape, side_by_side
 
 N_SNAPSHOT = 8          # held-out examples shown in every snapshot

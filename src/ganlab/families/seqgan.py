@@ -33,7 +33,7 @@ from ganlab.config import OptimizerConfig, setting
 from ganlab.data.batch import DataSpec
 from ganlab.data.oracle import oracle_of
 from ganlab.data.text import split_tokens, tokenizer_of
-from ganlab.engine.family import CurveGroup, Family, FamilyContext
+from ganlab.engine.family import Family, FamilyContext
 from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
 from ganlab.extras import missing
@@ -41,6 +41,7 @@ from ganlab.metrics.text import bleu, self_bleu
 from ganlab.nn.seq import CNNDiscriminator, RNNDiscriminator, TokenGenerator
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact, Text
+from ganlab.report.curves import CurveGroup
 
 PHASES = ("mle", "d_pretrain", "adversarial")
 EVAL_SEED = 20_170_204

@@ -17,9 +17,8 @@ from typing import Any
 
 from ganlab.atomic import write_text
 from ganlab.report.artefacts import find_artefacts
+from ganlab.report.curves import CurveGroup, curve_groups
 from ganlab.report.plots import (
-    Group,
-    curve_groups,
     panels_of,
     per_class_base,
     per_class_label,
@@ -138,7 +137,8 @@ def _summary_table(summary: dict[str, Any], class_names: list[str] | None = None
     return f"<table>{rows}</table>"
 
 
-def _evaluations_html(records: list[dict[str, Any]], groups: list[Group] | None = None) -> str:
+def _evaluations_html(records: list[dict[str, Any]],
+                      groups: list[CurveGroup] | None = None) -> str:
     """One row per logged evaluation (``eval.every``): step and every metric it gave.
 
     Evaluations are the records with ``eval_seconds``; their columns leave out the training

@@ -14,15 +14,8 @@ from typing import Any
 
 from ganlab.atomic import write_atomically
 from ganlab.metrics.registry import report_panels
+from ganlab.report.curves import CurveGroup, curve_groups
 
-# A figure of curves: (file name, title, keys). A run's family declares its own (written to
-# run_info.json as "curves"); runs made before that get the adversarial pair's groups.
-Group = tuple[str, str, tuple[str, ...]]
-GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "losses": ("Losses", ("d_loss", "g_loss", "d_adv", "gp", "r1")),
-    "d_outputs": ("Discriminator on real and generated data", ("d_real", "d_fake")),
-    "grad_norms": ("Gradient norms (L2, all parameters)", ("d_grad_norm", "g_grad_norm")),
-}
 BOOKKEEPING = {"step", "wall_time", "lr_factor", "lr_g_factor", "epoch", "eval_seconds"}
 LABELS = {"d_real": "D(x), real (prob. or critic score)",
           "d_fake": "D(G(z)), generated (prob. or critic score)"}
@@ -50,19 +43,10 @@ def numeric_series(records: list[dict[str, Any]], key: str) -> tuple[list[int], 
     return steps, values
 
 
-def curve_groups(info: dict[str, Any] | None = None) -> list[Group]:
-    """The figures of a run: the curves its family declared in ``run_info.json``, else the
-    adversarial pair's (:data:`GROUPS`)."""
-    declared = (info or {}).get("curves")
-    if isinstance(declared, list) and declared:
-        return [(str(g["name"]), str(g["title"]), tuple(str(k) for k in g["keys"]))
-                for g in declared if isinstance(g, dict) and {"name", "title", "keys"} <= set(g)]
-    return [(name, title, keys) for name, (title, keys) in GROUPS.items()]
-
-
-def metric_keys(records: list[dict[str, Any]], groups: list[Group] | None = None) -> list[str]:
+def metric_keys(records: list[dict[str, Any]],
+                groups: list[CurveGroup] | None = None) -> list[str]:
     """Numeric keys outside the named groups and bookkeeping, in first-seen order."""
-    named = {k for _, _, keys in (groups or curve_groups()) for k in keys} | BOOKKEEPING
+    named = {k for g in (groups or curve_groups()) for k in g.keys} | BOOKKEEPING
     seen: dict[str, None] = {}
     for r in records:
         for k, v in r.items():
@@ -72,7 +56,7 @@ def metric_keys(records: list[dict[str, Any]], groups: list[Group] | None = None
 
 
 def split_metric_keys(records: list[dict[str, Any]],
-                      groups: list[Group] | None = None) -> tuple[list[str], list[str]]:
+                      groups: list[CurveGroup] | None = None) -> tuple[list[str], list[str]]:
     """:func:`metric_keys` split into (what evaluations measured, other training numbers).
 
     Evaluations are the records with ``eval_seconds`` (the loop marks them); a key also logged
@@ -167,15 +151,15 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
 
 
 def save_curves(records: list[dict[str, Any]], folder: Path,
-                groups: list[Group] | None = None) -> list[tuple[str, Path]]:
+                groups: list[CurveGroup] | None = None) -> list[tuple[str, Path]]:
     """Write ``folder/<group>.png`` for each group with data (``groups``: the run's
     :func:`curve_groups`); return ``(title, path)`` pairs."""
     out = []
     groups = groups or curve_groups()
-    for name, title, keys in groups:
-        path = _plot(folder / f"{name}.png", title, records, list(keys))
+    for g in groups:
+        path = _plot(folder / f"{g.name}.png", g.title, records, list(g.keys))
         if path is not None:
-            out.append((title, path))
+            out.append((g.title, path))
     evaluated, trained = split_metric_keys(records, groups)
     for name, title, found in (("metrics", "Evaluations", evaluated),
                                ("training_terms", "Other training numbers", trained)):

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import OptimizerConfig, setting
-from ganlab.engine.family import GRAD_NORMS, CurveGroup, Family, FamilyContext
+from ganlab.engine.family import Family, FamilyContext
 from ganlab.engine.optim import build_optimizers, grad_norm
 from ganlab.errors import GanlabError
 from ganlab.families.cyclegan.evaluate import evaluate_cyclegan, held_out_domain
@@ -44,6 +44,7 @@ from ganlab.nn.patchgan import PatchDiscriminator
 from ganlab.nn.resnet_translator import ResnetTranslator
 from ganlab.registry import register_family
 from ganlab.report.artefacts import Artefact
+from ganlab.report.curves import GRAD_NORMS, CurveGroup
 from ganlab.translation import ModuleTranslator, side_by_side
 
 DIRECTIONS = ("AtoB", "BtoA")
