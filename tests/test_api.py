@@ -161,7 +161,7 @@ def test_a_string_keyword_stays_a_string():
     assert ganlab.load_config("ring-ns", name="2024").name == "2024"
 
 
-@pytest.mark.parametrize("metric", ["MetricResult", "fid"])
+@pytest.mark.parametrize("metric", ["MetricResult", "fid", "fid_over_seeds"])
 def test_evaluate_refuses_what_it_cannot_compute(lab, metric):
     with pytest.raises(GanlabError):
         ganlab.load_run(lab.image.path).evaluate(metric, n=4)

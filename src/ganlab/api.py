@@ -14,6 +14,7 @@ over these functions: what it prints is what they return.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
 import json
@@ -36,6 +37,7 @@ from ganlab.engine.loop import Trainer, seed_everything
 from ganlab.engine.runtime import Runtime
 from ganlab.errors import GanlabError
 from ganlab.families import build_family
+from ganlab.metrics.card import MetricResult
 from ganlab.metrics.registry import get_metric
 from ganlab.metrics.sources import load_images
 from ganlab.sampling import ImageGenerator, LatentSampler, Sampler, TextPromptSampler
@@ -122,7 +124,7 @@ class TrainOutcome:
 
     @property
     def complete(self) -> bool:
-        return self.code == 0 and self.trainer.step >= self.run.config.train.steps
+        return self.code == 0 and self.trainer.step >= self.trainer.cfg.train.steps
 
 
 def train_config(cfg: Config, out: str | Path | None = None, until: int | None = None,
@@ -318,7 +320,10 @@ class Run:
             with torch.random.fork_rng(devices=[]):
                 return timed_evaluation(family, final=True)
         info = get_metric(metric)   # an unknown name is refused with the registered ones
-        compares = info.command is not None and "a" in info.command.inputs
+        if info.command is None:
+            raise GanlabError(f"evaluate: {metric} takes more than generated images (labels, "
+                              f"several sets); call ganlab.metrics.{info.name} directly")
+        compares = info.compares
         if compares and real is None:
             raise GanlabError(f"evaluate: {metric} compares generated images with real ones; "
                               "give real= (images, a dataset name, a folder or an .npz)")
@@ -329,9 +334,8 @@ class Run:
         if compares and isinstance(real, (str, Path)):
             real = load_images(str(real)).images
         result = fn(real, fake, **kw) if compares else fn(fake, **kw)
-        card = getattr(result, "card", None)
-        if card is not None and getattr(card, "seed", 0) is None:
-            card.seed = seed   # the card names the seed the generated images came from
+        if isinstance(result, MetricResult) and result.card.seed is None:
+            result.card.seed = seed   # the card names the seed the generated images came from
         return result
 
     # -- training more ---------------------------------------------------------------------
@@ -350,8 +354,6 @@ class Run:
         parts = [f"<b>ganlab run</b> <code>{html.escape(str(self.path))}</code>"]
         grids = [p for p in self.samples() if p.suffix == ".png"]
         if grids:
-            import base64
-
             data = base64.b64encode(grids[-1].read_bytes()).decode("ascii")
             parts.append(f'<div><img src="data:image/png;base64,{data}" '
                          f'style="max-width:320px;image-rendering:pixelated" '
@@ -404,7 +406,7 @@ def _resume_locked(path: Path, overrides: list[str], until: int | None, progress
     if overrides:   # only now: the checkpoint loaded with the new config
         runs.save_config(dataclasses.replace(cfg, train=dataclasses.replace(
             cfg.train, device=made_on)), run_dir)
-    if trainer.step >= cfg.train.steps and runs.read_summary(run_dir) is None:
+    if trainer.step >= cfg.train.steps and not (run_dir / runs.SUMMARY).is_file():
         say(f"{run_dir}: all {trainer.step} steps trained; writing the summary and report")
         trainer.finish()
         end_lines(trainer, run_dir, say)

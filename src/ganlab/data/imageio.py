@@ -17,6 +17,7 @@ Conversions are explicit and documented here:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,6 +131,12 @@ def read_image_files(files: list[Path], resolution: int | None, channels: int | 
         if len(sizes) > 1 or next(iter(sizes))[0] != next(iter(sizes))[1]:
             raise GanlabError(f"{what}: images have sizes {sorted(sizes)[:4]}; set "
                               "data.resolution to crop and resize them to one square size")
+    return _stack(imgs, resolution, channels)
+
+
+def _stack(imgs: Iterable[Image.Image], resolution: int | None, channels: int) -> np.ndarray:
+    """Images in ``channels`` channels (and at ``resolution``, when given) as one uint8
+    array (N, C, H, W)."""
     arrays = []
     for im in imgs:
         im = to_mode(im, channels)
@@ -166,15 +173,8 @@ def convert(images: np.ndarray, resolution: int | None = None,
     target_c = channels or c
     if (resolution is None or (h == w == resolution)) and target_c == c:
         return images
-    out = []
-    for a in images.transpose(0, 2, 3, 1):
-        im = Image.fromarray(a[:, :, 0] if c == 1 else a, MODES[c])
-        im = to_mode(im, target_c)
-        if resolution is not None:
-            im = resize(im, resolution)
-        arr = np.asarray(im, dtype=np.uint8)
-        out.append(arr[:, :, None] if arr.ndim == 2 else arr)
-    return np.stack(out).transpose(0, 3, 1, 2).copy()
+    return _stack((Image.fromarray(a[:, :, 0] if c == 1 else a, MODES[c])
+                   for a in images.transpose(0, 2, 3, 1)), resolution, target_c)
 
 
 def to_float(images: Tensor) -> Tensor:

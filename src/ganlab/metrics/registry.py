@@ -116,6 +116,12 @@ class MetricInfo:
                 raise GanlabError(f"metric {self.name}: {what} name keys it does not report: "
                                   f"{', '.join(unknown)} (keys: {', '.join(self.keys)})")
 
+    @property
+    def compares(self) -> bool:
+        """Whether the metric reads real images beside the generated ones (its command's
+        inputs name both sides, ``a`` and ``b``)."""
+        return self.command is not None and "a" in self.command.inputs
+
     def load(self) -> Callable[..., Any]:
         """The metric's function (importing its module)."""
         return resolve(self.function)
