@@ -32,7 +32,7 @@ from ganlab.data.registry import (
 from ganlab.errors import GanlabError
 from ganlab.families.cyclegan.evaluate import classifier_for
 from ganlab.families.image_eval import auto_extractor, default_reference
-from ganlab.features.classifier_train import DATASETS as CLASSIFIER_DATASETS
+from ganlab.features.classifier_train import classifier_datasets
 from ganlab.metrics import sources
 
 NAME = "tiny-squares"
@@ -193,7 +193,7 @@ def test_builtin_facts_equal_the_former_tables() -> None:
     assert set(HELD_OUT) | {"emoji"} == set(PAIRS_TEST_SPLIT)
     specs = sources.dataset_specs()
     assert tuple(s for s in specs if not s.startswith("emoji")) == SOURCES_DATASETS
-    assert dict(CLASSIFIER_DATASETS) == CLASSIFIER_TRAIN_DATASETS
+    assert classifier_datasets() == CLASSIFIER_TRAIN_DATASETS
     assert data_names() == DATA_NAMES
     why = auto_extractor("digits")[1]
     assert why.startswith("the digits classifier was trained on 28 px MNIST")

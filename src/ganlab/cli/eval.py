@@ -366,10 +366,11 @@ def cmd_conditional(args: argparse.Namespace) -> int:
     ext = _ext(args)
     cas_train = None
     if args.cas:
-        from ganlab.features.classifier_train import DATASETS
+        from ganlab.features.classifier_train import classifier_datasets
 
         domain = str(ext.spec.name).removesuffix("-classifier")
-        train_spec = args.train or (f"{DATASETS[domain]}:train" if domain in DATASETS else None)
+        trained_on = classifier_datasets().get(domain)
+        train_spec = args.train or (f"{trained_on}:train" if trained_on else None)
         if train_spec is None:
             raise GanlabError(f"--cas with extractor {ext.spec.name}: give the real training "
                               "set with --train (and use digits- or fashion-classifier)")

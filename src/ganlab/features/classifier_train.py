@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,27 +49,9 @@ def classifier_datasets() -> dict[str, str]:
             if info.classifier is not None and info.trains_classifier}
 
 
-class _ClassifierDatasets(Mapping[str, str]):
-    """:func:`classifier_datasets` as a mapping, read from the registry on each use."""
-
-    def __getitem__(self, domain: str) -> str:
-        return classifier_datasets()[domain]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(classifier_datasets())
-
-    def __len__(self) -> int:
-        return len(classifier_datasets())
-
-
-# domain -> the image set its classifier is trained and scored on ({"digits": "mnist-5k",
-# "fashion": "fashion-mnist"} for the shipped ones)
-DATASETS: Mapping[str, str] = _ClassifierDatasets()
-
-
 def load_split(domain: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N,1,28,28) images and int64 labels of a domain's ``train`` or ``test`` split."""
-    images, labels = load_images(DATASETS[domain], split)
+    images, labels = load_images(classifier_datasets()[domain], split)
     assert labels is not None  # both sets are labelled
     return images.numpy(), labels.numpy()
 
