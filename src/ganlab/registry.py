@@ -62,7 +62,11 @@ class Registry(Generic[E]):
         return sorted(set(self.builtin) | set(self._entries) | set(self._entry_points()))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self.names()
+        if not isinstance(name, str):
+            return False
+        # registered and built-in names first: the entry-point scan reads every installed
+        # distribution's metadata
+        return name in self._entries or name in self.builtin or name in self._entry_points()
 
     def get(self, name: str) -> E:
         """The entry of ``name`` (importing its module on first use)."""
