@@ -261,7 +261,8 @@ def cmd_all(args: argparse.Namespace) -> int:
 
 def _conditional_fake(spec: str, args: argparse.Namespace) -> tuple[Any, Any, list[str] | None]:
     """A class-conditional run's sampler, or labelled generated images: (fake, labels, names)."""
-    from ganlab.cli.inputs import is_run_folder, load_images
+    from ganlab.cli.inputs import load_images
+    from ganlab.runs import is_run_folder
 
     path = Path(spec)
     if is_run_folder(path):
