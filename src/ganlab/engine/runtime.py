@@ -7,7 +7,6 @@ else in a family needs to know whether it runs on a CPU, a CUDA GPU or Apple's M
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 from dataclasses import dataclass
@@ -283,15 +282,5 @@ def _init_process_group(device: torch.device, world: int) -> tuple[torch.device,
                               "several processes with `torchrun --nproc-per-node N -m ganlab "
                               "train ...` or `ganlab train --nproc N ...`")
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        atexit.register(_leave_process_group)
     return device, dist.get_rank()
 
-
-def _leave_process_group() -> None:
-    """Leave the process group before the interpreter exits: a gloo group left to static
-    destruction can abort a process that has finished its work ("terminate called without an
-    active exception"), which the launcher reports as a failed run."""
-    import torch.distributed as dist
-
-    if dist.is_initialized():   # no barrier: a process that failed must not wait for the rest
-        dist.destroy_process_group()
