@@ -536,7 +536,8 @@ def _run_command(info: MetricInfo, args: argparse.Namespace) -> int:
 
 def fid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--seeds", type=positive_int, default=1, help="sample B this many times; mean, std, all"
+        "--seeds", type=positive_int, default=1,
+        help="sample B this many times; mean, sample std (ddof 1), all",
     )
     p.add_argument(
         "--check-against",
