@@ -76,7 +76,10 @@ def results(tree: Path, path: str, patterns: list[str]) -> dict[str, int | None]
     """Exit code by mutant of the group's functions (1: killed, 0: survived, None: not run)."""
     from fnmatch import fnmatch
 
-    meta = json.loads((tree / "mutants" / f"{path}.meta").read_text(encoding="utf-8"))
+    file = tree / "mutants" / f"{path}.meta"
+    if not file.is_file():   # mutmut stopped before it ran a mutant: see mutants/*.log
+        return {}
+    meta = json.loads(file.read_text(encoding="utf-8"))
     mod = module_of(path)
     return {k: v for k, v in meta["exit_code_by_key"].items()
             if any(fnmatch(k, f"{mod}.{p}") for p in patterns)}
