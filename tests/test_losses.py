@@ -82,6 +82,28 @@ def test_registry_names_and_defaults() -> None:
     assert losses.get_objective("lsgan").critic   # regression outputs, logged raw, not sigmoid
 
 
+def test_registry_pairs_each_name_with_its_losses_and_output_kind() -> None:
+    want = {"minimax": (losses.bce_d_loss, losses.minimax_g_loss, False),
+            "ns": (losses.bce_d_loss, losses.nonsaturating_g_loss, False),
+            "wgan": (losses.wasserstein_d_loss, losses.wasserstein_g_loss, True),
+            "wgan-gp": (losses.wasserstein_d_loss, losses.wasserstein_g_loss, True),
+            "hinge": (losses.hinge_d_loss, losses.wasserstein_g_loss, True)}
+    for name, (d_loss, g_loss, critic) in want.items():
+        obj = losses.get_objective(name)
+        assert (obj.d_loss, obj.g_loss, obj.critic) == (d_loss, g_loss, critic), name
+        assert obj.summary == losses.OBJECTIVES[name] and obj.divergence, name
+        if not name.startswith("wgan"):
+            assert obj.default_penalties == {}, name
+
+
+def test_lsgan_registry_passes_each_target_to_its_loss() -> None:
+    real, fake = t(1.0, 3.0), t(0.0, 2.0)
+    obj = losses.get_objective("lsgan", a=-1.0, b=2.0, c=0.5)
+    # 1/2 mean(1, 1) + 1/2 mean(1, 9) = 0.5 + 2.5 ; 1/2 mean(0.25, 2.25) = 0.625
+    assert obj.d_loss(real, fake).item() == pytest.approx(3.0)
+    assert obj.g_loss(fake).item() == pytest.approx(0.625)
+
+
 def test_unknown_objective_lists_allowed() -> None:
     with pytest.raises(GanlabError, match="allowed: minimax, ns, lsgan"):
         losses.get_objective("wgan_gp")

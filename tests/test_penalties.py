@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ganlab.nn.layers import maybe_sn
-from ganlab.penalties import clip_weights, gradient_penalty, r1_penalty
+from ganlab.penalties import clip_weights, gradient_penalty, interpolation_weights, r1_penalty
 
 
 def linear_critic(weight: list[float]) -> nn.Linear:
@@ -40,6 +40,50 @@ def test_gradient_penalty_differentiable_wrt_critic() -> None:
     gp.backward()
     # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w|| = w for ||w|| = 2
     assert torch.allclose(critic.weight.grad, torch.tensor([[1.2, 1.6]]), atol=1e-5)
+
+
+def half_square(x: torch.Tensor) -> torch.Tensor:
+    """``f(x) = ||x||^2 / 2`` per sample: its gradient at ``x`` is ``x`` itself."""
+    return 0.5 * x.flatten(1).pow(2).sum(1)
+
+
+def test_gradient_penalty_is_taken_at_the_interpolates() -> None:
+    # grad f(x_hat) = x_hat = eps * real + (1 - eps) * fake, so the penalty pins x_hat
+    real = torch.tensor([[3.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    fake = torch.tensor([[1.0, 0.0], [0.0, 6.0]], dtype=torch.float64)
+    eps = torch.tensor([[0.25], [0.5]], dtype=torch.float64)
+    # x_hat = (1.5, 0) and (0, 4): norms 1.5 and 4 -> ((0.5)^2 + 3^2) / 2
+    gp = gradient_penalty(half_square, real, fake, eps=eps)
+    assert gp.item() == pytest.approx((0.25 + 9.0) / 2)
+
+
+def test_gradient_penalty_draws_its_weights_from_the_generator_given() -> None:
+    real, fake = torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    eps = interpolation_weights(real, torch.Generator().manual_seed(5))
+    torch.manual_seed(0)     # the global stream differs from the generator's
+    drawn = gradient_penalty(half_square, real, fake, torch.Generator().manual_seed(5))
+    assert drawn.item() == pytest.approx(gradient_penalty(half_square, real, fake, eps=eps).item())
+
+
+def test_interpolation_weights_shape_stream_dtype_and_device() -> None:
+    real = torch.zeros(4, 1, 2, 2, dtype=torch.float64)
+    eps = interpolation_weights(real, torch.Generator().manual_seed(3))
+    assert eps.shape == (4, 1, 1, 1) and eps.dtype == torch.float64
+    torch.manual_seed(0)
+    want = torch.rand((4, 1, 1, 1), generator=torch.Generator().manual_seed(3),
+                      dtype=torch.float64)
+    assert torch.equal(eps, want)
+    assert interpolation_weights(real, None, n=8).shape == (8, 1, 1, 1)
+    on_meta = interpolation_weights(torch.empty(4, 2, device="meta"), None)
+    assert on_meta.device.type == "meta"
+
+
+def test_r1_penalty_is_differentiable_wrt_the_discriminator() -> None:
+    d = linear_critic([3.0, 4.0])
+    x = torch.randn(16, 2, requires_grad=True)
+    r1_penalty(d(x), x).backward()
+    # d/dw ||w||^2 = 2 w
+    assert torch.allclose(d.weight.grad, torch.tensor([[6.0, 8.0]]))
 
 
 def test_r1_penalty_of_linear_discriminator() -> None:

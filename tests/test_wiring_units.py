@@ -147,6 +147,13 @@ def test_update_ema_averages_parameters_and_copies_buffers() -> None:
     assert ema[0].bias.tolist() == [1.75]
 
 
+def test_update_ema_refuses_a_model_whose_buffers_do_not_match() -> None:
+    # the same parameters, but one network tracks running statistics and the other does not
+    ema = make_ema(nn.BatchNorm1d(2, track_running_stats=False))
+    with pytest.raises(ValueError, match="zip"):
+        update_ema(ema, nn.BatchNorm1d(2), 0.5)
+
+
 def test_update_ema_decay_zero_copies_and_one_keeps() -> None:
     model = _net([5.0, -2.0], 1.0, mean=0.5, var=4.0, batches=7)
     ema = make_ema(_net([1.0, 2.0], 3.0, mean=-1.0, var=1.0, batches=2))

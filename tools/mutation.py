@@ -125,22 +125,41 @@ def main(argv: list[str]) -> int:
                        env={**_env(), "OMP_NUM_THREADS": "1"})
         took = time.perf_counter() - t0
         codes = results(tree, path, patterns)
-        status = Counter("killed" if c not in (0, None) else
-                         "survived" if c == 0 else "not run" for c in codes.values())
-        survivors = sorted(k for k, c in codes.items() if c == 0)
-        total = status["killed"] + status["survived"]
+        status = Counter(verdict(c) for c in codes.values())
+        survivors = sorted(k for k, c in codes.items() if verdict(c) in ("survived", "no tests"))
+        total = status["killed"] + status["survived"] + status["no tests"]
         score = status["killed"] / total if total else float("nan")
+        diffs = {name: show(mutmut, tree, name) for name in survivors}
         report[group] = {"file": path, "tests": tests, "mutants": len(codes),
-                         "killed": status["killed"], "survived": status["survived"],
-                         "not_run": status["not run"], "score": score,
-                         "seconds": round(took), "survivors": survivors}
+                         "status": dict(status), "killed": status["killed"], "run": total,
+                         "score": score, "seconds": round(took), "survivors": diffs}
         print(f"{group}: {status['killed']}/{total} killed ({100 * score:.1f}%), "
-              f"{status['not run']} not run, {took:.0f} s; tests: {' '.join(tests)}")
-        for name in survivors:
-            print(f"  survived: {name}")
+              f"{', '.join(f'{n} {k}' for k, n in sorted(status.items()))}, {took:.0f} s; "
+              f"tests: {' '.join(tests)}", flush=True)
+        for name, diff in diffs.items():
+            changed = [line for line in diff.splitlines()
+                       if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+            print(f"  survived: {name}\n" + "".join(f"    {line}\n" for line in changed),
+                  end="", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
     return 0
+
+
+def verdict(code: int | None) -> str:
+    """mutmut's exit code of a mutant's test run, as a verdict (a timeout counts as killed, as
+    mutmut counts it; a mutant no selected test reaches counts against the score)."""
+    if code is None:
+        return "not run"
+    return {0: "survived", 1: "killed", 3: "killed", 5: "no tests", 33: "no tests",
+            34: "skipped", 36: "killed", 24: "killed", -24: "killed", 152: "killed",
+            255: "killed"}.get(code, "suspicious")
+
+
+def show(mutmut: Path, tree: Path, name: str) -> str:
+    """The diff of mutant ``name`` (``mutmut show``)."""
+    out = subprocess.run([str(mutmut), "show", name], cwd=tree, capture_output=True, text=True)
+    return out.stdout
 
 
 def _env() -> dict[str, str]:

@@ -25,10 +25,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL.PngImagePlugin  # noqa: F401
 import torch
+import torch._dynamo  # noqa: F401
 from PIL import Image
 from torch import Tensor, nn
 
+# What a first build and step import on demand (every family, image files, the DCGAN nets,
+# the optimiser's compiler hooks), imported with this module: a test process forked after
+# collection (mutation testing forks one per mutant) then starts warm instead of spending
+# seconds importing.
+import ganlab.data.images  # noqa: F401
+import ganlab.data.pairs  # noqa: F401
+import ganlab.families.cgan  # noqa: F401
+import ganlab.families.cyclegan  # noqa: F401
+import ganlab.families.gan  # noqa: F401
+import ganlab.families.gumbel  # noqa: F401
+import ganlab.families.pix2pix  # noqa: F401
+import ganlab.families.seqgan  # noqa: F401
+import ganlab.nn.dcgan  # noqa: F401
 from ganlab import config
 from ganlab.engine.family import Family
 from ganlab.families import build_family
@@ -188,6 +203,12 @@ def assert_grads(got: list[Tensor | None], want: list[Tensor], what: str) -> Non
         g = torch.zeros_like(w) if g is None else g
         torch.testing.assert_close(g, w, **GRAD_TOL, msg=lambda m, i=i: f"{what}, "
                                    f"parameter {i}: {m}")
+
+
+def norm_of(grads: list[Tensor | None]) -> float:
+    """The L2 norm of all of a step's gradients together (what ``*_grad_norm`` logs)."""
+    return float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads
+                                                     if g is not None])))
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

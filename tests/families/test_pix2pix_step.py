@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from stepcheck import GradTap, assert_grads, build, expected_grads, frozen_copy, tap_calls
+from stepcheck import (
+    GradTap,
+    assert_grads,
+    build,
+    expected_grads,
+    frozen_copy,
+    norm_of,
+    state,
+    tap_calls,
+)
+
+from ganlab.errors import GanlabError
 
 
 @pytest.mark.parametrize(("l1_weight", "gan_weight"), [(100.0, 1.0), (7.0, 0.5)])
@@ -32,8 +43,9 @@ def test_gradients_are_those_of_the_documented_losses(tmp_path: Path,
     tap_d = GradTap(fam.opt_d)
     tap_g = GradTap(fam.opt_g, keep=lambda: frozen_copy(fam.D))   # D as the G step saw it
     with tap_calls(fam.data, "batch") as batches:
-        fam.train_step(1, log=True)
+        logs = fam.train_step(1, log=True)
     (batch,) = batches.results
+    assert batches.args[0][1] is fam.data_gen          # the data's own stream
     x, y = batch.x, batch.target
     # D: half the objective's loss on (x, y) against (x, G(x)), G's output detached
     fake = G0(x)
@@ -43,8 +55,15 @@ def test_gradients_are_those_of_the_documented_losses(tmp_path: Path,
     # G: the weighted sum, D after its own step
     (D1,) = tap_g.kept
     g_adv = F.softplus(-D1(torch.cat([x, fake], 1))).mean()
-    g_loss = gan_weight * g_adv + l1_weight * (fake - y).abs().mean()
+    l1 = (fake - y).abs().mean()
+    g_loss = gan_weight * g_adv + l1_weight * l1
     assert_grads(tap_g.last, expected_grads(g_loss, list(G0.parameters())), "G")
+    # what is logged is what was computed
+    want = {"d_loss": d_loss, "g_loss": g_loss, "g_adv": g_adv, "l1": l1,
+            "d_real": torch.sigmoid(s_r).mean(), "d_fake": torch.sigmoid(s_f).mean(),
+            "d_grad_norm": norm_of(tap_d.last), "g_grad_norm": norm_of(tap_g.last)}
+    assert logs == pytest.approx({k: float(torch.as_tensor(v).detach()) for k, v in want.items()},
+                                 rel=1e-4)
 
 
 def test_l1_only_and_gan_only_drop_the_other_term(tmp_path: Path) -> None:
@@ -54,6 +73,23 @@ def test_l1_only_and_gan_only_drop_the_other_term(tmp_path: Path) -> None:
     fam = build("pix2pix", tmp_path, "pix2pix.l1_weight=0")
     logs = fam.train_step(0, log=True)
     assert logs["g_loss"] == pytest.approx(logs["g_adv"], rel=1e-6)
+
+
+def test_gan_weight_0_leaves_d_alone(tmp_path: Path) -> None:
+    fam = build("pix2pix", tmp_path, "pix2pix.gan_weight=0")
+    before = state(fam.D)
+    logs = fam.train_step(0, log=True)
+    assert "d_loss" not in logs and "g_adv" not in logs
+    assert all(torch.equal(before[k], v) for k, v in state(fam.D).items())
+
+
+def test_a_batch_without_targets_is_named(tmp_path: Path) -> None:
+    fam = build("pix2pix", tmp_path)
+    batch = fam.data.batch(3, torch.Generator().manual_seed(0))
+    batch.target = None
+    fam.data.batch = lambda n, gen: batch                # type: ignore[method-assign]
+    with pytest.raises(GanlabError, match="^family pix2pix needs paired targets"):
+        fam.train_step(0, log=False)
 
 
 def test_the_generator_loss_falls_on_a_fixed_batch(tmp_path: Path) -> None:
