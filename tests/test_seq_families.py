@@ -67,6 +67,22 @@ def test_resume_in_any_phase_is_bit_exact(tmp_path: Path, preset: str, fam: str,
     assert json.dumps(summary).count("nll_oracle") >= 1
 
 
+@pytest.mark.parametrize("until", [8, 10])   # the first adversarial step; two in
+def test_relgan_options_resume_bit_exact_in_the_adversarial_phase(tmp_path: Path,
+                                                                  until: int) -> None:
+    ov = [*ORACLE, *COMMON, *_section("gumbelgan"), "gumbelgan.loss=rsgan",
+          "gumbelgan.hard=false", "gumbelgan.tau_end=0.001", "gumbelgan.adv_lr=0.0001"]
+    full = _train(tmp_path / "full", "oracle-gumbel", ov)
+    half = _train(tmp_path / "half", "oracle-gumbel", ov, "--until", str(until))
+    assert main(["resume", str(half), "--no-progress"]) == 0
+    wa, wb = _weights(full), _weights(half)
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), f"{key} differs after resume at {until}"
+    assert untimed_metrics(full) == untimed_metrics(half)
+    state = torch.load(ckpt.latest(full / "checkpoints") / ckpt.STATE, weights_only=True)
+    assert "G_adv" in state["optimizers"]
+
+
 def test_mle_baseline_and_sampling_token_ids(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     run = _train(tmp_path / "runs", "oracle-mle", [*ORACLE, *COMMON, "seqgan.mle_steps=12",

@@ -11,6 +11,14 @@ is the one-hot argmax and the gradient the relaxed one's (straight-through), so 
 
 Phases, pre-training, D steps and evaluation are SeqGAN's (:mod:`ganlab.families.seqgan`); only the
 adversarial G step differs: non-saturating, ``-log sigmoid(D(relaxed fake))``.
+
+What keeps such a GAN from collapsing on text (RelGAN, Nie et al. ICLR 2019) is available as
+options: ``loss: rsgan`` (the relativistic standard loss for G and D, ``-log sigmoid(D(real) -
+D(fake))`` and its mirror), ``hard: false`` with a small ``tau_end`` (an exponential schedule
+of the inverse temperature 1 -> 1/tau_end, e.g. 100 or 1000: G's outputs approach one-hot
+while the gradient stays that of the relaxation; D then also trains on the relaxed rows G
+emits), and ``adv_lr``: a separate Adam for G's adversarial steps at a small rate (RelGAN's
+1e-4), instead of going on with the pre-training optimiser and its rate.
 """
 
 from __future__ import annotations
@@ -18,9 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 import torch.nn.functional as F
+from torch import Tensor
 
-from ganlab.config import setting
+from ganlab.config import OptimizerConfig, setting
+from ganlab.engine.family import FamilyContext
+from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
 from ganlab.families.seqgan import SeqGANConfig, SeqGANFamily
 from ganlab.registry import register_family
@@ -34,6 +46,8 @@ class GumbelConfig(SeqGANConfig):
     tau_start: float = setting(1.0, check="positive")
     tau_end: float = setting(0.1, check="positive")
     hard: bool = True
+    loss: str = setting("standard", choices=("standard", "rsgan"))
+    adv_lr: float | None = setting(None, check="positive_or_none")
 
     def validate(self, prefix: str) -> None:
         super().validate(prefix)
@@ -48,6 +62,15 @@ class GumbelFamily(SeqGANFamily[GumbelConfig]):
     curves = (*SeqGANFamily.curves,
               CurveGroup("tau", "Gumbel-softmax temperature", ("tau",)))
 
+    def __init__(self, ctx: FamilyContext) -> None:
+        super().__init__(ctx)
+        hp = self.section
+        self._step: int | None = None   # the adversarial step under way (its tau for D)
+        if hp.adv_lr is not None:   # G's adversarial steps get their own Adam
+            g = hp.optim["G"]
+            self.opts.update(build_optimizers({"G_adv": self.G}, {"G_adv": OptimizerConfig(
+                lr=hp.adv_lr, betas=list(g.betas), weight_decay=g.weight_decay)}))
+
     def tau(self, step: int) -> float:
         """Geometric annealing over the adversarial steps, tau_start -> tau_end."""
         hp = self.section
@@ -56,18 +79,51 @@ class GumbelFamily(SeqGANFamily[GumbelConfig]):
         frac = min(max((step - start) / span, 0.0), 1.0)
         return hp.tau_start * (hp.tau_end / hp.tau_start) ** frac
 
+    def _relaxed(self, step: int) -> Tensor:
+        hp = self.section
+        rows, _ = self.G.gumbel(self.cfg.train.batch_size, self.seq_len, self.tau(step),
+                                self.gen, hp.hard)
+        return rows
+
     def _g_adversarial_step(self, step: int) -> dict[str, Any]:
         hp = self.section
         tau = self.tau(step)
-        rows, _ = self.G.gumbel(self.cfg.train.batch_size, self.seq_len, tau, self.gen, hp.hard)
+        self._step = step
+        rows = self._relaxed(step)
         logits = self.D(rows)
-        loss = F.softplus(-logits).mean()               # -log sigmoid(D(G))
-        self.opts["G"].zero_grad(set_to_none=True)
+        if hp.loss == "rsgan":
+            real, _ = self._real()
+            loss = F.softplus(-(logits - self.D(real))).mean()   # -log sigmoid(D(G) - D(x))
+        else:
+            loss = F.softplus(-logits).mean()               # -log sigmoid(D(G))
+        opt = self.opts["G_adv" if hp.adv_lr is not None else "G"]
+        opt.zero_grad(set_to_none=True)
         loss.backward()
-        self.opts["G"].step()
+        opt.step()
         self.opts["D"].zero_grad(set_to_none=True)      # G's step left gradients in D
         return {"g_loss": loss.detach(), "tau": tau,
                 "reward": logits.detach().sigmoid().mean()}
+
+    def _d_step(self) -> Tensor:
+        hp = self.section
+        if hp.loss == "standard" and hp.hard:
+            return super()._d_step()
+        real, _ = self._real()
+        step = self._step
+        if hp.hard or step is None:   # D pre-training: sampled tokens
+            fake: Tensor = self._fake(real.shape[0])
+        else:                         # the relaxed rows G's step feeds D
+            with torch.no_grad():
+                fake = self._relaxed(step)
+        d_real, d_fake = self.D(real), self.D(fake)
+        if hp.loss == "rsgan":
+            loss = F.softplus(-(d_real - d_fake)).mean()    # -log sigmoid(D(x) - D(G))
+        else:
+            loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        self.opts["D"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opts["D"].step()
+        return loss.detach()
 
     def _update_rollout(self) -> None:   # no roll-outs: the relaxation carries the gradient
         return None
@@ -76,7 +132,8 @@ class GumbelFamily(SeqGANFamily[GumbelConfig]):
         hp = self.section
         return {"objective": f"gumbelgan: MLE {hp.mle_steps} steps, D pre-training "
                              f"{hp.d_pretrain_steps} steps, then Gumbel-softmax "
-                             f"(tau {hp.tau_start} -> {hp.tau_end}, hard={hp.hard})"}
+                             f"(tau {hp.tau_start} -> {hp.tau_end}, hard={hp.hard}, "
+                             f"loss {hp.loss}, adversarial lr {hp.adv_lr or 'as pre-training'})"}
 
 
 register_family(GumbelFamily)
