@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any
 
 from ganlab import __version__
 from ganlab import config as config_mod
@@ -37,10 +38,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.train.device = args.device
     if args.nproc > 1:
         return _launch(args)
-    outcome = api.train_config(cfg, args.out, args.until, announce=_say)
+    session = _live_session(args)
+    try:
+        outcome = api.train_config(cfg, args.out, args.until, announce=_say,
+                                   attach=session.attach if session else None)
+    finally:
+        if session is not None:
+            session.close()
     if outcome.complete and outcome.trainer.is_main:
         api.end_lines(outcome.trainer, outcome.run.path)
     return outcome.code
+
+
+def _live_session(args: argparse.Namespace) -> Any:
+    """``--live``: the page's session (the missing extra is named before anything starts)."""
+    if not args.live:
+        return None
+    if args.nproc > 1:
+        raise GanlabError("--live: one process only; drop --nproc")
+    from ganlab.live import LiveSession
+
+    return LiveSession(args.host, args.port, say=_say)
 
 
 def _launch(args: argparse.Namespace) -> int:
@@ -67,8 +85,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return _launch(args)
     from ganlab import api
 
-    return api.resume_run(args.run_dir, args.set, until=args.until,
-                          progress=not args.no_progress, device=args.device, say=_say)
+    session = _live_session(args)
+    try:
+        return api.resume_run(args.run_dir, args.set, until=args.until,
+                              progress=not args.no_progress, device=args.device, say=_say,
+                              attach=session.attach if session else None)
+    finally:
+        if session is not None:
+            session.close()
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -110,6 +134,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
                    help="train data-parallel in N processes (gloo on the CPU, NCCL on GPUs); "
                         "the global batch train.batch_size is split over them")
+    p.add_argument("--live", action="store_true",
+                   help="watch and steer the run in the browser: serves a page and prints its "
+                        "address (needs ganlab[live]; see docs/live.md)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="--live: the address to listen on (default 127.0.0.1, this machine "
+                        "only); every request carries the printed token")
+    p.add_argument("--port", type=int, default=8765,
+                   help="--live: the port (default 8765; 0 picks a free one)")
 
 
 def build_parser() -> argparse.ArgumentParser:

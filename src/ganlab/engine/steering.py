@@ -39,21 +39,37 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ganlab import config as config_mod
 from ganlab import runs
+from ganlab.config import Config
 from ganlab.engine import checkpoint as ckpt
+from ganlab.engine.family import Family
 from ganlab.errors import GanlabError
-
-if TYPE_CHECKING:
-    from ganlab.engine.loop import Trainer
 
 UPDATES = "updates"            # the pseudo-setting: which networks a step updates
 REPLAYED = ("set", "step")     # the kinds of event that change the trajectory
 COMMANDS = ("pause", "resume", "step", "set", "snapshot", "fork")
 LR_KEY = re.compile(r"^optim\.([A-Za-z0-9_]+)\.lr$")
 PAUSE_POLL = 0.05              # seconds between looks at the command queue while paused
+
+
+class Trainer(Protocol):
+    """What steering uses of :class:`ganlab.engine.loop.Trainer` (which imports this module)."""
+
+    cfg: Config
+    run_dir: Path
+    family: Family[Any]
+    is_main: bool
+    step: int
+    _base_lrs: dict[str, list[float]]
+
+    def _set_lr(self) -> None: ...
+    def _state(self) -> dict[str, Any]: ...
+    def _snapshot(self, step: int) -> None: ...
+    def _write_run_info(self) -> None: ...
+    def save_checkpoint(self) -> Path | None: ...
 
 
 class Watcher(Protocol):
@@ -102,6 +118,7 @@ class Steering:
         self.paused = False
         self.finished = False
         self.message = ""
+        self.last_record: dict[str, Any] | None = None   # the newest logged record
 
     # -- what may change ------------------------------------------------------------------
     def live_keys(self) -> tuple[str, ...]:

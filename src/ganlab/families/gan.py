@@ -428,6 +428,11 @@ class GANFamily(Family[A]):
             info.update(conditional=True, num_classes=self.num_classes)
         return info
 
+    def plane_bounds(self) -> tuple[float, float, float, float]:
+        """The frame of a 2-D run's plane: (x0, x1, y0, y1)."""
+        b = self.spec.extra.get("bounds") or cast(Framed, self.data).bounds()
+        return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+
     def snapshot(self, step: int) -> list[Artefact]:
         if self.spec.kind == "points":
             from ganlab.report.scatter2d import save_scatter  # loads matplotlib
@@ -435,7 +440,7 @@ class GANFamily(Family[A]):
             fake = self.generate(N_SCATTER, self.streams.seed("snapshot"))
             real = self.data.batch(N_SCATTER, self.streams.fixed("snapshot-real")).x
             assert real is not None
-            bounds = tuple(self.spec.extra.get("bounds") or cast(Framed, self.data).bounds())
+            bounds = self.plane_bounds()
             title = f"{self.cfg.name}, step {step}"
             return [Figure(lambda path: save_scatter(path, real, fake, self.D, bounds,
                                                      critic=self.objective.critic,
@@ -458,13 +463,19 @@ class GANFamily(Family[A]):
                 return self.image_eval(lambda n: self.generate(n, self.streams.seed("eval")))
         if self.spec.kind != "points":
             return {}
-        results: dict[str, Any] = {}
         fake = self.generate(self.cfg.eval.n_samples, self.streams.seed("eval"))
+        return self.points_diagnostics(fake)
+
+    def points_diagnostics(self, fake: Tensor, n_w1: int = N_W1) -> dict[str, float]:
+        """The 2-D lab's numbers for generated points ``fake``: modes captured, high quality
+        and reverse KL (data with mixture modes), binned JS and exact W1 (on ``n_w1``
+        points). Touches no training stream (the live page calls it while a run trains)."""
+        results: dict[str, float] = {}
         mixture = getattr(self.data, "mixture", None)
         if mixture is not None:
             results.update(mode_diagnostics(fake, mixture.means, mixture.std,
                                             mixture.weights).as_dict())
-        results.update(self._divergences(fake))
+        results.update(self._divergences(fake, n_w1))
         return results
 
     def _divergences(self, fake: Tensor, n_w1: int = N_W1) -> dict[str, float]:

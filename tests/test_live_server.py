@@ -1,0 +1,188 @@
+"""The live page's server: every command, refused values, the token, the files it serves."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+from starlette.testclient import TestClient  # noqa: E402
+
+from ganlab import config, runs  # noqa: E402
+from ganlab.api import build_trainer  # noqa: E402
+from ganlab.engine.loop import Trainer  # noqa: E402
+from ganlab.live.server import MAX_BODY, make_app  # noqa: E402
+from ganlab.live.views import LiveView  # noqa: E402
+
+TOKEN = "test-token"
+H = {"X-Ganlab-Token": TOKEN}
+
+
+class Session:
+    """A tiny ring run, paused before its first step, trained in a thread, with its page."""
+
+    def __init__(self, tmp: Path, overrides: list[str]) -> None:
+        cfg = config.load(preset="ring-ns", overrides=[*overrides, "train.steps=30",
+                                                       "train.threads=1"])
+        self.trainer: Trainer = build_trainer(cfg, runs.new_run(cfg, tmp))
+        self.steering = self.trainer.steering
+        paused = self.steering.submit("pause")
+        self.live = LiveView(self.steering)
+        self.steering.watch(self.live)
+        self.spawned: list[Path] = []
+        self.client = TestClient(make_app(self.live, TOKEN, spawn=self._spawn))
+        self.thread = threading.Thread(target=self.trainer.run, daemon=True)
+        self.thread.start()
+        paused.result(60)   # the loop took it, before step 0
+
+    def _spawn(self, path: Path) -> int:
+        self.spawned.append(path)
+        return 4242
+
+    def cmd(self, cmd: str, key: str = "", value: object = None, **kw: object):
+        return self.client.post("/api/command", json={"cmd": cmd, "key": key, "value": value},
+                                headers=H, **kw)
+
+    def close(self) -> None:
+        self.steering.submit("resume")
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def session(tmp_path: Path, tiny_ring_overrides: list[str]) -> Iterator[Session]:
+    s = Session(tmp_path, tiny_ring_overrides)
+    yield s
+    s.close()
+
+
+def test_every_route_needs_the_token(session: Session) -> None:
+    c = session.client
+    for path in ("/", "/static/live.js", "/api/state", "/api/stream"):
+        assert c.get(path).status_code == 403
+        assert c.get(path, params={"token": "wrong"}).status_code == 403
+        assert c.get(path, headers={"X-Ganlab-Token": "wrong"}).status_code == 403
+    for headers in ({}, {"X-Ganlab-Token": "nope"}):
+        r = c.post("/api/command", json={"cmd": "pause"}, headers=headers)
+        assert r.status_code == 403 and "token" in r.json()["error"]
+    page = c.get("/", params={"token": TOKEN})
+    assert page.status_code == 200 and f"live.js?token={TOKEN}" in page.text
+    assert "http://" not in page.text and "https://" not in page.text   # nothing from a CDN
+    assert c.get("/api/state", headers=H).json()["static"]["kind"] == "plane"
+
+
+def test_only_the_packaged_files_are_served(session: Session) -> None:
+    c = session.client
+    assert c.get("/static/live.js", headers=H).headers["content-type"].startswith("text/javascript")
+    assert c.get("/static/live.css", headers=H).status_code == 200
+    for name in ("index.html", "server.py", "..%2Fserver.py", "%2Fetc%2Fpasswd", "live.js.map"):
+        assert c.get(f"/static/{name}", headers=H).status_code == 404
+
+
+def test_pause_resume_and_single_steps(session: Session) -> None:
+    s = session
+    assert s.steering.paused and s.trainer.step == 0
+    # each answer comes when the loop takes the command, before the step it lets run
+    for before, (mode, what) in enumerate((("d", "d"), ("g", "g"), ("full", "both"))):
+        r = s.cmd("step", value=mode)
+        assert r.status_code == 200, r.text
+        assert r.json()["event"] == {"step": before, "what": "step", "new": what}
+    s.cmd("pause")   # a command after the step waits for it: the step count is 3 then
+    assert s.trainer.step == 3 and s.steering.paused
+    r = s.cmd("resume")
+    assert r.json()["event"]["what"] == "resume"
+    s.thread.join(60)
+    assert s.trainer.step == 30
+    assert s.cmd("pause").json()["error"].startswith("the run has ended")
+
+
+def test_every_setting_changes_in_place(session: Session) -> None:
+    s = session
+    s.cmd("step", value="full")        # Adam has moments now
+    opt = s.trainer.family.optimizers()["G"]
+    moments = {k: v.clone() for k, v in opt.state[opt.param_groups[0]["params"][0]].items()}
+    changes = {"optim.G.lr": 5e-4, "optim.D.lr": 2e-3, "n_critic": 3,
+               "objective.name": "wgan-gp", "objective.gp_weight": 2.5,
+               "objective.r1_gamma": 0.0, "objective.clip": 0.05, "ema.enabled": False,
+               "updates": "d"}
+    for key, value in changes.items():
+        r = s.cmd("set", key, value)
+        assert r.status_code == 200, r.text
+        assert r.json()["event"]["new"] == value
+    f = s.trainer.family
+    assert opt.param_groups[0]["lr"] == 5e-4
+    assert f.optimizers()["D"].param_groups[0]["lr"] == 2e-3
+    after = opt.state[opt.param_groups[0]["params"][0]]
+    assert all(torch.equal(after[k], v) for k, v in moments.items())   # Adam's state kept
+    assert (f.section.n_critic, f.objective.name, f.gp_weight, f.r1_gamma, f.clip) == \
+        (3, "wgan-gp", 2.5, 0.0, 0.05)
+    assert f.G_ema is None and f.updates == "d"
+    assert s.client.get("/api/state", headers=H).json()["tick"]["settings"]["n_critic"] == 3
+    events = [e for e in runs.read_events(s.trainer.run_dir) if e["what"] == "set"]
+    assert [e["key"] for e in events] == list(changes)
+    assert events[0] == {"step": 1, "what": "set", "key": "optim.G.lr", "old": 0.001,
+                         "new": 5e-4}
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"cmd": "set", "key": "n_critic", "value": 0}, "gan.n_critic: must be > 0, got 0"),
+    ({"cmd": "set", "key": "optim.G.lr", "value": -1}, "must be > 0"),
+    ({"cmd": "set", "key": "optim.G.lr", "value": "fast"}, "optim.G.lr"),
+    ({"cmd": "set", "key": "objective.name", "value": "nope"}, "unknown objective 'nope'"),
+    ({"cmd": "set", "key": "model.width", "value": 8}, "cannot change while a run trains"),
+    ({"cmd": "set", "key": "updates", "value": "both-ish"}, "not one of"),
+    ({"cmd": "set", "key": "n_critic", "value": [2]}, "value a number"),
+    ({"cmd": "step", "value": "x"}, "step: 'x' is not one of"),
+    ({"cmd": "shutdown"}, "unknown command 'shutdown'"),
+    ({"nope": 1}, "a command is a JSON object"),
+    (["pause"], "a command is a JSON object"),
+])
+def test_bad_commands_are_refused_with_one_line(session: Session, body: object,
+                                                words: str) -> None:
+    r = session.client.post("/api/command", json=body, headers=H)
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert words in error and "\n" not in error
+    assert session.trainer.family.section.n_critic == 1   # nothing changed
+
+
+def test_bodies_are_bounded_and_must_be_json(session: Session) -> None:
+    c = session.client
+    big = json.dumps({"cmd": "pause", "pad": "x" * MAX_BODY})
+    assert c.post("/api/command", content=big, headers=H).status_code == 413
+    assert c.post("/api/command", content=b"{not json", headers=H).status_code == 400
+
+
+def test_snapshot_and_fork(session: Session) -> None:
+    s = session
+    s.cmd("step", value="full")
+    r = s.cmd("snapshot")
+    assert r.status_code == 200
+    assert Path(r.json()["event"]["new"]).name == "step-0000001"
+    r = s.cmd("fork", value=True)
+    child = Path(r.json()["event"]["new"])
+    assert r.json()["pid"] == 4242 and s.spawned == [child]
+    assert runs.read_run_info(child)["parent"]["step"] == 1
+    assert (child / runs.CHECKPOINTS / "step-0000001").is_dir()
+    assert s.cmd("fork", value=False).json().get("pid") is None   # a fork left for later
+
+
+def test_the_stream_sends_the_run_and_ends_with_it(session: Session) -> None:
+    s = session
+    s.cmd("resume")
+    s.thread.join(60)
+    with s.client.stream("GET", "/api/stream", headers=H) as r:
+        text = "".join(r.iter_text())
+    kinds = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("event:")]
+    assert kinds[:2] == ["static", "tick"]
+    ticks = [json.loads(block.split("data: ", 1)[1]) for block in text.split("\n\n")
+             if block.startswith("event: tick")]
+    assert ticks[-1]["finished"] and ticks[-1]["step"] == 30
+    assert ticks[0]["records"][-1]["step"] == 30     # the curves' records
+    assert "view" in kinds                           # the plane, computed for the page
