@@ -166,7 +166,11 @@ def make_app(live: LiveView, token: str,
                 reply["message"] = f"the fork could not start training: {exc}"
         return JSONResponse(reply)
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
     routes = [Route("/", guarded(index)),
+              Route("/favicon.ico", favicon),
               Route("/static/{name}", guarded(static)),
               Route("/api/state", guarded(state)),
               Route("/api/stream", guarded(stream)),

@@ -23,6 +23,7 @@ import io
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import torch
@@ -38,10 +39,12 @@ from ganlab.report.scatter2d import discriminator_map
 from ganlab.sampling import LatentModel, run_in_eval_mode
 
 TICK = 0.2          # seconds between ticks
-MIN_VIEW = 0.25     # seconds between views at the least
-BUDGET = 0.04       # the share of wall time views may take
+MIN_VIEW = 0.2      # seconds between two computations of one part of the view, at the least
+MAX_VIEW = 5.0      # ... and at the most (a first, slow computation must not stall a part)
+# the share of wall time each part of a view may take (its interval stretches when it is slow)
+SHARES = {"points": 0.04, "heat": 0.025, "metrics": 0.015, "snapshot": 0.03}
 N_POINTS = 500      # generated (and real) points shown
-N_W1 = 200          # points of the live W1 (exact, so quadratic)
+N_W1 = 100          # points of the live W1 (exact: its cost grows as the cube)
 HEAT = 48           # heat map resolution (HEAT x HEAT)
 LATTICE = 15        # G's image of a LATTICE x LATTICE grid of latents in [-2, 2]^2
 MAX_RECORDS = 5000  # logged records kept for the curves
@@ -51,6 +54,12 @@ def _r(x: Tensor, nd: int = 3) -> list[Any]:
     """A tensor as nested lists of rounded floats (compact JSON)."""
     out: list[Any] = torch.round(x.double(), decimals=nd).tolist()
     return out
+
+
+def finite(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with non-finite numbers as None (JSON has no inf or NaN)."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in values.items()}
 
 
 def png_data_url(images: Tensor, nrow: int | None = None) -> str:
@@ -83,25 +92,36 @@ class PlaneView:
         return {"kind": "plane", "bounds": list(self.bounds), "real": _r(self.real),
                 "lattice_size": LATTICE}
 
-    def __call__(self) -> dict[str, Any]:
+    def parts(self) -> dict[str, Callable[[], dict[str, Any]]]:
+        return {"points": self.points, "heat": self.heat, "metrics": self.metrics}
+
+    def points(self) -> dict[str, Any]:
+        """G's points, the push each gets, G's image of the latent grid (and G_ema's points)."""
         f = self.family
         device = f.gen.device
         fake = run_in_eval_mode(f.G, self.z.to(device))
-        push = self._push(f.D, fake.to(device))
-        lattice = run_in_eval_mode(f.G, self.lattice.to(device))
-        critic = f.objective.critic
-        heat = discriminator_map(f.D, self.bounds, res=HEAT, critic=critic)
         out: dict[str, Any] = {
-            "fake": _r(fake), "push": _r(push, 4), "lattice": _r(lattice),
-            "heat": _r(heat, 4), "heat_range": [float(heat.min()), float(heat.max())],
-            "critic": critic, "objective": f.objective.name}
-        sampled = fake
-        if f.G_ema is not None:
-            sampled = run_in_eval_mode(f.G_ema, self.z.to(device))
-            out["ema"] = _r(sampled)
-        out["metrics"] = f.points_diagnostics(sampled, n_w1=N_W1)
-        out["metrics_of"] = "G_ema" if f.G_ema is not None else "G"
+            "fake": _r(fake), "push": _r(self._push(f.D, fake.to(device)), 4),
+            "lattice": _r(run_in_eval_mode(f.G, self.lattice.to(device))),
+            "objective": f.objective.name}
+        out["ema"] = None if f.G_ema is None else \
+            _r(run_in_eval_mode(f.G_ema, self.z.to(device)))
         return out
+
+    def heat(self) -> dict[str, Any]:
+        """D's score over the plane: probabilities, or a critic's scores on their own scale."""
+        critic = self.family.objective.critic
+        heat = discriminator_map(self.family.D, self.bounds, res=HEAT, critic=critic)
+        return {"heat": _r(heat, 4), "heat_range": [float(heat.min()), float(heat.max())],
+                "critic": critic}
+
+    def metrics(self) -> dict[str, Any]:
+        """The 2-D lab's numbers for the points the run samples from (G_ema when on)."""
+        f = self.family
+        g = f.G_ema if f.G_ema is not None else f.G
+        sampled = run_in_eval_mode(g, self.z.to(f.gen.device))
+        return {"metrics": finite(f.points_diagnostics(sampled, n_w1=N_W1)),
+                "metrics_of": "G_ema" if f.G_ema is not None else "G"}
 
     def _push(self, D: nn.Module, fake: Tensor) -> Tensor:
         """Minus the gradient of G's loss with respect to each generated point: where G's
@@ -127,7 +147,10 @@ class SnapshotView:
     def static(self) -> dict[str, Any]:
         return {"kind": "snapshot"}
 
-    def __call__(self) -> dict[str, Any]:
+    def parts(self) -> dict[str, Callable[[], dict[str, Any]]]:
+        return {"snapshot": self.snapshot}
+
+    def snapshot(self) -> dict[str, Any]:
         family = self.steering.family
         images: list[dict[str, str]] = []
         texts: list[dict[str, Any]] = []
@@ -162,11 +185,12 @@ class LiveView:
         self._seen: object = None
         self.tick: dict[str, Any] = {}
         self.view: dict[str, Any] = {}
-        self.view_seconds = 0.0
+        self.view_seconds = 0.0      # spent computing views, for the overhead benchmark
+        self._parts = self._make.parts()
+        self._due: dict[str, float] = {}
         self.watchers = 0
         self.want_view = threading.Event()
         self._next_tick = 0.0
-        self._next_view = 0.0
         self._rate: tuple[float, int] = (time.perf_counter(), steering.trainer.step)
         self.steps_per_s = 0.0
         self.on_step(steering)
@@ -176,19 +200,29 @@ class LiveView:
         record = getattr(steering, "last_record", None)
         if record is not None and record is not self._seen:
             self._seen = record
-            self.records = [*self.records[-MAX_RECORDS + 1:], record]
+            self.records = [*self.records[-MAX_RECORDS + 1:], finite(record)]
         if now >= self._next_tick or steering.finished or steering.paused:
             self._next_tick = now + TICK
             self._publish_tick(now)
-        wanted = (self.watchers > 0 or self.want_view.is_set()) and now >= self._next_view
-        if wanted or steering.finished:   # the last view stays for pages opened later
+        if self.watchers > 0 or self.want_view.is_set() or steering.finished:
             self.want_view.clear()
+            self._update_view(now, force=steering.finished)
+
+    def _update_view(self, now: float, force: bool) -> None:
+        """Recompute the parts of the view that are due (all of them when ``force``)."""
+        new: dict[str, Any] = {}
+        for name, make in self._parts.items():
+            if not force and now < self._due.get(name, 0.0):
+                continue
             t0 = time.perf_counter()
-            view = {**self._make(), "step": steering.trainer.step}
+            new.update(make())
+            new[f"{name}_step"] = self.steering.trainer.step   # when each part was made
             cost = time.perf_counter() - t0
             self.view_seconds += cost
-            self.view = view
-            self._next_view = time.perf_counter() + max(MIN_VIEW, cost / BUDGET)
+            wait = min(MAX_VIEW, max(MIN_VIEW, cost / SHARES[name]))
+            self._due[name] = time.perf_counter() + wait
+        if new:
+            self.view = {**self.view, **new, "step": self.steering.trainer.step}
 
     def _publish_tick(self, now: float) -> None:
         s = self.steering

@@ -131,7 +131,7 @@
     const px = (x) => (x - x0) / (x1 - x0) * W, py = (y) => H - (y - y0) / (y1 - y0) * H;
     g.fillStyle = "#1b1f2a"; g.fillRect(0, 0, W, H);
     const [lo, hi] = view.critic ? view.heat_range : [0, 1];
-    if (layers.heat && view.heat) {
+    if (layers.heat && view.heat && view.heat.length) {
       const n = view.heat.length;
       heatCanvas.width = n; heatCanvas.height = n;
       const hg = heatCanvas.getContext("2d"), img = hg.createImageData(n, n);
@@ -158,8 +158,8 @@
     const dots = (pts, colour, r) => { g.fillStyle = colour; for (const p of pts) { g.beginPath(); g.arc(px(p[0]), py(p[1]), r, 0, 6.283); g.fill(); } };
     if (layers.real) dots(info.real, "rgba(255,255,255,.75)", 2);
     if (layers.ema && view.ema) dots(view.ema, "rgba(255,155,210,.9)", 2);
-    if (layers.fake) dots(view.fake, "rgba(255,77,46,.95)", 2.4);
-    if (layers.push && view.push) {
+    if (layers.fake && view.fake) dots(view.fake, "rgba(255,77,46,.95)", 2.4);
+    if (layers.push && view.push && view.fake) {
       const lens = view.push.map((v) => Math.hypot(v[0], v[1])).sort((a, b) => a - b);
       const ref = lens[Math.floor(0.95 * (lens.length - 1))] || 1;
       const scale = 0.05 * (x1 - x0) / ref;
@@ -175,7 +175,7 @@
       });
     }
     g.fillStyle = "rgba(255,255,255,.85)"; g.font = "12px system-ui";
-    g.fillText(`step ${view.step} · ${view.objective}`, 10, 18);
+    g.fillText(`step ${view.points_step} · ${view.objective}`, 10, 18);
   }
   function drawColorbar(lo, hi, critic) {
     const c = $("colorbar"), g = c.getContext("2d");
@@ -184,16 +184,19 @@
     $("cb-label").textContent = critic ? "critic score (its own scale)" : "D(x): probability real";
   }
 
+  let metricsShown = -1;
   function showMetrics(v) {
+    if (v.metrics_step === metricsShown) return;
+    metricsShown = v.metrics_step;
     const m = v.metrics || {};
     $("metrics-of").textContent = v.metrics_of ? `(${v.metrics_of}'s points, live)` : "";
     $("m-modes").textContent = m.modes_captured === undefined ? "–" : `${m.modes_captured} / ${m.n_modes}`;
     $("m-hq").textContent = m.high_quality === undefined ? "–" : `${(100 * m.high_quality).toFixed(1)}%`;
     $("m-rkl").textContent = fmt(m.reverse_kl); $("m-js").textContent = fmt(m.js); $("m-w1").textContent = fmt(m.w1);
     if (m.js !== undefined) {
-      metricHistory.push({ step: v.step, js: m.js, w1: m.w1, high_quality: m.high_quality });
+      metricHistory.push({ step: v.metrics_step, js: m.js, w1: m.w1, high_quality: m.high_quality });
       metricHistory = metricHistory.slice(-600);
-      plot($("metric-curve"), metricHistory, [["js", "#7b61ff", "JS"], ["w1", "#ff7a45", "W1"], ["high_quality", "#1aa37a", "high quality"]], "live, from the page's points");
+      plot($("metric-curve"), metricHistory, [["js", "#7b61ff", "JS"], ["w1", "#ff7a45", "W1"], ["high_quality", "#1aa37a", "high quality"]], "live");
     }
   }
 
@@ -223,7 +226,8 @@
       }
       g.setLineDash([]);
     }
-    let lx = L + g.measureText(title).width + 70;
+    g.font = "12px system-ui";
+    let lx = L + g.measureText(title).width + 16;
     series.forEach(([k, colour, label], i) => {
       if (!pts[i].length) return;
       g.strokeStyle = colour; g.lineWidth = 1.5; g.beginPath();
@@ -256,7 +260,7 @@
       box.appendChild(fig);
     }
     for (const t of v.texts || []) { const pre = document.createElement("pre"); pre.textContent = t.lines.join("\n"); box.appendChild(pre); }
-    $("view-foot").textContent = `step ${v.step}`;
+    $("view-foot").textContent = `step ${v.snapshot_step}`;
   }
 
   // -- the stream -----------------------------------------------------------------------------
