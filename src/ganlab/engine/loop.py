@@ -212,6 +212,7 @@ class Trainer:
         run at the first step whose weights, gradients or logged numbers are not finite, before
         anything of that step is written (exit code 3), or rolls back to the last checkpoint.
         """
+        self.steering.begin()
         try:
             return self._run(until)
         finally:

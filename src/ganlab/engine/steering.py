@@ -346,6 +346,10 @@ class Steering:
         """The events recorded so far (and those of a resumed run still ahead)."""
         return list(self._events)
 
+    def begin(self) -> None:
+        """The loop starts (again, after an earlier ``run(until=...)``)."""
+        self.finished = False
+
     def end(self) -> None:
         """The loop is done: refuse further commands, answer those waiting."""
         self.finished = True
