@@ -25,13 +25,12 @@ import httpx
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_speed import cpu_model  # noqa: E402
-
 from ganlab import config  # noqa: E402
 from ganlab.api import build_trainer  # noqa: E402
 from ganlab.live.server import LiveServer  # noqa: E402
 from ganlab.live.views import LiveView  # noqa: E402
 from ganlab.runs import new_run  # noqa: E402
+from train_speed import cpu_model  # noqa: E402
 
 CASES = {
     "ring-ns (MLP 3x256, batch 512)": ("ring-ns", 200, []),

@@ -86,6 +86,9 @@ def test_steered_run_records_every_change(tmp_path: Path,
     assert trainer.family.optimizers()["G"].param_groups[0]["lr"] == 5e-4
     assert config.load(path=trainer.run_dir / runs.CONFIG).section.objective.name == "ns"
     assert trainer.family.objective.name == "ns" and trainer.family.G_ema is not None
+    # the report lists them (and marks them on its curves)
+    report = (trainer.run_dir / runs.REPORT).read_text(encoding="utf-8")
+    assert "Steering events" in report and "step 6: objective.name" in report
 
 
 def test_steered_run_resumed_from_a_checkpoint_is_bit_exact(
