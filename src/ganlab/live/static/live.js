@@ -176,6 +176,12 @@
     }
     g.fillStyle = "rgba(255,255,255,.85)"; g.font = "12px system-ui";
     g.fillText(`step ${view.points_step} · ${view.objective}`, 10, 18);
+    if (view.push && view.push.length) {   // how hard G pushes: arrows are drawn to scale 1
+      const lens = view.push.map((v) => Math.hypot(v[0], v[1])).sort((a, b) => a - b);
+      $("view-foot").textContent = `G's push on its points (minus the gradient of G's loss, times the batch): ` +
+        `median ${fmt(lens[lens.length >> 1])}, largest ${fmt(lens[lens.length - 1])}. ` +
+        `Arrows are scaled so the 95th percentile spans 5% of the plane.`;
+    }
   }
   function drawColorbar(lo, hi, critic) {
     const c = $("colorbar"), g = c.getContext("2d");
