@@ -1,40 +1,46 @@
 """Sequence GANs on the synthetic oracle (PROTOCOLS.md section 4, the SeqGAN protocol).
 
 The oracle is a random LSTM (vocabulary 5,000, embedding and hidden 32, length 20, N(0, 1)
-parameters) that samples 10,000 training sequences. For each training seed, one generator
-(LSTM, embedding 32, hidden 32) is pre-trained by MLE; from that same checkpoint three
-continuations run for the same number of generator updates:
+parameters) that samples 10,000 training sequences. For each training seed:
 
-* **MLE**: more maximum-likelihood steps (the baseline every GAN must beat);
-* **SeqGAN**: D pre-training, then REINFORCE with Monte-Carlo roll-outs (family ``seqgan``);
-* **Gumbel**: D pre-training, then the Gumbel-softmax generator loss (family ``gumbelgan``).
+1. **MLE pre-training to convergence**: a generator (LSTM, embedding 32, hidden 32, Adam 1e-2,
+   batch 64) is trained by maximum likelihood, one epoch = 156 steps; after every epoch its
+   NLL on 2,000 held-out oracle sequences is measured. Training stops when that NLL has not
+   improved by ``--min-delta`` for ``--patience`` epochs, or after ``--max-epochs`` (the
+   paper's 120); the epoch with the lowest held-out NLL is the pre-trained generator.
+2. From that one checkpoint (weights, G's optimiser state, random streams, data position),
+   three arms, each given the same number of generator updates (``--adversarial``):
 
-NLL_oracle (the oracle's mean per-token NLL of sequences each generator samples; lower is better)
-is measured on the untrained generator ("random"), after pre-training, and through the
-continuations. The published figures are quoted beside, for the order and the gaps only: the
-oracle here is freshly drawn.
+   * **MLE**: that many more maximum-likelihood steps (the baseline every GAN must beat);
+   * **SeqGAN**: ``--d-pretrain`` D steps, then adversarial epochs of one REINFORCE step with
+     ``--rollouts`` Monte-Carlo roll-outs per token followed by ``--d-steps`` D steps
+     (batch 64 real + 64 generated each);
+   * **Gumbel**: the same D pre-training and D schedule, the Gumbel-softmax generator loss.
 
-The default is scaled down to fit a 2-core CPU (fewer pre-training and adversarial steps, fewer
-roll-outs, fewer evaluation samples; the printed table says which); ``--full`` runs the paper's
-sizes (120 epochs of MLE = 18,750 steps, 16 roll-outs, 10,000 evaluation samples; hours).
+NLL_oracle (the oracle's mean per-token NLL of 10,000 sequences each generator samples with a
+fixed seed; lower is better) is measured after pre-training and every ``--eval-every``
+adversarial epochs. Everything is resumable: each seed's pre-training and each arm keep an
+engine checkpoint (the same exact-resume state as ``ganlab resume``) and a JSON of results under
+``--runs``; a restarted benchmark skips what is finished and continues the rest, seed by seed.
 
-    .venv/bin/python benchmarks/seq_oracle.py                 # scaled down, 3 seeds
-    .venv/bin/python benchmarks/seq_oracle.py --quick         # a minute-long smoke run
+    .venv/bin/python benchmarks/seq_oracle.py --runs runs/seq-oracle   # the protocol, 3 seeds
+    .venv/bin/python benchmarks/seq_oracle.py --quick                  # a smoke run (a minute)
 
-Writes ``docs/benchmarks/seq_oracle.md`` and ``docs/figures/seq_oracle.png``. Runs the
-families' ``train_step`` in this process (no run folders), one thread.
+Writes ``docs/benchmarks/seq_oracle.md`` and ``docs/figures/seq_oracle.png`` when every seed is
+finished (``--report`` writes them from whatever is finished). One thread.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,197 +53,390 @@ FIG = ROOT / "docs" / "figures" / "seq_oracle.png"
 # Quoted from PROTOCOLS.md section 4 (figures from a secondary source; a different oracle).
 PUBLISHED = [("random", 10.310), ("MLE", 9.038), ("scheduled sampling", 8.985),
              ("PG-BLEU", 8.946), ("SeqGAN", 8.736)]
-METHODS = ("MLE", "SeqGAN", "Gumbel")
+# Quoted: the official SeqGAN code's log (PROTOCOLS.md section 4; its own oracle): MLE at
+# pre-training epochs 10 and 115, SeqGAN after 5, 40 and 75 adversarial epochs.
+OFFICIAL_MLE = [(10, 9.239), (115, 9.071)]
+OFFICIAL_ADV = [(0, 9.071), (5, 9.045), (40, 8.886), (75, 8.730)]
+ARMS = ("MLE", "SeqGAN", "Gumbel")
+VOCAB, SEQ_LEN, N_TRAIN, HELDOUT_SEED = 5000, 20, 10_000, 1_000
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_json(path: Path, obj: dict[str, Any]) -> None:
+    from ganlab.strictjson import write_json as w
+
+    w(path, obj, durable=True)
 
 
 def build(preset: str, overrides: list[str]) -> Any:
     from ganlab import config
+    from ganlab.engine.loop import seed_everything
     from ganlab.families import build_family
 
-    return build_family(config.load(preset=preset, overrides=[*overrides,
-                                                              "train.progress=false"]))
+    cfg = config.load(preset=preset, overrides=[*overrides, "train.progress=false",
+                                                "train.tensorboard=false"])
+    seed_everything(cfg.seed)   # as the engine does: the initial weights follow the seed
+    return build_family(cfg)
 
 
-def continuation(method: str, seed: int, a: argparse.Namespace, data: list[str],
-                 pre: Any) -> Any:
-    """A family that starts where ``pre`` (the pre-trained MLE family) stopped."""
-    p, d, n = a.pretrain, a.d_pretrain, a.adversarial
-    common = [f"seed={seed}", *data, f"train.steps={p + d + n}", f"train.batch_size={a.batch}"]
-    if method == "MLE":
-        fam = build(a.preset_mle, [*common, f"seqgan.mle_steps={p + d + n}",
-                                   f"seqgan.eval_samples={a.eval_samples}", *a.mle_set])
-    elif method == "SeqGAN":
-        fam = build(a.preset_seqgan, [*common, f"seqgan.mle_steps={p}",
-                                      f"seqgan.d_pretrain_steps={d}",
-                                      f"seqgan.rollouts={a.rollouts}",
-                                      f"seqgan.d_steps={a.d_steps}",
-                                      f"seqgan.eval_samples={a.eval_samples}", *a.seqgan_set])
+def trainer_of(fam: Any, folder: Path) -> Any:
+    """An engine Trainer on ``folder``: used only for its checkpoint save and exact restore."""
+    from ganlab.engine.loop import Trainer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return Trainer(fam.cfg, folder, fam)
+
+
+def start_from(fam: Any, best: Path) -> int:
+    """Load the pre-trained checkpoint ``best`` into ``fam``: G (and the roll-out copy), G's
+    optimiser, the random streams and the data position. Returns its step."""
+    from ganlab.engine import checkpoint as ckpt
+
+    state = ckpt.load_state(best)
+    ckpt.load_weights(best, {"G": fam.G})
+    fam.G_rollout.load_state_dict(fam.G.state_dict())
+    fam.opts["G"].load_state_dict(state["optimizers"]["G"])
+    fam.streams.load_state_dict(state["streams"])
+    fam.ctx.data.load_state_dict(state["data"])
+    fam.runtime.set_rng_state(state["torch_rng"])
+    return int(state["step"])
+
+
+def common(a: argparse.Namespace, seed: int) -> list[str]:
+    return [f"seed={seed}", f"data.vocab_size={VOCAB}", f"data.seq_len={SEQ_LEN}",
+            f"data.limit={N_TRAIN}", f"train.batch_size={a.batch}", "train.threads=1",
+            "train.keep_checkpoints=2"]
+
+
+def nll_oracle(fam: Any) -> float:
+    return float(fam.evaluate(final=True)["nll_oracle"])
+
+
+# -- 1. pre-training ----------------------------------------------------------------------------
+def pretrain(seed: int, a: argparse.Namespace) -> dict[str, Any]:
+    folder = a.runs / f"seed-{seed}" / "pretrain"
+    info = read_json(folder / "result.json")
+    if info.get("done"):
+        return info
+    epoch_steps = N_TRAIN // a.batch
+    total = a.max_epochs * epoch_steps
+    fam = build("oracle-mle", [*common(a, seed), f"train.steps={total}",
+                               f"seqgan.mle_steps={total}",
+                               f"seqgan.eval_samples={a.eval_samples}"])
+    tr = trainer_of(fam, folder)
+    heldout = fam.oracle.sample(a.heldout, SEQ_LEN, torch.Generator().manual_seed(HELDOUT_SEED))
+    if tr.restore():
+        info["curve"] = [r for r in info.get("curve", []) if r["epoch"] * epoch_steps <= tr.step]
+        log(f"seed {seed}: pre-training resumed at step {tr.step}")
     else:
-        fam = build(a.preset_gumbel, [*common, f"gumbelgan.mle_steps={p}",
-                                      f"gumbelgan.d_pretrain_steps={d}",
-                                      f"gumbelgan.d_steps={a.d_steps}",
-                                      f"gumbelgan.eval_samples={a.eval_samples}",
-                                      *a.gumbel_set])
-    fam.G.load_state_dict(pre.G.state_dict())
-    fam.opts["G"].load_state_dict(pre.opts["G"].state_dict())
-    fam.load_extra_state(pre.extra_state())         # the same random streams and data position
-    return fam
+        info = {"seed": seed, "epoch_steps": epoch_steps, "seconds": 0.0,
+                "curve": [{"epoch": 0, "heldout_nll": held_nll(fam, heldout),
+                           "nll_oracle": nll_oracle(fam)}]}
+        write_json(folder / "result.json", info)
+    t0, sec0 = time.perf_counter(), float(info["seconds"])
+    while True:
+        epoch = tr.step // epoch_steps
+        curve = info["curve"]
+        best = min(curve, key=lambda r: r["heldout_nll"])
+        stale = epoch - best["epoch"]
+        if epoch >= a.max_epochs or (stale >= a.patience and all(
+                r["heldout_nll"] > best["heldout_nll"] - a.min_delta
+                for r in curve if r["epoch"] > best["epoch"])):
+            break
+        for _ in range(epoch_steps):
+            fam.train_step(tr.step, log=False)
+            tr.step += 1
+        epoch += 1
+        row: dict[str, Any] = {"epoch": epoch, "heldout_nll": held_nll(fam, heldout)}
+        if epoch % a.oracle_every == 0:
+            row["nll_oracle"] = nll_oracle(fam)
+        info["curve"].append(row)
+        info["seconds"] = sec0 + time.perf_counter() - t0
+        improved = row["heldout_nll"] < best["heldout_nll"] - a.min_delta
+        write_json(folder / "result.json", info)
+        path = tr.save_checkpoint()
+        if row["heldout_nll"] < best["heldout_nll"]:
+            if "nll_oracle" not in row:
+                row["nll_oracle"] = nll_oracle(fam)
+            shutil.rmtree(folder / "best", ignore_errors=True)
+            shutil.copytree(path, folder / "best")
+            info["best"] = row
+            write_json(folder / "result.json", info)
+        rate = info["seconds"] / max(epoch - info["curve"][0]["epoch"], 1)
+        log(f"seed {seed}: MLE epoch {epoch}: held-out NLL {row['heldout_nll']:.4f}"
+            f"{' *' if improved else ''}, NLL_oracle {row.get('nll_oracle', float('nan')):.3f}"
+            f" ({rate:.0f} s/epoch, at most {(a.max_epochs - epoch) * rate / 60:.0f} min left)")
+    best = min(info["curve"], key=lambda r: r["heldout_nll"])
+    if "best" not in info:   # epoch 0 was best (no training happened): keep the initial state
+        path = tr.save_checkpoint()
+        shutil.copytree(path, folder / "best")
+        info["best"] = best
+    info.update(done=True, stopped_at=tr.step // epoch_steps,
+                criterion=(f"held-out NLL not lower by {a.min_delta} for {a.patience} epochs, "
+                           f"or {a.max_epochs} epochs"))
+    write_json(folder / "result.json", info)
+    log(f"seed {seed}: pre-training done: best epoch {info['best']['epoch']} (held-out NLL "
+        f"{info['best']['heldout_nll']:.4f}, NLL_oracle {info['best']['nll_oracle']:.3f}), "
+        f"stopped at epoch {info['stopped_at']}, {info['seconds'] / 60:.1f} min")
+    return info
 
 
-def run_seed(seed: int, a: argparse.Namespace, data: list[str], score: Callable[[Any], dict],
-             log: Callable[[str], None]) -> dict[str, Any]:
-    """Pre-train once, then the three continuations; the curves of ``score`` (a dict)."""
-    torch.manual_seed(seed)
-    t0 = time.perf_counter()
-    pre = build(a.preset_mle, [f"seed={seed}", *data, f"train.steps={a.pretrain}",
-                               f"train.batch_size={a.batch}", f"seqgan.mle_steps={a.pretrain}",
-                               f"seqgan.eval_samples={a.eval_samples}", *a.mle_set])
-    out: dict[str, Any] = {"random": score(pre)}
-    for step in range(a.pretrain):
-        pre.train_step(step, log=False)
-    out["pretrained"] = score(pre)
-    out["pretrain_s"] = time.perf_counter() - t0
-    log(f"seed {seed}: random {out['random']}, pre-trained {out['pretrained']} "
-        f"({out['pretrain_s']:.0f} s)")
-    every = max(a.adversarial // a.points, 1)
-    for method in METHODS:
-        t1 = time.perf_counter()
-        fam = continuation(method, seed, a, data, pre)
-        start = a.pretrain if method == "MLE" else a.pretrain + a.d_pretrain
-        if method != "MLE":
-            for step in range(a.pretrain, start):
-                fam.train_step(step, log=False)
-        curve = [(0, out["pretrained"])]
-        for i in range(a.adversarial):
-            fam.train_step(start + i, log=False)
-            if (i + 1) % every == 0 or i + 1 == a.adversarial:
-                curve.append((i + 1, score(fam)))
-        out[method] = {"curve": curve, "final": curve[-1][1],
-                       "seconds": time.perf_counter() - t1,
-                       "examples": fam.sampler().sample(3, seed=0)}
-        log(f"seed {seed}: {method} {curve[-1][1]} ({out[method]['seconds']:.0f} s)")
-    return out
+@torch.no_grad()
+def held_nll(fam: Any, heldout: torch.Tensor) -> float:
+    was = fam.G.training
+    fam.G.eval()
+    try:
+        return float(sum(float(fam.G.nll(c)) * len(c) for c in heldout.split(1000))
+                     / len(heldout))
+    finally:
+        fam.G.train(was)
 
 
+# -- 2. the arms ---------------------------------------------------------------------------------
+def arm_family(arm: str, seed: int, p: int, a: argparse.Namespace) -> tuple[Any, int]:
+    """The family of ``arm`` and the step at which its generator updates start."""
+    n, d = a.adversarial, a.d_pretrain
+    if arm == "MLE":
+        return build("oracle-mle", [*common(a, seed), f"train.steps={p + n}",
+                                    f"seqgan.mle_steps={p + n}",
+                                    f"seqgan.eval_samples={a.eval_samples}"]), p
+    sec = "seqgan" if arm == "SeqGAN" else "gumbelgan"
+    preset = "oracle-seqgan" if arm == "SeqGAN" else "oracle-gumbel"
+    more = ([f"seqgan.rollouts={a.rollouts}", f"seqgan.rollout_bf16={str(a.bf16).lower()}"]
+            if arm == "SeqGAN" else a.gumbel_set)
+    return build(preset, [*common(a, seed), f"train.steps={p + d + n}", f"{sec}.mle_steps={p}",
+                          f"{sec}.d_pretrain_steps={d}", f"{sec}.d_steps={a.d_steps}",
+                          f"{sec}.eval_samples={a.eval_samples}", *more]), p + d
+
+
+def run_arm(arm: str, seed: int, pre: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
+    folder = a.runs / f"seed-{seed}" / arm.lower()
+    info = read_json(folder / "result.json")
+    if info.get("done"):
+        return info
+    best = a.runs / f"seed-{seed}" / "pretrain" / "best"
+    p = int(pre["best"]["epoch"]) * int(pre["epoch_steps"])
+    fam, start = arm_family(arm, seed, p, a)
+    tr = trainer_of(fam, folder)
+    if tr.restore():
+        info["curve"] = [r for r in info["curve"] if start + r["epoch"] <= tr.step]
+        log(f"seed {seed}: {arm} resumed at step {tr.step}")
+    else:
+        if start_from(fam, best) != p:
+            raise SystemExit(f"{best}: not the step the pre-training result names ({p})")
+        tr.step = p
+        info = {"seed": seed, "seconds": 0.0, "d_pretrain_seconds": 0.0,
+                "curve": [{"epoch": 0, "nll_oracle": float(pre["best"]["nll_oracle"])}]}
+        write_json(folder / "result.json", info)
+    t0, sec0, dsec0 = time.perf_counter(), float(info["seconds"]), info["d_pretrain_seconds"]
+    while tr.step < start:                      # D pre-training (SeqGAN, Gumbel)
+        fam.train_step(tr.step, log=False)
+        tr.step += 1
+        if tr.step == start or (tr.step - p) % 250 == 0:
+            info["d_pretrain_seconds"] = dsec0 + time.perf_counter() - t0
+            info["seconds"] = sec0 + time.perf_counter() - t0
+            write_json(folder / "result.json", info)
+            tr.save_checkpoint()
+    t1, sec1 = time.perf_counter(), float(info["seconds"])
+    adv0 = tr.step - start
+    while tr.step < start + a.adversarial:
+        fam.train_step(tr.step, log=False)
+        tr.step += 1
+        epoch = tr.step - start
+        if epoch % a.eval_every == 0 or epoch == a.adversarial:
+            info["seconds"] = sec1 + time.perf_counter() - t1
+            info["curve"].append({"epoch": epoch, "nll_oracle": nll_oracle(fam),
+                                  "seconds": info["seconds"]})
+            write_json(folder / "result.json", info)
+            tr.save_checkpoint()
+            done = epoch - adv0
+            rate = (time.perf_counter() - t1) / max(done, 1)
+            log(f"seed {seed}: {arm} epoch {epoch}/{a.adversarial}: NLL_oracle "
+                f"{info['curve'][-1]['nll_oracle']:.3f} ({rate:.1f} s/epoch incl. evaluation, "
+                f"{(a.adversarial - epoch) * rate / 60:.1f} min left in this arm)")
+    info["adversarial_seconds"] = info["seconds"] - info["d_pretrain_seconds"]
+    info["examples"] = fam.sampler().sample(3, seed=0)
+    info["done"] = True
+    write_json(folder / "result.json", info)
+    log(f"seed {seed}: {arm} done: NLL_oracle {info['curve'][-1]['nll_oracle']:.3f} "
+        f"({info['seconds'] / 60:.1f} min)")
+    return info
+
+
+# -- 3. the report -------------------------------------------------------------------------------
 def mean_std(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
-def scale_line(a: argparse.Namespace) -> str:
-    return (f"oracle vocab {a.vocab}, length {a.seq_len}, {a.n_train:,} training sequences; "
-            f"batch {a.batch}; MLE pre-training {a.pretrain} steps "
-            f"({a.pretrain * a.batch / a.n_train:.1f} epochs); D pre-training {a.d_pretrain} "
-            f"steps; {a.adversarial} generator updates after pre-training (SeqGAN: "
-            f"{a.rollouts} roll-outs per token, {a.d_steps} D steps per update; Gumbel: tau 1 -> "
-            f"0.1, straight-through, {a.d_steps} D steps per update; MLE: {a.adversarial} more "
-            f"MLE steps); NLL_oracle over {a.eval_samples:,} sampled sequences")
+def collect(a: argparse.Namespace) -> list[dict[str, Any]]:
+    out = []
+    for seed in a.seeds:
+        base = a.runs / f"seed-{seed}"
+        r = {"seed": seed, "pretrain": read_json(base / "pretrain" / "result.json")}
+        r.update({arm: read_json(base / arm.lower() / "result.json") for arm in ARMS})
+        if r["pretrain"].get("done") and all(r[arm].get("done") for arm in ARMS):
+            out.append(r)
+    return out
 
 
-def figure(results: list[dict], key: str, ylabel: str, path: Path, title: str) -> None:
+def figure(results: list[dict[str, Any]], path: Path, a: argparse.Namespace) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for method in METHODS:
-        steps = [s for s, _ in results[0][method]["curve"]]
-        ys = [statistics.mean(r[method]["curve"][i][1][key] for r in results)
-              for i in range(len(steps))]
-        ax.plot(steps, ys, marker="o", label=method)
-    ax.set_xlabel("generator updates after pre-training")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.legend()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+    colors = {"MLE": "tab:blue", "SeqGAN": "tab:red", "Gumbel": "tab:green"}
+    for arm in ARMS:
+        for i, r in enumerate(results):
+            xs = [c["epoch"] for c in r[arm]["curve"]]
+            ys = [c["nll_oracle"] for c in r[arm]["curve"]]
+            ax.plot(xs, ys, color=colors[arm], alpha=0.8, marker=".",
+                    label=f"{arm} (ganlab, each seed)" if i == 0 else None)
+    xs, ys = zip(*OFFICIAL_ADV, strict=True)
+    bx.plot(xs, ys, color="tab:red", marker="o", linestyle="--",
+            label="SeqGAN, official code's log (quoted; its own oracle)")
+    bx.axhline(OFFICIAL_MLE[-1][1], color="tab:blue", linestyle=":",
+               label=f"MLE at epoch {OFFICIAL_MLE[-1][0]} (quoted)")
+    ax.set_title(f"ganlab, this oracle: {len(results)} seeds", fontsize=10)
+    bx.set_title("quoted: official SeqGAN log (a different oracle)", fontsize=10)
+    for x in (ax, bx):
+        x.set_xlabel("adversarial epochs (generator updates) after MLE pre-training")
+        x.set_ylabel("NLL_oracle (lower is better)")
+        x.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def machine_line(started: float, other: str) -> str:
-    return (f"{datetime.date.today().isoformat()}, {platform.machine()}, "
-            f"{os.cpu_count()} cores, torch {torch.__version__}, 1 thread; "
-            f"{(time.time() - started) / 60:.1f} min in all; {other}")
+def report(a: argparse.Namespace, started: float) -> str:
+    results = collect(a)
+    if not results:
+        return "no seed is finished yet"
+    seeds = [r["seed"] for r in results]
+    final = {arm: [r[arm]["curve"][-1]["nll_oracle"] for r in results] for arm in ARMS}
+    pre = [r["pretrain"]["best"]["nll_oracle"] for r in results]
+    rand = [r["pretrain"]["curve"][0]["nll_oracle"] for r in results]
+    best_ep = [r["pretrain"]["best"]["epoch"] for r in results]
+    stop_ep = [r["pretrain"]["stopped_at"] for r in results]
+    pre_min = [r["pretrain"]["seconds"] / 60 for r in results]
+    arm_min = {arm: [r[arm]["seconds"] / 60 for r in results] for arm in ARMS}
+    total = [p + sum(arm_min[arm][i] for arm in ARMS) for i, p in enumerate(pre_min)]
+    adv_s = [r["SeqGAN"]["adversarial_seconds"] / a.adversarial for r in results]
+    gum_s = [r["Gumbel"]["adversarial_seconds"] / a.adversarial for r in results]
+    cmd = "`.venv/bin/python benchmarks/seq_oracle.py " + " ".join(a.argv) + "`"
+    lines = [
+        "## Sequence GANs on the oracle: NLL_oracle of MLE, SeqGAN and Gumbel-softmax", "",
+        f"Command: {cmd}", "",
+        f"Measured: {datetime.date.today().isoformat()}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, torch {torch.__version__}, one thread; {a.other}.", "",
+        f"Protocol: oracle vocab {VOCAB}, length {SEQ_LEN}, {N_TRAIN:,} training sequences, "
+        f"batch {a.batch}. MLE pre-training (epochs of {N_TRAIN // a.batch} steps) until the "
+        f"NLL of {a.heldout:,} held-out oracle sequences has not improved by {a.min_delta} for "
+        f"{a.patience} epochs (at most {a.max_epochs}); the best epoch is the pre-trained G: "
+        f"epochs {', '.join(map(str, best_ep))} (stopped at {', '.join(map(str, stop_ep))}). "
+        f"From it, {a.adversarial} generator updates per arm: MLE {a.adversarial} more MLE "
+        f"steps; SeqGAN {a.d_pretrain} D pre-training steps, then {a.adversarial} adversarial "
+        f"epochs of 1 policy-gradient step ({a.rollouts} roll-outs per token, batched"
+        f"{', bf16 autocast' if a.bf16 else ''}) + {a.d_steps} D steps of 64 real + 64 "
+        f"generated (the official code's 5 x 3 epochs over 10,000 negatives is about 4,700 "
+        f"such steps per epoch; this is the cheaper schedule); Gumbel the same D schedule, "
+        f"{a.gumbel_note}. NLL_oracle over {a.eval_samples:,} sampled sequences.", "",
+        f"| generator | NLL_oracle (mean ± std, seeds {', '.join(map(str, seeds))}) "
+        "| per seed |", "|---|---|---|",
+        f"| random (untrained G) | {mean_std(rand)} | {', '.join(f'{v:.3f}' for v in rand)} |",
+        f"| after MLE pre-training | {mean_std(pre)} | {', '.join(f'{v:.3f}' for v in pre)} |",
+    ]
+    for arm in ARMS:
+        name = {"MLE": f"MLE, {a.adversarial} more steps"}.get(
+            arm, f"{arm}, {a.adversarial} adversarial epochs")
+        lines.append(f"| {name} | {mean_std(final[arm])} | "
+                     f"{', '.join(f'{v:.3f}' for v in final[arm])} |")
+    lines += [""]
+    for arm in ("SeqGAN", "Gumbel"):
+        diff = [g - m for g, m in zip(final[arm], final["MLE"], strict=True)]
+        lines.append(f"- {arm} minus continued MLE, paired by seed: "
+                     f"{', '.join(f'{d:+.3f}' for d in diff)} (mean {statistics.mean(diff):+.3f};"
+                     f" {sum(d < 0 for d in diff)} of {len(diff)} seeds below MLE).")
+    lines += [
+        f"- Time per seed on this machine (one core): {mean_std(total)} min "
+        f"(MLE pre-training {mean_std(pre_min)} min; arms: "
+        + ", ".join(f"{arm} {mean_std(arm_min[arm])} min" for arm in ARMS)
+        + f"). One SeqGAN adversarial epoch: {statistics.mean(adv_s):.1f} s, one Gumbel epoch "
+        f"{statistics.mean(gum_s):.1f} s (each including the NLL_oracle evaluations every "
+        f"{a.eval_every} epochs).", "",
+        "Quoted (a different random oracle; compare order and gaps only): the published table "
+        "(PROTOCOLS.md §4): " + ", ".join(f"{n} {v}" for n, v in PUBLISHED) + "; the official "
+        "SeqGAN code's log: MLE " + ", ".join(f"{v} at epoch {e}" for e, v in OFFICIAL_MLE)
+        + "; SeqGAN " + ", ".join(f"{v} after {e} adversarial epochs" for e, v in
+                                   OFFICIAL_ADV[1:]) + ".", "",
+        f"![NLL_oracle against adversarial epochs](../figures/{FIG.name})", "",
+    ]
+    text = "\n".join(lines)
+    if not a.no_write:
+        figure(results, FIG, a)
+        DOC.parent.mkdir(parents=True, exist_ok=True)
+        DOC.write_text(text, encoding="utf-8")
+    return text
 
 
-def parse(argv: list[str] | None, doc: str) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "seq-oracle")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--pretrain", type=int, default=1500)
-    ap.add_argument("--d-pretrain", type=int, default=100)
-    ap.add_argument("--adversarial", type=int, default=40)
-    ap.add_argument("--rollouts", type=int, default=8)
-    ap.add_argument("--d-steps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--points", type=int, default=4, help="evaluations along the way")
-    ap.add_argument("--eval-samples", type=int, default=2000)
+    ap.add_argument("--max-epochs", type=int, default=120)
+    ap.add_argument("--patience", type=int, default=5)
+    ap.add_argument("--min-delta", type=float, default=0.005)
+    ap.add_argument("--heldout", type=int, default=2000)
+    ap.add_argument("--oracle-every", type=int, default=10,
+                    help="NLL_oracle during pre-training every this many epochs")
+    ap.add_argument("--adversarial", type=int, default=50)
+    ap.add_argument("--d-pretrain", type=int, default=750)
+    ap.add_argument("--d-steps", type=int, default=15)
+    ap.add_argument("--rollouts", type=int, default=16)
+    ap.add_argument("--bf16", action="store_true", help="roll-outs under bfloat16 autocast")
+    ap.add_argument("--eval-every", type=int, default=10)
+    ap.add_argument("--eval-samples", type=int, default=10_000)
+    ap.add_argument("--gumbel-set", nargs="*", default=[],
+                    help="extra overrides of the Gumbel arm (gumbelgan.*)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one seed (a smoke run)")
-    ap.add_argument("--full", action="store_true", help="the paper's sizes (hours)")
-    ap.add_argument("--other", default="nothing else ran on the machine",
+    ap.add_argument("--report", action="store_true", help="only write the report")
+    ap.add_argument("--other", default="other processes shared the machine's 2 cores",
                     help="what else ran, for the record")
     ap.add_argument("--no-write", action="store_true", help="print, write no doc")
     a = ap.parse_args(argv)
-    a.mle_set, a.seqgan_set, a.gumbel_set = [], [], []
+    a.argv = list(sys.argv[1:] if argv is None else argv)
     if a.quick:
-        a.seeds, a.pretrain, a.d_pretrain, a.adversarial = [0], 60, 10, 4
-        a.rollouts, a.eval_samples, a.points, a.no_write = 2, 200, 2, True
-    if a.full:
-        a.pretrain, a.d_pretrain, a.adversarial = 18_750, 750, 200
-        a.rollouts, a.d_steps, a.eval_samples = 16, 5, 10_000
+        a.seeds, a.max_epochs, a.patience, a.adversarial, a.d_pretrain = [0], 2, 1, 4, 10
+        a.d_steps, a.rollouts, a.eval_every, a.eval_samples, a.heldout = 1, 2, 2, 200, 200
+        a.no_write, a.oracle_every = True, 1
+    a.gumbel_note = ("Gumbel-softmax " + (", ".join(a.gumbel_set) if a.gumbel_set else
+                                          "as in the oracle-gumbel preset (tau 1 -> 0.1, "
+                                          "straight-through)"))
     return a
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = parse(argv, __doc__ or "")
-    a.preset_mle, a.preset_seqgan, a.preset_gumbel = "oracle-mle", "oracle-seqgan", "oracle-gumbel"
-    a.vocab, a.seq_len, a.n_train = 5000, 20, 10_000
-    data = [f"data.vocab_size={a.vocab}", f"data.seq_len={a.seq_len}", f"data.limit={a.n_train}"]
+    a = parse(argv)
     torch.set_num_threads(1)
     started = time.time()
-
-    def score(fam: Any) -> dict[str, float]:
-        return {"nll": float(fam.evaluate(final=True)["nll_oracle"])}
-
-    results = [run_seed(s, a, data, score, lambda m: print(m, file=sys.stderr, flush=True))
-               for s in a.seeds]
-    rows = [("random (untrained G)", [r["random"]["nll"] for r in results]),
-            ("after MLE pre-training", [r["pretrained"]["nll"] for r in results])]
-    rows += [(m, [r[m]["final"]["nll"] for r in results]) for m in METHODS]
-    secs = {m: statistics.mean(r[m]["seconds"] for r in results) for m in METHODS}
-    lines = [
-        "## Sequence GANs on the oracle: NLL_oracle of MLE, SeqGAN and Gumbel-softmax", "",
-        "Command: `.venv/bin/python benchmarks/seq_oracle.py"
-        + (" --full" if a.full else "") + "`", "",
-        f"Measured: {machine_line(started, a.other)}.", "",
-        f"Scale: {scale_line(a)}."
-        + ("" if a.full else " The paper's sizes: `--full` (and the presets `oracle-mle`, "
-           "`oracle-seqgan`, `oracle-gumbel`)."), "",
-        f"| generator | NLL_oracle (mean ± std over {len(a.seeds)} seeds) | per seed | "
-        "time per continuation |", "|---|---|---|---|",
-    ]
-    for name, vals in rows:
-        t = f"{secs[name]:.0f} s" if name in secs else ""
-        lines.append(f"| {name} | {mean_std(vals)} | {', '.join(f'{v:.3f}' for v in vals)} "
-                     f"| {t} |")
-    lines += ["", "Quoted (PROTOCOLS.md §4, a different random oracle; compare order and gaps "
-              "only): " + ", ".join(f"{n} {v}" for n, v in PUBLISHED) + ".", ""]
-    base = [r["MLE"]["final"]["nll"] for r in results]
-    for m in ("SeqGAN", "Gumbel"):
-        diff = [r[m]["final"]["nll"] - b for r, b in zip(results, base, strict=True)]
-        below = sum(d < 0 for d in diff)
-        lines.append(f"- {m} minus MLE, paired by seed: {', '.join(f'{d:+.3f}' for d in diff)} "
-                     f"({below} of {len(diff)} seeds below the MLE baseline).")
-    lines += ["", f"![NLL_oracle curves](../figures/{FIG.name})", ""]
-    text = "\n".join(lines)
-    print(text)
-    if not a.no_write:
-        figure(results, "nll", "NLL_oracle (lower is better)", FIG,
-               f"mean over {len(a.seeds)} seeds; step 0 = after MLE pre-training")
-        DOC.parent.mkdir(parents=True, exist_ok=True)
-        DOC.write_text(text, encoding="utf-8")
+    if not a.report:
+        for seed in a.seeds:    # seed by seed: a cut-short sitting leaves whole seeds
+            pre = pretrain(seed, a)
+            for arm in ARMS:
+                run_arm(arm, seed, pre, a)
+    print(report(a, started))
     return 0
 
 

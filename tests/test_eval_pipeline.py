@@ -125,7 +125,8 @@ def test_training_evaluation_uses_the_eval_api_and_carries_a_card(
     kid_card = dict(card["metrics"]["kid"])
     # training's reference features carry the fingerprint of the real images they came from
     assert len(kid_card.pop("real_fingerprint")) == 64
-    assert kid_card == {"n_real": N_REAL, "seed": 0, "subsets": 10, "subset_size": N_FAKE}
+    assert kid_card == {"n_real": N_REAL, "seed": 0, "subsets": 10, "subset_size": N_FAKE,
+                        "std_ddof": 0}
     assert card["metrics"]["prdc"]["n_real"] == N_FAKE  # cut to the smaller set, and said so
     assert card["metrics"]["prdc"]["subset_of"]["n_real"] == N_REAL
 

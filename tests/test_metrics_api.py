@@ -84,8 +84,9 @@ def test_evaluate_reads_only_the_feature_sets(ext) -> None:
     ext.network = None  # every metric must read the features, never the network again
     res = metrics.evaluate(fr, ff, ext, kid_subsets=5, kid_subset_size=30, score_splits=3)
     assert list(res) == ["fid", "kid", "prdc", "score"]
-    assert res["kid"].card.extra == {"subsets": 5, "subset_size": 30}
-    assert res["prdc"].card.extra == {"k": 5} and res["score"].card.extra == {"splits": 3}
+    assert res["kid"].card.extra == {"subsets": 5, "subset_size": 30, "std_ddof": 0}
+    assert res["prdc"].card.extra == {"k": 5}
+    assert res["score"].card.extra == {"splits": 3, "std_ddof": 0}
     card = joint_card(res, reference="b")
     assert card["extractor"] == "tiny" and card["n_fake"] == 60 and card["reference"] == "b"
     from ganlab.metrics.cache import images_hash
@@ -93,7 +94,7 @@ def test_evaluate_reads_only_the_feature_sets(ext) -> None:
     # the real set's fingerprint travels with its features (the score uses no real set)
     assert card["metrics"]["fid"] == {"n_real": 60, "real_fingerprint": images_hash(a)}
     assert card["metrics"]["kid"]["seed"] == 0
-    assert card["metrics"]["classifier_score"] == {"splits": 3}
+    assert card["metrics"]["classifier_score"] == {"splits": 3, "std_ddof": 0}
 
 
 def test_evaluate_matches_the_single_metrics(ext) -> None:

@@ -223,14 +223,14 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
         raise GanlabError(f"{run_dir}: no {RUN_INFO}; the run has not started training yet")
     try:
         info = json.loads(file.read_text())
+        if not isinstance(info, dict):   # checked before it is read as one
+            raise GanlabError(f"{file}: not a JSON object; delete it and run `ganlab resume "
+                              f"{run_dir}` to write it again")
         info["data"] = info.get("data") or {"kind": info["kind"],
                                             "sample_shape": info["sample_shape"]}
     except (ValueError, KeyError, TypeError) as exc:
         raise GanlabError(f"{file}: unreadable ({exc}); delete it and run `ganlab resume "
                           f"{run_dir}` to write it again") from exc
-    if not isinstance(info, dict):
-        raise GanlabError(f"{file}: not a JSON object; delete it and run `ganlab resume "
-                          f"{run_dir}` to write it again")
     return info
 
 

@@ -54,6 +54,11 @@ def add_shared_options(p: argparse.ArgumentParser, extractor: str = "inception-f
     p.add_argument(
         "--compile", action="store_true", help="compile the extractor (slow start, faster run)"
     )
+    p.add_argument(
+        "--precision", default="fp32", choices=("fp32", "bf16"),
+        help="the extractor's arithmetic: fp32 (default, the protocol, equal to the TF "
+             "reference) or bf16 autocast (faster where the CPU or GPU has bf16 units; the "
+             "card says so; see docs/evaluation.md for the FID deviation it causes)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
@@ -69,7 +74,8 @@ def _ext(args: argparse.Namespace) -> Any:
     """The extractor named on the command line (built once per process)."""
     from ganlab.metrics.extract import as_extractor
 
-    return as_extractor(args.extractor, args.weights, args.resize, args.compile)
+    return as_extractor(args.extractor, args.weights, args.resize, args.compile,
+                        getattr(args, "precision", "fp32"))
 
 
 def _kw(args: argparse.Namespace) -> dict[str, Any]:
@@ -425,6 +431,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         weights_sha256=str(card["weights_sha256"]),
         resize=args.resize,
         ganlab_version=ganlab.__version__,
+        **({"precision": str(card["precision"])} if "precision" in card else {}),
     )
     info = {"out": str(out), "n": stats.n, "dim": int(stats.mu.shape[0]),
             "fingerprint": fingerprint, **card}  # fmt: skip
@@ -488,7 +495,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
 # parsed options the generic runner never hands to a metric function (bookkeeping; --n and
 # --seed choose the images; --compile and --no-cache become the extractor and use_cache)
 _NOT_OPTIONS = frozenset({"func", "command", "eval_command", "argv", "n", "json", "compile",
-                          "no_cache"})
+                          "no_cache", "precision"})
 
 
 def run_metric(info: MetricInfo, args: argparse.Namespace) -> int:
@@ -536,7 +543,8 @@ def _run_command(info: MetricInfo, args: argparse.Namespace) -> int:
 
 def fid_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--seeds", type=positive_int, default=1, help="sample B this many times; mean, std, all"
+        "--seeds", type=positive_int, default=1,
+        help="sample B this many times; mean, sample std (ddof 1), all",
     )
     p.add_argument(
         "--check-against",

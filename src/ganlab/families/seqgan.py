@@ -76,6 +76,7 @@ class SeqGANConfig:
     d_pretrain_steps: int = setting(200, check="non_negative")
     rollouts: int = setting(16, check="positive")
     rollout_update: float = setting(0.8, check="probability")
+    rollout_bf16: bool = False   # roll-outs and their scoring under bfloat16 autocast
     d_steps: int = setting(3, check="non_negative")
     mle_every: int = setting(0, check="non_negative")
     baseline: str = setting("mean", choices=("mean", "none"))
@@ -121,6 +122,68 @@ class TextSampler:
         if condition is not None:
             raise GanlabError("this run is not conditional: sample it without a condition")
         return self.family.decode(self.tokens(n, seed))
+
+
+D_CHUNK = 4096   # sequences per D call when scoring roll-outs
+
+
+def _scored(D: nn.Module, seqs: Tensor) -> Tensor:
+    """D's probability of "real" for each of ``seqs`` (N, L), in chunks of :data:`D_CHUNK`."""
+    return torch.cat([torch.sigmoid(D(c).float()) for c in seqs.split(D_CHUNK)])
+
+
+@torch.no_grad()
+def rollout_rewards(policy: TokenGenerator, D: nn.Module, tokens: Tensor, rollouts: int,
+                    generator: torch.Generator | None, temperature: float = 1.0,
+                    uniforms: Tensor | None = None, bf16: bool = False) -> Tensor:
+    """SeqGAN's Q (N, L): for t < L - 1, D's mean probability of "real" over ``rollouts``
+    completions of ``tokens[:, :t+1]`` by ``policy``; Q[:, -1] is D's score of ``tokens``.
+
+    Every prefix's completions are drawn in one batch (:meth:`TokenGenerator.rollouts`: the
+    sequences are read once, not once per prefix) and scored in large chunks. D is put in
+    eval mode for the scoring. ``uniforms`` as in :meth:`TokenGenerator.rollouts`. With
+    ``bf16`` the policy's and D's matrix products run under bfloat16 autocast (the sampling
+    distributions and scores are still formed in float32)."""
+    n, length = tokens.shape
+    was = D.training
+    D.eval()
+    try:
+        with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=bf16):
+            q = torch.empty(n, length, device=tokens.device)
+            done = policy.rollouts(tokens, rollouts, generator, temperature, uniforms=uniforms)
+            if length > 1:
+                q[:, :-1] = _scored(D, done.reshape(-1, length)).view(
+                    length - 1, rollouts, n).mean(1).T
+            q[:, -1] = _scored(D, tokens)
+    finally:
+        D.train(was)
+    return q
+
+
+@torch.no_grad()
+def rollout_rewards_by_position(policy: TokenGenerator, D: nn.Module, tokens: Tensor,
+                                rollouts: int, generator: torch.Generator | None,
+                                temperature: float = 1.0,
+                                uniforms: Tensor | None = None) -> Tensor:
+    """The same Q as :func:`rollout_rewards`, one prefix at a time (each prefix re-read by the
+    policy, one D call per prefix): the reference the batched version is tested and timed
+    against. With the same ``uniforms`` both draw the same completions."""
+    n, length = tokens.shape
+    k = rollouts
+    was = D.training
+    D.eval()
+    try:
+        q = torch.empty(n, length, device=tokens.device)
+        for t in range(length - 1):
+            prefix = tokens[:, :t + 1].repeat(k, 1)
+            u = None if uniforms is None else uniforms[t * k * n:(t + 1) * k * n, t + 1:]
+            done = policy.sample(n * k, length, generator, temperature, prefix=prefix,
+                                 uniforms=u)
+            q[:, t] = torch.sigmoid(D(done)).view(k, n).mean(0)
+        q[:, -1] = torch.sigmoid(D(tokens))
+    finally:
+        D.train(was)
+    return q
 
 
 Q = TypeVar("Q", bound=SeqGANConfig)   # the section: SeqGANConfig, or GumbelConfig
@@ -234,20 +297,9 @@ class SeqGANFamily(Family[Q]):
     def rewards(self, tokens: Tensor) -> Tensor:
         """Q(t) for every position (N, L): D's mean probability of "real" over ``rollouts``
         completions of ``tokens[:, :t+1]`` by the roll-out policy; the last position is scored
-        on the sequence itself."""
-        n, length = tokens.shape
-        k = self.section.rollouts
-        was = self.D.training
-        self.D.eval()
-        q = torch.empty(n, length, device=tokens.device)
-        for t in range(length - 1):
-            prefix = tokens[:, :t + 1].repeat(k, 1)
-            done = self.G_rollout.sample(n * k, length, self.gen, self.section.temperature,
-                                         prefix=prefix)
-            q[:, t] = torch.sigmoid(self.D(done)).view(k, n).mean(0)
-        q[:, -1] = torch.sigmoid(self.D(tokens))
-        self.D.train(was)
-        return q
+        on the sequence itself (:func:`rollout_rewards`)."""
+        return rollout_rewards(self.G_rollout, self.D, tokens, self.section.rollouts, self.gen,
+                               self.section.temperature, bf16=self.section.rollout_bf16)
 
     def _g_adversarial_step(self, step: int) -> dict[str, Tensor]:
         n = self.cfg.train.batch_size

@@ -64,18 +64,21 @@ def get_extractor(
     weights: str | Path | None = None,
     resize: str = "tf1-bilinear",
     compile: bool = False,
+    precision: str = "fp32",
 ) -> FeatureExtractor:
     """Build a registered extractor; ``name`` may also be a TorchScript file path (``*.pt``).
 
-    ``compile=True`` runs it through TorchInductor (see ``FeatureExtractor.compile``).
+    ``compile=True`` runs it through TorchInductor (see ``FeatureExtractor.compile``);
+    ``precision="bf16"`` runs it under bf16 autocast (opt-in; the card says so).
     """
     if resize not in RESIZE_MODES:
         raise GanlabError(f"unknown resize {resize!r}; choose one of {', '.join(RESIZE_MODES)}")
     if name in EXTRACTORS:
         ext = EXTRACTORS[name](None if weights is None else str(weights), resize)
+        ext.with_precision(precision)
         return ext.compile() if compile else ext
     if name.endswith((".pt", ".pth", ".ts")) or Path(name).is_file():
-        return torchscript_extractor(name, resize=resize)
+        return torchscript_extractor(name, resize=resize).with_precision(precision)
     raise GanlabError(
         f"unknown feature extractor {name!r}; choose one of {', '.join(EXTRACTORS)} "
         "or give a TorchScript file path"

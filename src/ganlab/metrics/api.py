@@ -40,6 +40,10 @@ from ganlab.metrics.stats import FeatureStats
 Input = Images | FeatureSet
 
 
+#: ddof of ``fid_std`` over sampling seeds: the sample std, as ``ganlab compare`` reports
+FID_SEEDS_DDOF = 1
+
+
 def _image_shape(x: Images | FeatureSet | FeatureStats) -> tuple[int, ...] | None:
     if isinstance(x, FeatureStats):
         return None
@@ -192,7 +196,9 @@ def fid_over_seeds(
     seeds: list[int] | None = None,
     **kw: Any,
 ) -> MetricResult:
-    """FID of several generated sets (one per seed): mean, std and every value."""
+    """FID of several generated sets (one per seed): mean, std and every value. The std is
+    the sample standard deviation over the seeds (ddof 1, n - 1 in the denominator, as
+    ``ganlab compare``; 0 for one set); the card says so (``extra.std_ddof``)."""
     ext = as_extractor(extractor, kw.pop("weights", None), kw.pop("resize", "tf1-bilinear"))
     real_fp = _fingerprint(real)
     notes = _stats_notes(real=real)
@@ -212,12 +218,13 @@ def fid_over_seeds(
         n_fake=_n(fakes[0]),
         real_fingerprint=real_fp,
         notes=notes,
-        extra={"seeds": seeds if seeds is not None else list(range(len(fakes)))},
+        extra={"seeds": seeds if seeds is not None else list(range(len(fakes))),
+               "std_ddof": FID_SEEDS_DDOF},
     )
     return MetricResult(
         {
             "fid_mean": float(np.mean(values)),
-            "fid_std": float(np.std(values)),
+            "fid_std": float(np.std(values, ddof=FID_SEEDS_DDOF)) if len(values) > 1 else 0.0,
             "fid_values": values,
         },
         card,
@@ -245,7 +252,8 @@ def kid(
     card = MetricCard.for_extractor(
         "kid", ext.card(), n_real=len(fr), n_fake=len(ff), seed=seed,
         real_fingerprint=_fingerprint(real), fake_fingerprint=_fingerprint(fake),
-        extra={"subsets": subsets, "subset_size": int(values["subset_size"])},
+        extra={"subsets": subsets, "subset_size": int(values["subset_size"]),
+               "std_ddof": kid_mod.STD_DDOF},
     )  # fmt: skip
     return MetricResult(values, card)
 
@@ -266,7 +274,7 @@ def inception_score(
     logits = _logits(fake, ext, batch_size, progress, use_cache)
     card = MetricCard.for_extractor(
         "classifier_score", ext.card(), n_fake=len(logits), fake_fingerprint=_fingerprint(fake),
-        extra={"splits": splits},
+        extra={"splits": splits, "std_ddof": is_mod.STD_DDOF},
     )
     return MetricResult(is_mod.classifier_score(logits, splits), card)
 

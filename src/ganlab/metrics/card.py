@@ -9,6 +9,11 @@ from typing import Any
 from ganlab.strictjson import dumps_strict, json_safe
 from ganlab.version import __version__
 
+#: What a card made from bf16 features says (measured: docs/evaluation.md, "Features in bf16").
+BF16_NOTE = ("features computed under bf16 autocast (opt-in, not the protocol): compare only "
+             "with numbers made the same way; see docs/evaluation.md for the measured deviation "
+             "from fp32")
+
 
 @dataclass
 class MetricCard:
@@ -42,6 +47,11 @@ class MetricCard:
         """A card filled from an extractor's own card."""
         if extractor_card is None:
             return cls(metric=metric, **kw)
+        precision = extractor_card.get("precision", "fp32")
+        if precision != "fp32":
+            kw["notes"] = [*kw.get("notes", []), BF16_NOTE if precision == "bf16"
+                           else f"features computed in {precision}"]
+            kw["extra"] = {**kw.get("extra", {}), "precision": precision}
         return cls(
             metric=metric,
             extractor=str(extractor_card.get("name")),

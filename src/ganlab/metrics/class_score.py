@@ -20,6 +20,9 @@ import numpy as np
 from ganlab.errors import GanlabError
 from ganlab.metrics.stats import merge_shards
 
+#: ddof of ``score_std`` over splits: 0, as the original Inception Score code (``np.std``)
+STD_DDOF = 0
+
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(1, keepdims=True)
@@ -168,7 +171,7 @@ def classifier_score(logits: np.ndarray, splits: int = 10) -> dict[str, float]:
     whole = ClassMoments.from_logits(logits)
     return {
         "score_mean": float(np.mean(scores)),
-        "score_std": float(np.std(scores)),
+        "score_std": float(np.std(scores, ddof=STD_DDOF)),
         "splits": float(splits),
         "per_image_entropy": whole.per_image_entropy,
         "marginal_entropy": whole.marginal_entropy,

@@ -31,6 +31,10 @@ from ganlab.metrics.extract import Images, as_uint8
 INSTALL_HINT = "pip install transformers (or pip install 'ganlab[clip]')"
 
 
+#: ddof of ``clip_score_std`` over pairs: 0 (the spread of the pairs scored)
+STD_DDOF = 0
+
+
 def read_texts(path: str | Path) -> list[str]:
     """One text per line of a text file (in the images' order), or a JSON list of strings.
     An empty text is refused with its line number."""
@@ -173,7 +177,7 @@ def clip_score(
     clamped = np.clip(raw, 0.0, None)
     values = {
         "clip_score": float(clamped.mean()),
-        "clip_score_std": float(clamped.std()),
+        "clip_score_std": float(clamped.std(ddof=STD_DDOF)),
         "clip_score_clamp_mean": float(max(raw.mean(), 0.0)),
         "scores": raw.tolist(),
     }
@@ -185,6 +189,7 @@ def clip_score(
         fake_fingerprint=images_hash(arr),
         extra={"clip_path": str(root), "texts_sha256": texts_sha,
                "image_size": getattr(model.config.vision_config, "image_size", None),
-               "definition": "mean of 100 * max(cos(E_image, E_text), 0) over pairs"},
+               "definition": "mean of 100 * max(cos(E_image, E_text), 0) over pairs",
+               "std_ddof": STD_DDOF},
     )  # fmt: skip
     return MetricResult(values, card)

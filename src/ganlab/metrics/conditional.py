@@ -247,7 +247,8 @@ def per_class_distances(
         ],
         extra={"n_real_per_class": _counts(yr, k), "n_fake_per_class": _counts(yf, k),
                "kid_subsets": kid_subsets, "kid_subset_size_per_class": sizes,
-               "kid_subset_size": size_all, "kid_seed": f"{seed} + class"},
+               "kid_subset_size": size_all, "kid_seed": f"{seed} + class",
+               "kid_std_ddof": kid_mod.STD_DDOF},
     )  # fmt: skip
     return MetricResult(values, card)
 

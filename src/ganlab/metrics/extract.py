@@ -29,9 +29,9 @@ ExtractorLike = str | FeatureExtractor
 
 @functools.lru_cache(maxsize=8)
 def _cached_extractor(
-    name: str, weights: str | None, resize: str, compile: bool
+    name: str, weights: str | None, resize: str, compile: bool, precision: str
 ) -> FeatureExtractor:
-    return get_extractor(name, weights, resize, compile)
+    return get_extractor(name, weights, resize, compile, precision)
 
 
 def as_extractor(
@@ -39,11 +39,13 @@ def as_extractor(
     weights: str | Path | None = None,
     resize: str = "tf1-bilinear",
     compile: bool = False,
+    precision: str = "fp32",
 ) -> FeatureExtractor:
     """A FeatureExtractor from a name (built once per process) or an instance."""
     if isinstance(extractor, FeatureExtractor):
         return extractor
-    return _cached_extractor(extractor, None if weights is None else str(weights), resize, compile)
+    return _cached_extractor(extractor, None if weights is None else str(weights), resize,
+                             compile, precision)
 
 
 def as_uint8(images: Images) -> np.ndarray:

@@ -11,6 +11,10 @@ import numpy as np
 
 from ganlab.errors import GanlabError
 
+#: ddof of ``kid_std`` over subsets: 0 (the spread of the subsets drawn), as torchmetrics'
+#: ``KernelInceptionDistance`` reports it
+STD_DDOF = 0
+
 
 def polynomial_kernel(
     x: np.ndarray, y: np.ndarray, degree: int = 3, coef: float = 1.0
@@ -63,7 +67,7 @@ def kid(
     )
     return {
         "kid_mean": float(values.mean()),
-        "kid_std": float(values.std()),
+        "kid_std": float(values.std(ddof=STD_DDOF)),
         "subsets": float(subsets),
         "subset_size": float(size),
     }

@@ -16,19 +16,27 @@ rows of the embedding matrix, one-hot rows multiply it, which is the same for ex
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 CELLS = ("lstm", "gru")
+ROLLOUT_CHUNK = 1024   # roll-out rows whose next-token distribution is computed at once
 
 
-def sample_categorical(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def sample_categorical(probs: Tensor, generator: torch.Generator | None = None,
+                       uniform: Tensor | None = None) -> Tensor:
     """One index per row of ``probs`` (N, V) by inverting the cumulative distribution: the
-    same law as ``torch.multinomial(probs, 1)``, several times faster for large V."""
+    same law as ``torch.multinomial(probs, 1)``, several times faster for large V. ``probs``
+    need not sum to 1 (the draw is scaled by the total). ``uniform`` (N, 1), when given, is the
+    U(0, 1) draw itself (nothing is drawn from ``generator``)."""
     cdf = probs.cumsum(dim=-1)
-    u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, device=probs.device,
-                   dtype=cdf.dtype) * cdf[..., -1:]
+    if uniform is None:
+        uniform = torch.rand(cdf.shape[:-1] + (1,), generator=generator, device=probs.device,
+                             dtype=cdf.dtype)
+    u = uniform.to(cdf.dtype) * cdf[..., -1:]
     return torch.searchsorted(cdf, u, right=True).clamp_max(probs.shape[-1] - 1)
 
 
@@ -91,9 +99,10 @@ class TokenGenerator(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, seq_len: int, generator: torch.Generator | None = None,
                temperature: float = 1.0, top_k: int | None = None,
-               prefix: Tensor | None = None) -> Tensor:
+               prefix: Tensor | None = None, uniforms: Tensor | None = None) -> Tensor:
         """``n`` sequences of ``seq_len`` tokens; with ``prefix`` (n, t) the first t tokens are
-        given and the rest sampled (a roll-out)."""
+        given and the rest sampled (a roll-out). ``uniforms`` (n, seq_len - t), when given, are
+        the U(0, 1) draws of the sampled positions (nothing is drawn from ``generator``)."""
         device = self.out.weight.device
         tok = self._start(n, device)
         state = None
@@ -101,12 +110,83 @@ class TokenGenerator(nn.Module):
             tok = torch.cat([tok, prefix], dim=1)
         out = [] if prefix is None else [prefix]
         done = 0 if prefix is None else prefix.shape[1]
-        for _ in range(seq_len - done):
+        for i in range(seq_len - done):
             h, state = self.rnn(self.embed(tok), state)
             logits = _top_k(self.out(h[:, -1]) / temperature, top_k)
-            tok = sample_categorical(torch.softmax(logits, dim=-1), generator)
+            u = None if uniforms is None else uniforms[:, i:i + 1]
+            tok = sample_categorical(torch.softmax(logits, dim=-1), generator, u)
             out.append(tok)
         return torch.cat(out, dim=1)
+
+    @torch.no_grad()
+    def rollouts(self, tokens: Tensor, k: int, generator: torch.Generator | None = None,
+                 temperature: float = 1.0, top_k: int | None = None,
+                 uniforms: Tensor | None = None) -> Tensor:
+        """Monte-Carlo completions of every proper prefix of ``tokens`` (n, L), all at once:
+        (L - 1, k, n, L), where ``[t, j]`` keeps ``tokens[:, :t+1]`` and samples the rest.
+
+        The same law as ``sample(n * k, L, prefix=tokens[:, :t+1].repeat(k, 1))`` for each t,
+        at a fraction of the cost: the sequences are read once (one recurrent step per
+        position, the state after each prefix kept) and the ``(L - 1) * k * n`` continuations
+        then advance together, one batched step per position, the rows of prefixes already
+        complete dropping out. ``uniforms`` ((L - 1) * k * n, L), when given, holds the
+        U(0, 1) draw of row ``(t * k + j) * n + i`` at position p > t (nothing is drawn from
+        ``generator``); :meth:`sample` with ``uniforms[rows of t, t + 1:]`` draws the same
+        tokens."""
+        n, length = tokens.shape
+        if length < 2:
+            return tokens.new_empty((0, k, n, length))
+        lstm = isinstance(self.rnn, nn.LSTM)
+        inputs = torch.cat([self._start(n, tokens.device), tokens[:, :-1]], dim=1)
+        hs: list[Tensor] = []
+        hx: list[Tensor] = []
+        cx: list[Tensor] = []
+        state: Any = None
+        for t in range(length):               # state after start + tokens[:, :t]
+            h, state = self.rnn(self.embed(inputs[:, t:t + 1]), state)
+            if t >= 1:                          # a prefix of t tokens, t = 1 .. L - 1
+                hs.append(h[:, -1])
+                if lstm:
+                    hx.append(state[0])
+                    cx.append(state[1])
+                else:
+                    hx.append(state)
+        m = length - 1                          # prefixes of 1 .. L - 1 tokens: t = 0 .. L - 2
+
+        def rows(parts: list[Tensor], dim: int) -> Tensor:   # (t, j, i) order, t outermost
+            x = torch.stack(parts, dim=dim)     # (..., m, n, H) at dim
+            shape = list(x.shape)
+            x = x.unsqueeze(dim + 1).expand(*shape[:dim + 1], k, *shape[dim + 1:])
+            return x.reshape(*shape[:dim], m * k * n, *shape[dim + 2:])
+
+        h_last = rows(hs, 0)                    # (R, H)
+        state = (rows(hx, 1), rows(cx, 1)) if lstm else rows(hx, 1)   # (layers, R, H)
+        out = tokens.unsqueeze(0).unsqueeze(0).expand(m, k, n, length).reshape(m * k * n, length)
+        out = out.clone()
+        row_t = torch.arange(m, device=tokens.device).repeat_interleave(k * n)
+        for s in range(1, length):              # position t + s of every prefix t <= L-1-s
+            active = (length - s) * k * n
+            pos = row_t[:active] + s
+            u_all = None if uniforms is None else uniforms[:active].gather(1, pos.unsqueeze(1))
+            # the (rows, V) probabilities a chunk at a time: large tensors leave the cache
+            chunks = []
+            for a in range(0, active, ROLLOUT_CHUNK):
+                b = min(a + ROLLOUT_CHUNK, active)
+                logits = _top_k(self.out(h_last[a:b]).float() / temperature, top_k)
+                u = None if u_all is None else u_all[a:b]
+                chunks.append(sample_categorical(torch.softmax(logits, dim=-1), generator, u))
+            tok = torch.cat(chunks)
+            out[torch.arange(active, device=tokens.device), pos] = tok.squeeze(1)
+            if s == length - 1:
+                break
+            nxt = (length - s - 1) * k * n       # the rows that still have positions to fill
+            if lstm:
+                state = (state[0][:, :nxt].contiguous(), state[1][:, :nxt].contiguous())
+            else:
+                state = state[:, :nxt].contiguous()
+            h, state = self.rnn(self.embed(tok[:nxt]), state)
+            h_last = h[:, -1]
+        return out.view(m, k, n, length)
 
     def gumbel(self, n: int, seq_len: int, tau: float, generator: torch.Generator | None = None,
                hard: bool = False) -> tuple[Tensor, Tensor]:

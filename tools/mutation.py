@@ -1,0 +1,137 @@
+"""Mutation score of the losses, the penalties, the families' step code and the metric formulas,
+measured with mutmut (3.x) in a scratch worktree. Not run in CI: it takes tens of minutes.
+
+    git worktree add /work/wt-mut main && (cd /work/wt-mut && make setup)
+    /work/wt-mut/.venv/bin/pip install -c constraints.txt 'mutmut>=3.8'
+    nice -n 10 python tools/mutation.py /work/wt-mut [GROUP ...] [--workers 2]
+
+For each group below it writes the worktree's ``setup.cfg`` (mutmut's config: the one file to
+mutate and the group's test files, nothing else), runs ``mutmut run`` on the group's functions
+only, and prints the score per function and every surviving mutant (``mutmut show NAME`` shows
+its diff). It edits only the worktree it is given (mutmut works on a copy, ``mutants/``).
+
+mutmut skips decorated functions (``@torch.no_grad()`` ones among them: the history pool's
+``query``, SeqGAN's ``rewards`` and ``_update_rollout``, the EMA update); ``tools/listed_bugs.py``
+puts the audit's bugs into those by hand. Times measured on 2 shared cores with 2 workers are in
+docs/mutation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+# group: (file to mutate, functions (mutmut name patterns, without the module), test files)
+SEP = "\u01c1"   # what mutmut puts between a class and its method in a mutant's name
+GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
+    "losses": ("src/ganlab/losses.py", ["*"], ["tests/test_losses.py"]),
+    "penalties": ("src/ganlab/penalties.py", ["*"], ["tests/test_penalties.py"]),
+    "pix2pix-step": ("src/ganlab/families/pix2pix.py",
+                     [f"x{SEP}Pix2PixFamily{SEP}train_step*"],
+                     ["tests/families/test_pix2pix_step.py"]),
+    "cyclegan-step": ("src/ganlab/families/cyclegan/family.py",
+                      [f"x{SEP}CycleGANFamily{SEP}train_step*", "x_cycle_loss*",
+                       "x_identity_loss*"],
+                      ["tests/families/test_cyclegan_step.py"]),
+    "gan-step": ("src/ganlab/families/gan.py",
+                 [f"x{SEP}GANFamily{SEP}{f}*" for f in
+                  ("train_step", "_d_step", "_d_adversarial", "_g_adversarial")],
+                 ["tests/families/test_gan_step.py"]),
+    "cgan-step": ("src/ganlab/families/cgan.py",
+                  [f"x{SEP}CGANFamily{SEP}{f}*" for f in
+                   ("_d_adversarial", "_g_adversarial", "_wrong_labels")],
+                  ["tests/families/test_cgan_step.py"]),
+    "seqgan-step": ("src/ganlab/families/seqgan.py",
+                    [f"x{SEP}SeqGANFamily{SEP}{f}*" for f in
+                     ("train_step", "_g_adversarial_step", "phase", "_d_step", "_mle_step")],
+                    ["tests/families/test_seqgan_step.py"]),
+    "gumbel-step": ("src/ganlab/families/gumbel.py",
+                    [f"x{SEP}GumbelFamily{SEP}{f}*" for f in ("tau", "_g_adversarial_step")],
+                    ["tests/families/test_gumbel_step.py"]),
+    "metrics-kid": ("src/ganlab/metrics/kernel_distance.py", ["*"],
+                    ["tests/test_metrics_kid.py", "tests/test_metric_contracts.py"]),
+    "metrics-fid": ("src/ganlab/metrics/frechet.py", ["*"], ["tests/test_metrics_fid.py"]),
+}
+
+
+def module_of(path: str) -> str:
+    return path.removeprefix("src/").removesuffix(".py").replace("/", ".")
+
+
+def write_config(tree: Path, path: str, tests: list[str]) -> None:
+    (tree / "setup.cfg").write_text(
+        "[mutmut]\nsource_paths=src/ganlab\n"
+        f"only_mutate={path}\n"
+        "pytest_add_cli_args_test_selection=\n" + "".join(f"    {t}\n" for t in tests) +
+        "pytest_add_cli_args=-p no:cacheprovider\n"
+        "process_isolation=forkserver\n", encoding="utf-8")
+
+
+def results(tree: Path, path: str, patterns: list[str]) -> dict[str, int | None]:
+    """Exit code by mutant of the group's functions (1: killed, 0: survived, None: not run)."""
+    from fnmatch import fnmatch
+
+    file = tree / "mutants" / f"{path}.meta"
+    if not file.is_file():   # mutmut stopped before it ran a mutant: see mutants/*.log
+        return {}
+    meta = json.loads(file.read_text(encoding="utf-8"))
+    mod = module_of(path)
+    return {k: v for k, v in meta["exit_code_by_key"].items()
+            if any(fnmatch(k, f"{mod}.{p}") for p in patterns)}
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("worktree", type=Path)
+    ap.add_argument("groups", nargs="*", default=list(GROUPS))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="also write the scores here")
+    args = ap.parse_args(argv)
+    tree = args.worktree.resolve()
+    if tree == Path(__file__).resolve().parents[1]:
+        print("refusing to run in the checkout this script runs from; give a scratch worktree")
+        return 2
+    mutmut = tree / ".venv" / "bin" / "mutmut"
+    report: dict[str, dict] = {}
+    for group in args.groups:
+        path, patterns, tests = GROUPS[group]
+        write_config(tree, path, tests)
+        names = [f"{module_of(path)}.{p}" for p in patterns]
+        t0 = time.perf_counter()
+        subprocess.run([str(mutmut), "run", "--max-children", str(args.workers), *names],
+                       cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**_env(), "OMP_NUM_THREADS": "1"})
+        took = time.perf_counter() - t0
+        codes = results(tree, path, patterns)
+        status = Counter("killed" if c not in (0, None) else
+                         "survived" if c == 0 else "not run" for c in codes.values())
+        survivors = sorted(k for k, c in codes.items() if c == 0)
+        total = status["killed"] + status["survived"]
+        score = status["killed"] / total if total else float("nan")
+        report[group] = {"file": path, "tests": tests, "mutants": len(codes),
+                         "killed": status["killed"], "survived": status["survived"],
+                         "not_run": status["not run"], "score": score,
+                         "seconds": round(took), "survivors": survivors}
+        print(f"{group}: {status['killed']}/{total} killed ({100 * score:.1f}%), "
+              f"{status['not run']} not run, {took:.0f} s; tests: {' '.join(tests)}")
+        for name in survivors:
+            print(f"  survived: {name}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
