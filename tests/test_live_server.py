@@ -186,3 +186,25 @@ def test_the_stream_sends_the_run_and_ends_with_it(session: Session) -> None:
     assert ticks[-1]["finished"] and ticks[-1]["step"] == 30
     assert ticks[0]["records"][-1]["step"] == 30     # the curves' records
     assert "view" in kinds                           # the plane, computed for the page
+
+
+@pytest.mark.parametrize("name", ["gan-images", "cgan", "pix2pix", "cyclegan", "seqgan"])
+def test_other_runs_show_their_snapshot_live(name: str, tmp_path: Path) -> None:
+    """Image, class-conditional, translation and sequence runs: the page shows what their
+    snapshot shows (grids, a row per class, input | output | target, sentences)."""
+    from golden_runs import COMMON, runs as golden
+
+    preset, overrides = golden(tmp_path / "data")[name]
+    cfg = config.load(preset=preset, overrides=[*COMMON, *overrides])
+    trainer = build_trainer(cfg, runs.new_run(cfg, tmp_path / "runs"))
+    live = LiveView(trainer.steering)
+    trainer.steering.watch(live)
+    live.watchers = 1   # as if a page were open
+    assert trainer.run() == 0
+    view = live.view
+    assert live.static["kind"] == "snapshot" and view["snapshot_step"] == cfg.train.steps
+    if name == "seqgan":
+        assert view["texts"] and all(isinstance(t, str) for t in view["texts"][0]["lines"])
+    else:
+        assert view["images"][0]["src"].startswith("data:image/png;base64,")
+    assert live.records[-1]["step"] == cfg.train.steps
