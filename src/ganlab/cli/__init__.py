@@ -36,9 +36,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.train.progress = False
     if args.device:
         cfg.train.device = args.device
+    session = _live_session(args)
     if args.nproc > 1:
         return _launch(args)
-    session = _live_session(args)
     try:
         outcome = api.train_config(cfg, args.out, args.until, announce=_say,
                                    attach=session.attach if session else None)
@@ -81,11 +81,11 @@ def _launch(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     # one process at a time: the run folder's lock is held for the whole resume
+    session = _live_session(args)
     if args.nproc > 1:   # the processes it starts take the lock
         return _launch(args)
     from ganlab import api
 
-    session = _live_session(args)
     try:
         return api.resume_run(args.run_dir, args.set, until=args.until,
                               progress=not args.no_progress, device=args.device, say=_say,
