@@ -192,7 +192,8 @@ def test_the_stream_sends_the_run_and_ends_with_it(session: Session) -> None:
 def test_other_runs_show_their_snapshot_live(name: str, tmp_path: Path) -> None:
     """Image, class-conditional, translation and sequence runs: the page shows what their
     snapshot shows (grids, a row per class, input | output | target, sentences)."""
-    from golden_runs import COMMON, runs as golden
+    from golden_runs import COMMON
+    from golden_runs import runs as golden
 
     preset, overrides = golden(tmp_path / "data")[name]
     cfg = config.load(preset=preset, overrides=[*COMMON, *overrides])
@@ -208,3 +209,28 @@ def test_other_runs_show_their_snapshot_live(name: str, tmp_path: Path) -> None:
     else:
         assert view["images"][0]["src"].startswith("data:image/png;base64,")
     assert live.records[-1]["step"] == cfg.train.steps
+
+
+def test_rewind_forks_from_an_earlier_checkpoint(session: Session) -> None:
+    s = session
+    s.cmd("step", value="full")
+    s.cmd("set", "n_critic", 2)
+    s.cmd("snapshot")                               # the checkpoint of step 1
+    s.cmd("step", value="d")
+    s.cmd("set", "objective.name", "hinge")          # after step 2: not in the rewind
+    r = s.cmd("rewind", value=1)
+    assert r.status_code == 200, r.text
+    child = Path(r.json()["event"]["new"])
+    assert r.json()["event"]["from"] == 1 and r.json()["pid"] == 4242 and s.spawned == [child]
+    assert ckpt_steps(child) == [1] and runs.read_run_info(child)["parent"]["step"] == 1
+    keys = [e.get("key") for e in runs.read_events(child) if e["what"] == "set"]
+    assert keys == ["n_critic"]
+    for value, words in ((7, "no checkpoint of step 7; there are: 1"), ("1", "give the step")):
+        r = s.cmd("rewind", value=value)
+        assert r.status_code == 400 and words in r.json()["error"]
+
+
+def ckpt_steps(run: Path) -> list[int]:
+    from ganlab.engine import checkpoint as ckpt
+
+    return [ckpt.step_of(p) for p in ckpt.folders(run / runs.CHECKPOINTS)]

@@ -50,7 +50,7 @@ from ganlab.errors import GanlabError
 
 UPDATES = "updates"            # the pseudo-setting: which networks a step updates
 REPLAYED = ("set", "step")     # the kinds of event that change the trajectory
-COMMANDS = ("pause", "resume", "step", "set", "snapshot", "fork")
+COMMANDS = ("pause", "resume", "step", "set", "snapshot", "fork", "rewind")
 LR_KEY = re.compile(r"^optim\.([A-Za-z0-9_]+)\.lr$")
 PAUSE_POLL = 0.05              # seconds between looks at the command queue while paused
 
@@ -311,6 +311,11 @@ class Steering:
         if cmd.kind == "fork":
             child = self.fork(step)
             return self._record({"step": step, "what": "fork", "new": str(child)}), False
+        if cmd.kind == "rewind":
+            source = self._checkpoint(cmd.value)
+            child = self.fork(step, source)
+            return self._record({"step": step, "what": "rewind", "from": cmd.value,
+                                 "new": str(child)}), False
         raise GanlabError(f"unknown command {cmd.kind!r}; known: {', '.join(COMMANDS)}")
 
     def after_step(self, record: dict[str, Any] | None) -> None:
@@ -363,11 +368,33 @@ class Steering:
         self._tell()
 
     # -- forks ----------------------------------------------------------------------------------
-    def fork(self, step: int) -> Path:
-        """A new run folder beside this one that starts from this run's state now: the same
-        config, the events so far, a checkpoint of step ``step``, the metrics logged so far
-        and ``parent`` in its ``run_info.json``. ``ganlab resume FOLDER`` trains it on."""
+    def checkpoint_steps(self) -> list[int]:
+        """The steps of the run's checkpoints, oldest first (what a rewind can go back to)."""
+        return [ckpt.step_of(p) for p in ckpt.folders(self.run_dir / runs.CHECKPOINTS)]
+
+    def _checkpoint(self, step: Any) -> Path:
+        """The complete checkpoint folder of ``step``, or a one-line refusal."""
+        if not isinstance(step, int) or isinstance(step, bool):
+            raise GanlabError(f"rewind: give the step of a checkpoint, not {step!r}")
+        for path in ckpt.folders(self.run_dir / runs.CHECKPOINTS):
+            if ckpt.step_of(path) == step:
+                why = ckpt.problem(path)
+                if why is not None:
+                    raise GanlabError(f"rewind: the checkpoint of step {step} is unreadable "
+                                      f"({why})")
+                return path
+        steps = ", ".join(map(str, self.checkpoint_steps())) or "none yet"
+        raise GanlabError(f"rewind: no checkpoint of step {step}; there are: {steps}")
+
+    def fork(self, step: int, source: Path | None = None) -> Path:
+        """A new run folder beside this one that starts from this run's state now (or from
+        its checkpoint ``source``: a rewind): the same config, the events up to that step,
+        its checkpoint, the metrics logged up to it and ``parent`` in its ``run_info.json``.
+        ``ganlab resume FOLDER`` trains it on, taking the same course this run took from
+        there until someone steers it."""
         trainer = self.trainer
+        if source is not None:
+            step = ckpt.step_of(source)
         cfg = config_mod.from_dict(self._base_data)
         cfg = dataclasses.replace(cfg, name=f"{cfg.name}-fork")
         child = runs.new_run(cfg, self.run_dir.parent)
@@ -383,6 +410,9 @@ class Steering:
                 and e not in self._pending]
         runs.write_events(child, [*kept, {"step": step, "what": "forked",
                                           "new": str(self.run_dir), "time": time.time()}])
-        ckpt.save(child / runs.CHECKPOINTS, step, self.family.modules(), trainer._state(),
-                  keep=trainer.cfg.train.keep_checkpoints)
+        if source is None:
+            ckpt.save(child / runs.CHECKPOINTS, step, self.family.modules(), trainer._state(),
+                      keep=trainer.cfg.train.keep_checkpoints)
+        else:
+            shutil.copytree(source, child / runs.CHECKPOINTS / source.name)
         return child

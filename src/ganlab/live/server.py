@@ -152,6 +152,8 @@ def make_app(live: LiveView, token: str,
                 steering.check(key, value)   # refused here at once, with one line
             elif kind == "fork":
                 train_fork, value = bool(value), None
+            elif kind == "rewind":   # a fork from an earlier checkpoint, trained at once
+                train_fork = True
             event = await asyncio.wait_for(asyncio.wrap_future(
                 steering.submit(kind, key, value)), COMMAND_WAIT)
         except GanlabError as exc:
@@ -159,7 +161,7 @@ def make_app(live: LiveView, token: str,
         except TimeoutError:
             return JSONResponse({"queued": True}, status_code=202)
         reply: dict[str, Any] = {"ok": True, "event": event}
-        if kind == "fork" and train_fork:
+        if train_fork:
             try:
                 reply["pid"] = spawn(Path(event["new"]))
             except OSError as exc:

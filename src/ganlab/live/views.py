@@ -238,4 +238,5 @@ class LiveView:
                      "steps_per_s": round(self.steps_per_s, 1) if math.isfinite(
                          self.steps_per_s) else 0.0,
                      "settings": s.settings(), "lr": lrs, "events": s.events()[-200:],
-                     "n_records": len(self.records), "message": s.message}
+                     "n_records": len(self.records), "message": s.message,
+                     "checkpoints": s.checkpoint_steps()}

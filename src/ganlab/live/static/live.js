@@ -31,6 +31,7 @@
     if (ev.what === "set") return `${ev.key}: ${JSON.stringify(ev.old)} → ${JSON.stringify(ev.new)}`;
     if (ev.what === "step") return `one ${ev.new === "both" ? "whole" : ev.new.toUpperCase()} step`;
     if (ev.what === "fork") return `forked into ${ev.new}`;
+    if (ev.what === "rewind") return `forked from step ${ev.from} into ${ev.new}`;
     if (ev.what === "forked") return `forked from ${ev.new}`;
     if (ev.what === "snapshot") return `snapshot ${ev.new}`;
     return ev.what;
@@ -62,6 +63,10 @@
   $("ema").addEventListener("change", (e) => send("set", "ema.enabled", e.target.checked));
   $("snapshot-now").addEventListener("click", () => send("snapshot"));
   $("fork").addEventListener("click", () => send("fork", "", true));
+  $("rewind").addEventListener("click", () => {
+    const v = $("rewind-step").value;
+    if (v !== "") send("rewind", "", Number(v));
+  });
   document.querySelectorAll(".field.num").forEach((f) => {
     const input = f.querySelector("input"), key = f.dataset.key;
     const go = async () => {
@@ -109,6 +114,13 @@
     document.querySelectorAll("button").forEach((b) => { b.disabled = !!t.finished; });
     if (t.message) say(t.message, "ok");
     showSettings(t);
+    const sel = $("rewind-step"), have = Array.from(sel.options).map((o) => o.value).join();
+    const steps = (t.checkpoints || []).slice().reverse();
+    if (steps.join() !== have) {
+      const keep = sel.value; sel.innerHTML = "";
+      for (const st of steps) { const o = document.createElement("option"); o.value = st; o.textContent = `step ${st}`; sel.appendChild(o); }
+      if (steps.map(String).includes(keep)) sel.value = keep;
+    }
     const ol = $("events"); ol.innerHTML = "";
     t.events.slice().reverse().slice(0, 60).forEach((ev) => {
       const li = document.createElement("li");
