@@ -8,6 +8,7 @@ The screenshots go to a temporary folder, or to docs/live/ with GANLAB_UPDATE_SC
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -137,6 +138,28 @@ def test_the_live_page_shows_and_steers_a_ring_run(ring: tuple[Trainer, LiveServ
         sync_api.expect(page.locator("#cb-label")).to_have_text("critic score (its own scale)")
         time.sleep(0.6)
         page.screenshot(path=str(shots / "ring-wgan-gp.png"))
+
+        # draw data with the mouse: an S, trained on from the next step
+        page.click("#draw-toggle")
+        box = page.locator("#plane").bounding_box()
+        assert box is not None
+        cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 5
+        page.mouse.move(cx + r, cy - r)
+        page.mouse.down()
+        for i in range(61):
+            t = 3.1416 * 1.5 * i / 60
+            page.mouse.move(cx + r * math.cos(t + 0.0), cy - r - r * math.sin(t) * 0.9
+                            if i < 30 else cy + r * math.sin(t - 3.1416 * 0.75) * 0.9,
+                            steps=2)
+        page.mouse.up()
+        page.click("#draw-use")
+        sync_api.expect(page.locator("#message")).to_contain_text("drawn data")
+        wait_for("the drawn data", lambda: family.data.mixture is not None
+                 and family.data.mixture.n_modes >= 20)
+        drawn_at = trainer.step
+        wait_for("views of the drawn data", lambda: server.live.view["step"] > drawn_at + 30, 40)
+        time.sleep(0.6)
+        page.screenshot(path=str(shots / "ring-drawn.png"))
 
         # fork: a new run folder from the state now, trained by its own process
         page.click("#fork")

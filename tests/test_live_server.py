@@ -234,3 +234,21 @@ def ckpt_steps(run: Path) -> list[int]:
     from ganlab.engine import checkpoint as ckpt
 
     return [ckpt.step_of(p) for p in ckpt.folders(run / runs.CHECKPOINTS)]
+
+
+def test_drawn_data_replaces_the_real_points(session: Session) -> None:
+    s = session
+    pts = [[0.25, 0.25], [-0.25, 0.25], [0.0, -0.3]]
+    r = s.cmd("draw", value={"points": pts, "std": 0.03})
+    assert r.status_code == 200, r.text
+    assert r.json()["event"]["new"] == {"points": pts, "std": 0.03}
+    mixture = s.trainer.family.data.mixture
+    assert mixture.n_modes == 3 and mixture.std == 0.03
+    for value, words in (({"points": [[9, 9]]}, "inside the plane"),
+                         ({"points": []}, "between 1 and 2000 points"),
+                         ({"points": [[0, 0]] * 2001}, "between 1 and 2000 points"),
+                         ({"points": [["a", 0]]}, "is not a point"),
+                         ({"points": [[0, 0]], "std": -1}, "data.std"),
+                         ([[0, 0]], "give {")):
+        r = s.cmd("draw", value=value)
+        assert r.status_code == 400 and words in r.json()["error"], r.text

@@ -24,6 +24,7 @@ PLAN: dict[int, list[tuple[str, str, Any]]] = {
     9: [("step", "", "g")],          # one G-only step
     10: [("step", "", "full"), ("set", "ema.enabled", False)],
     11: [("resume", "", None)],
+    12: [("draw", "", {"points": [[0.5, 0.5], [-0.5, 0.5], [0.0, -0.6]], "std": 0.05})],
     13: [("set", "ema.enabled", True), ("set", "objective.gp_weight", 5.0)],
     17: [("set", "updates", "d")],
     19: [("set", "updates", "both"), ("set", "objective.name", "hinge"),
@@ -86,6 +87,7 @@ def test_steered_run_records_every_change(tmp_path: Path,
     assert trainer.family.optimizers()["G"].param_groups[0]["lr"] == 5e-4
     assert config.load(path=trainer.run_dir / runs.CONFIG).section.objective.name == "ns"
     assert trainer.family.objective.name == "ns" and trainer.family.G_ema is not None
+    assert trainer.family.data.mixture.n_modes == 3    # the drawn data, from step 12 on
     # the report lists them (and marks them on its curves)
     report = (trainer.run_dir / runs.REPORT).read_text(encoding="utf-8")
     assert "Steering events" in report and "step 6: objective.name" in report
@@ -97,7 +99,8 @@ def test_steered_run_resumed_from_a_checkpoint_is_bit_exact(
     # the same steered run, stopped at step 24 ...
     part = _steered(tmp_path / "part", tiny_ring_overrides, until=24)
     # ... as if killed after step 24: its newest checkpoint is step 15 (EMA was switched back
-    # on at 13, n_critic is 2, the objective wgan-gp with gp 5); the events after it replay
+    # on at 13, n_critic is 2, the objective wgan-gp with gp 5, the data drawn at 12); the
+    # events after it replay
     for path in (part.run_dir / runs.CHECKPOINTS).glob("step-00000[2]*"):
         shutil.rmtree(path)
     assert ckpt.step_of(ckpt.latest(part.run_dir / runs.CHECKPOINTS)) == 15

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import queue
 import re
 import shutil
@@ -44,13 +45,15 @@ from typing import Any, Protocol
 from ganlab import config as config_mod
 from ganlab import runs
 from ganlab.config import Config
+from ganlab.data import build_data
 from ganlab.engine import checkpoint as ckpt
 from ganlab.engine.family import Family
 from ganlab.errors import GanlabError
 
 UPDATES = "updates"            # the pseudo-setting: which networks a step updates
-REPLAYED = ("set", "step")     # the kinds of event that change the trajectory
-COMMANDS = ("pause", "resume", "step", "set", "snapshot", "fork", "rewind")
+REPLAYED = ("set", "step", "draw")   # the kinds of event that change the trajectory
+COMMANDS = ("pause", "resume", "step", "set", "snapshot", "fork", "rewind", "draw")
+MAX_DRAWN = 2000               # points of drawn 2-D data
 LR_KEY = re.compile(r"^optim\.([A-Za-z0-9_]+)\.lr$")
 PAUSE_POLL = 0.05              # seconds between looks at the command queue while paused
 
@@ -109,6 +112,7 @@ class Steering:
         self._base_data = config_mod.to_dict(trainer.cfg)   # config.yaml, never changed here
         self._data = self._base_data                        # the config after the events so far
         self._orig_lrs = {k: list(v) for k, v in trainer._base_lrs.items()}
+        self._base_source = self.family.ctx.data   # the data of config.yaml
         self._events = runs.read_events(self.run_dir) if trainer.is_main else []
         self._pending = [e for e in self._events if e.get("what") in REPLAYED]
         self._queue: queue.Queue[Command] = queue.Queue()
@@ -156,12 +160,46 @@ class Steering:
             raise GanlabError(str(exc).splitlines()[0]) from None
         return data, _lookup(data[self.section_name], key)
 
+    def check_draw(self, value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Drawn 2-D data (``{"points": [[x, y], ...], "std": s}``, inside the plane) as the
+        config's ``data.name=mixture`` with those means: the config with it, and the value as
+        recorded; a one-line refusal otherwise."""
+        if self.family.spec.kind != "points" or tuple(self.family.spec.sample_shape) != (2,):
+            raise GanlabError("draw: only a run on 2-D points takes drawn data")
+        if not isinstance(value, dict) or not isinstance(value.get("points"), list):
+            raise GanlabError('draw: give {"points": [[x, y], ...], "std": s}')
+        pts = value["points"]
+        if not 1 <= len(pts) <= MAX_DRAWN:
+            raise GanlabError(f"draw: between 1 and {MAX_DRAWN} points, got {len(pts)}")
+        x0, x1, y0, y1 = self.family.spec.extra.get("bounds") or (-1e9, 1e9, -1e9, 1e9)
+        means = []
+        for p in pts:
+            ok = isinstance(p, list) and len(p) == 2 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+                for c in p)
+            if not ok or not (x0 <= p[0] <= x1 and y0 <= p[1] <= y1):
+                raise GanlabError(f"draw: {str(p)[:40]} is not a point [x, y] inside the plane "
+                                  f"({x0:g}..{x1:g}, {y0:g}..{y1:g})")
+            means.append([float(p[0]), float(p[1])])
+        std = value.get("std", 0.02)
+        data = self._data
+        for item in ("data.name=mixture", f"data.means={json.dumps(means)}",
+                     f"data.std={json.dumps(std)}", "data.weights=null"):
+            data = config_mod.apply_override(data, item)
+        try:
+            data = config_mod.to_dict(config_mod.from_dict(data))
+        except GanlabError as exc:
+            raise GanlabError(str(exc).splitlines()[0]) from None
+        return data, {"points": means, "std": data["data"]["std"]}
+
     # -- applying -------------------------------------------------------------------------
     def _apply_data(self, data: dict[str, Any]) -> None:
         """Make the family and the optimisers follow config ``data`` (its live settings)."""
         cfg = config_mod.from_dict(data)
         section = cfg.section
         self.family.reconfigure(section)
+        if data["data"] != self._data["data"]:   # drawn data: a new source, stateless
+            self.family.ctx.data = build_data(cfg.data)
         trainer = self.trainer
         for name, bases in self._orig_lrs.items():
             orig = self._lr_setting(self._base_data, name)
@@ -180,7 +218,9 @@ class Steering:
 
     def _apply(self, event: dict[str, Any]) -> None:
         """Apply a replayed or new event of kind ``set`` or ``step``."""
-        if event["what"] == "step":
+        if event["what"] == "draw":
+            self._apply_data(self.check_draw(event["new"])[0])
+        elif event["what"] == "step":
             if self._once_restore is None:
                 self._once_restore = self.family.updates
             self.family.updates = str(event["new"])
@@ -197,10 +237,16 @@ class Steering:
         before = set(self.family.modules())
         data = self._base_data
         updates = self.family.update_modes[0]
+        self._data = self._base_data   # drawn data is set again below when it was drawn
+        self.family.ctx.data = self._base_source
         for ev in self._events:
-            if ev["step"] >= step or ev.get("what") != "set":
+            if ev["step"] >= step or ev.get("what") not in ("set", "draw"):
                 continue
-            if ev["key"] == UPDATES:
+            if ev.get("what") == "draw":
+                for item in ("data.name=mixture", f"data.means={json.dumps(ev['new']['points'])}",
+                             f"data.std={json.dumps(ev['new']['std'])}", "data.weights=null"):
+                    data = config_mod.apply_override(data, item)
+            elif ev["key"] == UPDATES:
                 updates = str(ev["new"])
             else:
                 data = config_mod.apply_override(
@@ -304,6 +350,11 @@ class Steering:
             event = {"step": step, "what": "step", "new": mode}
             self._apply(event)
             return self._record(event), True
+        if cmd.kind == "draw":
+            _, new = self.check_draw(cmd.value)
+            event = {"step": step, "what": "draw", "new": new}
+            self._apply(event)
+            return self._record(event), False
         if cmd.kind == "snapshot":
             path = self.trainer.save_checkpoint()
             self.trainer._snapshot(step)

@@ -35,7 +35,7 @@ from ganlab.engine.steering import COMMANDS
 from ganlab.errors import GanlabError
 from ganlab.live.views import LiveView
 
-MAX_BODY = 16 * 1024      # bytes of a command
+MAX_BODY = 64 * 1024      # bytes of a command (drawn data: up to 2000 points)
 COMMAND_WAIT = 20.0       # seconds a command waits for the loop before "queued" is answered
 STREAM_POLL = 0.1         # seconds between looks at the state for a page's stream
 STATIC = {"live.js": "text/javascript; charset=utf-8", "live.css": "text/css; charset=utf-8"}
@@ -144,12 +144,14 @@ def make_app(live: LiveView, token: str,
         kind, key, value = data["cmd"], data.get("key", ""), data.get("value")
         if kind not in COMMANDS:
             return _error(400, f"unknown command {kind[:40]!r}; known: {', '.join(COMMANDS)}")
-        if not isinstance(key, str) or isinstance(value, (dict, list)):
+        if not isinstance(key, str) or (isinstance(value, (dict, list)) and kind != "draw"):
             return _error(400, "key is a text and value a number, a text, true/false or null")
         train_fork = False
         try:
             if kind == "set":
                 steering.check(key, value)   # refused here at once, with one line
+            elif kind == "draw":
+                steering.check_draw(value)
             elif kind == "fork":
                 train_fork, value = bool(value), None
             elif kind == "rewind":   # a fork from an earlier checkpoint, trained at once

@@ -78,15 +78,22 @@ class PlaneView:
         self.family = family
         g = cast(LatentModel, family.G)
         self.z = g.sample_latent(N_POINTS, family.streams.fixed("live"))
-        real = family.data.batch(N_POINTS, family.streams.fixed("snapshot-real")).x
-        assert real is not None
-        self.real = real.float().cpu()
+        self._source: object = None
+        self.real = self._real()
         self.bounds = family.plane_bounds()
         lin = torch.linspace(-2.0, 2.0, LATTICE)
         gy, gx = torch.meshgrid(lin, lin, indexing="ij")
         lattice = torch.zeros(LATTICE * LATTICE, getattr(g, "z_dim", 2))
         lattice[:, 0], lattice[:, 1] = gx.flatten(), gy.flatten()
         self.lattice = lattice
+
+    def _real(self) -> Tensor:
+        """Real points from a fixed seed (again when drawn data replaced the source)."""
+        f = self.family
+        self._source = f.data
+        real = f.data.batch(N_POINTS, f.streams.fixed("snapshot-real")).x
+        assert real is not None
+        return real.float().cpu()
 
     def static(self) -> dict[str, Any]:
         return {"kind": "plane", "bounds": list(self.bounds), "real": _r(self.real),
@@ -106,6 +113,9 @@ class PlaneView:
             "objective": f.objective.name}
         out["ema"] = None if f.G_ema is None else \
             _r(run_in_eval_mode(f.G_ema, self.z.to(device)))
+        if f.data is not self._source:   # drawn data
+            self.real = self._real()
+            out["real"] = _r(self.real)
         return out
 
     def heat(self) -> dict[str, Any]:

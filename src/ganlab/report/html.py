@@ -250,6 +250,9 @@ def _events_html(events: list[dict[str, Any]]) -> str:
             text = html.escape(f"{what} {e.get('new', '')}")
         elif what == "step":
             text = html.escape(f"one {e.get('new')} step")
+        elif what == "draw":
+            points = (e.get("new") or {}).get("points") or []
+            text = html.escape(f"drawn data: {len(points)} points")
         else:
             text = html.escape(what)
         items.append(f"<li>step {int(e.get('step', 0))}: {text}</li>")

@@ -129,6 +129,8 @@ def event_marks(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
             marks.append((int(e["step"]), f"{e.get('key')}={e.get('new')}"))
         elif e.get("what") == "step":
             marks.append((int(e["step"]), f"one {e.get('new')} step"))
+        elif e.get("what") == "draw":
+            marks.append((int(e["step"]), "drawn data"))
         elif e.get("what") == "forked":
             marks.append((int(e["step"]), "forked here"))
     return marks

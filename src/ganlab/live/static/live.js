@@ -31,6 +31,7 @@
     if (ev.what === "set") return `${ev.key}: ${JSON.stringify(ev.old)} → ${JSON.stringify(ev.new)}`;
     if (ev.what === "step") return `one ${ev.new === "both" ? "whole" : ev.new.toUpperCase()} step`;
     if (ev.what === "fork") return `forked into ${ev.new}`;
+    if (ev.what === "draw") return `drawn data: ${ev.new.points.length} points`;
     if (ev.what === "rewind") return `forked from step ${ev.from} into ${ev.new}`;
     if (ev.what === "forked") return `forked from ${ev.new}`;
     if (ev.what === "snapshot") return `snapshot ${ev.new}`;
@@ -168,7 +169,8 @@
       }
     }
     const dots = (pts, colour, r) => { g.fillStyle = colour; for (const p of pts) { g.beginPath(); g.arc(px(p[0]), py(p[1]), r, 0, 6.283); g.fill(); } };
-    if (layers.real) dots(info.real, "rgba(255,255,255,.75)", 2);
+    if (layers.real) dots(view.real || info.real, "rgba(255,255,255,.75)", 2);
+    if (drawn.length) dots(drawn, "rgba(95,227,255,.95)", 2.6);
     if (layers.ema && view.ema) dots(view.ema, "rgba(255,155,210,.9)", 2);
     if (layers.fake && view.fake) dots(view.fake, "rgba(255,77,46,.95)", 2.4);
     if (layers.push && view.push && view.fake) {
@@ -218,6 +220,34 @@
     }
   }
 
+  // -- drawing your own data -------------------------------------------------------------------
+  let drawn = [], drawing = false, down = false;
+  function planePoint(e) {
+    const c = $("plane"), r = c.getBoundingClientRect(), [x0, x1, y0, y1] = info.bounds;
+    const fx = (e.clientX - r.left) / r.width, fy = (e.clientY - r.top) / r.height;
+    return [+(x0 + fx * (x1 - x0)).toFixed(3), +(y1 - fy * (y1 - y0)).toFixed(3)];
+  }
+  function drawState() {
+    $("draw-toggle").classList.toggle("on", drawing); $("plane").classList.toggle("drawing", drawing);
+    $("draw-use").disabled = !drawn.length; $("draw-clear").disabled = !drawn.length;
+    $("draw-count").textContent = drawing ? `${drawn.length} points: drag on the plane` : (drawn.length ? `${drawn.length} points drawn` : "");
+  }
+  $("draw-toggle").addEventListener("click", () => { drawing = !drawing; drawState(); });
+  $("draw-clear").addEventListener("click", () => { drawn = []; drawState(); drawPlane(); });
+  $("draw-use").addEventListener("click", async () => {
+    const r = await send("draw", "", { points: drawn.slice(0, 2000), std: 0.02 });
+    if (r) { drawn = []; drawing = false; drawState(); }
+  });
+  $("plane").addEventListener("pointerdown", (e) => { if (drawing) { down = true; addPoint(e); } });
+  $("plane").addEventListener("pointermove", (e) => { if (drawing && down) addPoint(e); });
+  window.addEventListener("pointerup", () => { down = false; });
+  let lastAdd = 0;
+  function addPoint(e) {
+    const now = performance.now();
+    if (now - lastAdd < 15 || drawn.length >= 2000) return;
+    lastAdd = now; drawn.push(planePoint(e)); drawState(); drawPlane();
+  }
+
   // -- curves ---------------------------------------------------------------------------------
   const PALETTE = ["#2f6fed", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0b7285"];
   function plot(canvas, rows, series, title) {
@@ -239,7 +269,7 @@
     const last = `${xb}`; g.fillText(last, W - R - g.measureText(last).width, H - 4);
     if (tick) {   // the steering events, as dashed lines
       g.setLineDash([3, 3]); g.strokeStyle = "#9aa3b2";
-      for (const ev of tick.events) if ((ev.what === "set" || ev.what === "step") && ev.step >= xa && ev.step <= xb) {
+      for (const ev of tick.events) if (["set", "step", "draw"].includes(ev.what) && ev.step >= xa && ev.step <= xb) {
         g.beginPath(); g.moveTo(X(ev.step), T); g.lineTo(X(ev.step), H - B); g.stroke();
       }
       g.setLineDash([]);
@@ -288,7 +318,7 @@
     $("run-name").textContent = info.name; $("run-family").textContent = `${info.family} · ${info.run}`;
     $("total").textContent = info.total; document.title = `ganlab live · ${info.name}`;
     const plane = info.kind === "plane";
-    $("plane-wrap").hidden = !plane; $("layers").hidden = !plane;
+    $("plane-wrap").hidden = !plane; $("layers").hidden = !plane; $("draw-bar").hidden = !plane;
     document.querySelector(".metrics").hidden = !plane;
     $("view-title").textContent = plane ? "The plane: real data, G's points and D's score" : "Samples";
     records = [];
