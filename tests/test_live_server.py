@@ -252,3 +252,21 @@ def test_drawn_data_replaces_the_real_points(session: Session) -> None:
                          ([[0, 0]], "give {")):
         r = s.cmd("draw", value=value)
         assert r.status_code == 400 and words in r.json()["error"], r.text
+
+
+def test_the_start_page_picks_a_preset_then_serves_the_run() -> None:
+    from ganlab.live.server import Slot
+
+    slot = Slot()
+    client = TestClient(make_app(slot, TOKEN))
+    page = client.get("/", headers=H)
+    assert page.status_code == 200 and "start.js" in page.text
+    names = [p["name"] for p in client.get("/api/presets", headers=H).json()]
+    assert names[0] == "grid-best" and "fashion-dcgan-ns" in names   # 2-D runs first
+    assert client.get("/api/state", headers=H).json() == {"start": True}
+    assert client.post("/api/command", json={"cmd": "pause"}, headers=H).status_code == 409
+    assert client.post("/api/start", json={"preset": "../etc"}, headers=H).status_code == 400
+    assert client.post("/api/start", json={"preset": "ring-ns"}).status_code == 403
+    r = client.post("/api/start", json={"preset": "ring-ns", "points": [[0, 0]]}, headers=H)
+    assert r.status_code == 200
+    assert slot.starts.get_nowait().preset == "ring-ns"

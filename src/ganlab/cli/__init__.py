@@ -50,6 +50,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return outcome.code
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    """``ganlab live``: a start page that picks a preset (or drawn 2-D data), then the run's
+    page, as ``ganlab train --preset NAME --live``."""
+    from ganlab import api
+    from ganlab.live import LiveSession
+
+    session = LiveSession(args.host, args.port, say=_say)
+    session.open()
+    try:
+        try:
+            choice = session.wait_for_start()
+        except KeyboardInterrupt:
+            print("\nstopped before a run started", file=sys.stderr)
+            return 130
+        cfg = config_mod.load(preset=choice.preset, overrides=args.set)
+        session.points = choice.points
+        outcome = api.train_config(cfg, args.out, announce=_say, attach=session.attach)
+    finally:
+        session.close()
+    if outcome.complete:
+        api.end_lines(outcome.trainer, outcome.run.path)
+    return outcome.code
+
+
 def _live_session(args: argparse.Namespace) -> Any:
     """``--live``: the page's session (the missing extra is named before anything starts)."""
     if not args.live:
@@ -163,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="the run folder that `ganlab train` printed")
     _add_run_options(p)
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("live", help="a page in the browser to pick a preset (or draw 2-D "
+                                    "data), then watch and steer its run (see docs/live.md)")
+    p.add_argument("--out", default=None, help="folder for run folders (default: runs)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value of the chosen preset (repeatable)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="the port (0 picks a free one)")
+    p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("presets", help="list the built-in presets")
     p.set_defaults(func=cmd_presets)

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import queue
 import secrets
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from ganlab import config as config_mod
 from ganlab import runs
 from ganlab.engine.steering import COMMANDS
 from ganlab.errors import GanlabError
@@ -38,7 +41,9 @@ from ganlab.live.views import LiveView
 MAX_BODY = 64 * 1024      # bytes of a command (drawn data: up to 2000 points)
 COMMAND_WAIT = 20.0       # seconds a command waits for the loop before "queued" is answered
 STREAM_POLL = 0.1         # seconds between looks at the state for a page's stream
-STATIC = {"live.js": "text/javascript; charset=utf-8", "live.css": "text/css; charset=utf-8"}
+POINT_DATA = ("ring", "grid", "mixture", "spiral", "swissroll")   # the 2-D data sets
+JS, CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
+STATIC = {"live.js": JS, "start.js": JS, "live.css": CSS}   # the only files served
 TOKEN_HEADER = "x-ganlab-token"
 
 
@@ -60,10 +65,56 @@ def spawn_training(run_dir: Path) -> int:
     return proc.pid
 
 
-def make_app(live: LiveView, token: str,
+@dataclass
+class Start:
+    """What the start page of ``ganlab live`` asked for: a preset, and drawn 2-D data."""
+
+    preset: str
+    points: list[list[float]] | None = None
+
+
+class Slot:
+    """The run a page shows: there from the start for ``--live``; for ``ganlab live`` empty
+    (the start page) until a run is chosen (``starts`` hears the choice) and attached."""
+
+    def __init__(self, live: LiveView | None = None) -> None:
+        self.live = live
+        self.starts: queue.Queue[Start] = queue.Queue(maxsize=1)
+
+
+def _presets() -> list[dict[str, str]]:
+    """The presets the start page offers, 2-D ones first."""
+    out = []
+    for name in config_mod.preset_names():
+        cfg = config_mod.load(preset=name)
+        kind = "2-D points" if cfg.data.name in POINT_DATA else cfg.family
+        out.append({"name": name, "description": cfg.description, "kind": kind})
+    return sorted(out, key=lambda p: (p["kind"] != "2-D points", p["name"]))
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body (at most :data:`MAX_BODY` bytes), or the response refusing it."""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit() or int(length) > MAX_BODY:
+        return _error(413, f"a command is a JSON object of at most {MAX_BODY} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return _error(413, f"a command is a JSON object of at most {MAX_BODY} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "a command is a JSON object such as {\"cmd\": \"pause\"}")
+
+
+def make_app(slot: Slot | LiveView, token: str,
              spawn: Callable[[Path], int] = spawn_training) -> Starlette:
-    """The page's routes over ``live`` (its steering and views); ``token`` guards them all."""
-    steering = live.steering
+    """The page's routes over the run in ``slot`` (its steering and views); ``token`` guards
+    them all. An empty slot serves the start page until a run fills it."""
+    if isinstance(slot, LiveView):
+        slot = Slot(slot)
+    here = slot
 
     def authorised(request: Request) -> bool:
         given = request.query_params.get("token") or request.headers.get(TOKEN_HEADER) or ""
@@ -79,7 +130,8 @@ def make_app(live: LiveView, token: str,
         return wrapper
 
     async def index(request: Request) -> Response:
-        page = _static("index.html").replace("{{token}}", token)
+        name = "index.html" if here.live is not None else "start.html"
+        page = _static(name).replace("{{token}}", token)
         return Response(page, media_type="text/html; charset=utf-8",
                         headers={"Cache-Control": "no-store"})
 
@@ -89,11 +141,35 @@ def make_app(live: LiveView, token: str,
             return _error(404, f"no such file: {name[:40]!r}")
         return Response(_static(name), media_type=STATIC[name])
 
+    async def presets(request: Request) -> Response:
+        return JSONResponse(_presets())
+
+    async def start(request: Request) -> Response:
+        data = await _json_body(request)
+        if isinstance(data, Response):
+            return data
+        if not isinstance(data, dict) or data.get("preset") not in config_mod.preset_names():
+            return _error(400, "choose one of the presets (`ganlab presets` lists them)")
+        points = data.get("points")
+        if points is not None and not (isinstance(points, list) and 0 < len(points) <= 2000):
+            return _error(400, "drawn data: between 1 and 2000 points [x, y]")
+        if here.live is not None or here.starts.full():
+            return _error(409, "a run has already started")
+        here.starts.put(Start(str(data["preset"]), points))
+        return JSONResponse({"ok": True})
+
     async def state(request: Request) -> Response:
+        live = here.live
+        if live is None:
+            return JSONResponse({"start": True})
         return JSONResponse({"static": live.static, "tick": live.tick, "view": live.view,
                              "records": live.records[-500:]})
 
     async def stream(request: Request) -> Response:
+        live = here.live
+        if live is None:
+            return _error(409, "no run yet: choose one on the start page")
+
         async def events() -> AsyncIterator[str]:
             live.watchers += 1
             live.want_view.set()
@@ -127,18 +203,13 @@ def make_app(live: LiveView, token: str,
                                           "X-Accel-Buffering": "no"})
 
     async def command(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit() or int(length) > MAX_BODY:
-            return _error(413, f"a command is a JSON object of at most {MAX_BODY} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return _error(413, f"a command is a JSON object of at most {MAX_BODY} bytes")
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "a command is a JSON object such as {\"cmd\": \"pause\"}")
+        live = here.live
+        if live is None:
+            return _error(409, "no run yet: choose one on the start page")
+        steering = live.steering
+        data = await _json_body(request)
+        if isinstance(data, Response):
+            return data
         if not isinstance(data, dict) or not isinstance(data.get("cmd"), str):
             return _error(400, "a command is a JSON object such as {\"cmd\": \"pause\"}")
         kind, key, value = data["cmd"], data.get("key", ""), data.get("value")
@@ -175,6 +246,8 @@ def make_app(live: LiveView, token: str,
 
     routes = [Route("/", guarded(index)),
               Route("/favicon.ico", favicon),
+              Route("/api/presets", guarded(presets)),
+              Route("/api/start", guarded(start), methods=["POST"]),
               Route("/static/{name}", guarded(static)),
               Route("/api/state", guarded(state)),
               Route("/api/stream", guarded(stream)),
@@ -187,12 +260,12 @@ class LiveServer:
     thread. :meth:`start` binds first, so the address is known (and a port in use is
     refused) before the run's first step."""
 
-    def __init__(self, live: LiveView, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, live: LiveView | None, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None) -> None:
-        self.live = live
+        self.slot = Slot(live)
         self.host = host
         self.token = token or secrets.token_urlsafe(18)
-        self.app = make_app(live, self.token)
+        self.app = make_app(self.slot, self.token)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -113,6 +113,7 @@
     $("progress-bar").style.width = `${100 * t.step / Math.max(1, info ? info.total : 1)}%`;
     $("pause").textContent = t.paused ? "Resume" : "Pause";
     document.querySelectorAll("button").forEach((b) => { b.disabled = !!t.finished; });
+    if (!t.finished) drawState();   // its buttons wait for a drawing
     if (t.message) say(t.message, "ok");
     showSettings(t);
     const sel = $("rewind-step"), have = Array.from(sel.options).map((o) => o.value).join();
