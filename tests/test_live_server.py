@@ -270,3 +270,26 @@ def test_the_start_page_picks_a_preset_then_serves_the_run() -> None:
     r = client.post("/api/start", json={"preset": "ring-ns", "points": [[0, 0]]}, headers=H)
     assert r.status_code == 200
     assert slot.starts.get_nowait().preset == "ring-ns"
+
+
+def test_a_text_conditional_run_takes_a_prompt_from_the_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_text_conditional import _package
+
+    monkeypatch.setenv("GANLAB_CACHE", str(tmp_path / "cache"))
+    cfg = config.load(preset="emoji-t2i", overrides=[
+        f"data.path={_package(tmp_path)}", "data.text_encoder=hashing", "data.resolution=16",
+        "cgan.model.width=8", "train.threads=1", "train.steps=2", "train.batch_size=8",
+        "train.log_every=1", "train.snapshot_every=0", "eval.n_samples=100",
+        "train.progress=false"])
+    trainer = build_trainer(cfg, runs.new_run(cfg, tmp_path / "runs"))
+    live = LiveView(trainer.steering)
+    trainer.steering.watch(live)
+    client = TestClient(make_app(live, TOKEN))
+    assert live.static["prompts"] is True
+    for body in ({"text": ""}, {"text": "x" * 201}, {"nope": 1}):
+        assert client.post("/api/prompt", json=body, headers=H).status_code == 400
+    assert client.post("/api/prompt", json={"text": "red thing"}, headers=H).status_code == 200
+    assert trainer.run() == 0
+    first = live.view["images"][0]
+    assert first["name"] == "“red thing”" and first["src"].startswith("data:image/png")

@@ -158,6 +158,20 @@ def make_app(slot: Slot | LiveView, token: str,
         here.starts.put(Start(str(data["preset"]), points))
         return JSONResponse({"ok": True})
 
+    async def prompt(request: Request) -> Response:
+        live = here.live
+        if live is None or live.snapshots is None or not live.static.get("prompts"):
+            return _error(409, "this run takes no prompts (it is not text-conditional)")
+        data = await _json_body(request)
+        if isinstance(data, Response):
+            return data
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(text, str) or not 0 < len(text.strip()) <= 200:
+            return _error(400, "a prompt is a text of 1 to 200 characters")
+        live.snapshots.prompt = text.strip()
+        live.want_view.set()
+        return JSONResponse({"ok": True})
+
     async def state(request: Request) -> Response:
         live = here.live
         if live is None:
@@ -251,7 +265,8 @@ def make_app(slot: Slot | LiveView, token: str,
               Route("/static/{name}", guarded(static)),
               Route("/api/state", guarded(state)),
               Route("/api/stream", guarded(stream)),
-              Route("/api/command", guarded(command), methods=["POST"])]
+              Route("/api/command", guarded(command), methods=["POST"]),
+              Route("/api/prompt", guarded(prompt), methods=["POST"])]
     return Starlette(routes=routes)
 
 

@@ -153,9 +153,10 @@ class SnapshotView:
 
     def __init__(self, steering: Steering) -> None:
         self.steering = steering
+        self.prompt: str | None = None   # a text-conditional run's prompt from the page
 
     def static(self) -> dict[str, Any]:
-        return {"kind": "snapshot"}
+        return {"kind": "snapshot", "prompts": self.steering.family.prompts() is not None}
 
     def parts(self) -> dict[str, Callable[[], dict[str, Any]]]:
         return {"snapshot": self.snapshot}
@@ -171,6 +172,11 @@ class SnapshotView:
                 images.append({"name": art.name, "src": png_data_url(art.images, art.nrow)})
             elif isinstance(art, Text):
                 texts.append({"name": art.name, "lines": art.lines[:40]})
+        prompt = self.prompt
+        if prompt and family.prompts() is not None:   # 8 samples of the page's prompt
+            with torch.random.fork_rng(devices=[]):
+                x = family.sampler().sample(8, 0, condition=prompt)
+            images.insert(0, {"name": f"“{prompt}”", "src": png_data_url(x, 8)})
         return {"images": images, "texts": texts}
 
 
@@ -197,6 +203,7 @@ class LiveView:
         self.view: dict[str, Any] = {}
         self.view_seconds = 0.0      # spent computing views, for the overhead benchmark
         self._parts = self._make.parts()
+        self.snapshots = self._make if isinstance(self._make, SnapshotView) else None
         self._due: dict[str, float] = {}
         self.watchers = 0
         self.want_view = threading.Event()

@@ -221,6 +221,18 @@
     }
   }
 
+  // -- a text-conditional run's prompt ---------------------------------------------------------
+  async function ask() {
+    const text = $("prompt").value.trim();
+    if (!text) return;
+    const r = await fetch("/api/prompt", { method: "POST", body: JSON.stringify({ text }),
+      headers: { "Content-Type": "application/json", "X-Ganlab-Token": token } });
+    const body = await r.json();
+    say(r.ok ? `generating “${text}” with the next view` : body.error, r.ok ? "ok" : "error");
+  }
+  $("prompt-go").addEventListener("click", ask);
+  $("prompt").addEventListener("keydown", (e) => { if (e.key === "Enter") ask(); });
+
   // -- drawing your own data -------------------------------------------------------------------
   let drawn = [], drawing = false, down = false;
   function planePoint(e) {
@@ -319,6 +331,7 @@
     $("run-name").textContent = info.name; $("run-family").textContent = `${info.family} · ${info.run}`;
     $("total").textContent = info.total; document.title = `ganlab live · ${info.name}`;
     const plane = info.kind === "plane";
+    $("prompt-bar").hidden = !info.prompts;
     $("plane-wrap").hidden = !plane; $("layers").hidden = !plane; $("draw-bar").hidden = !plane;
     document.querySelector(".metrics").hidden = !plane;
     $("view-title").textContent = plane ? "The plane: real data, G's points and D's score" : "Samples";
