@@ -293,3 +293,13 @@ def test_a_text_conditional_run_takes_a_prompt_from_the_page(
     assert trainer.run() == 0
     first = live.view["images"][0]
     assert first["name"] == "“red thing”" and first["src"].startswith("data:image/png")
+
+
+def test_the_stream_sends_each_record_once_even_when_the_list_is_capped() -> None:
+    from ganlab.live.server import _records_after
+
+    records = [{"step": s} for s in range(10, 60, 10)]
+    assert _records_after(records, -1) == records
+    assert _records_after(records, 30) == [{"step": 40}, {"step": 50}]
+    assert _records_after(records[-2:], 50) == []
+    assert _records_after(records, -1, most=2) == [{"step": 40}, {"step": 50}]

@@ -92,6 +92,17 @@ def _presets() -> list[dict[str, str]]:
     return sorted(out, key=lambda p: (p["kind"] != "2-D points", p["name"]))
 
 
+def _records_after(records: list[dict[str, Any]], step: int, most: int = 2000
+                   ) -> list[dict[str, Any]]:
+    """The newest records logged after ``step`` (at most ``most``), oldest first."""
+    out: list[dict[str, Any]] = []
+    for r in reversed(records):
+        if int(r.get("step", 0)) <= step or len(out) >= most:
+            break
+        out.append(r)
+    return out[::-1]
+
+
 async def _json_body(request: Request) -> Any:
     """The request's JSON body (at most :data:`MAX_BODY` bytes), or the response refusing it."""
     length = request.headers.get("content-length")
@@ -191,13 +202,14 @@ def make_app(slot: Slot | LiveView, token: str,
                 yield f"event: static\ndata: {json.dumps(live.static)}\n\n"
                 sent_tick: object = None
                 sent_view: object = None
-                cursor = max(0, len(live.records) - 2000)
+                last_step = -1   # the newest record sent (the list is capped: no indices)
                 idle = 0.0
                 while True:
                     tick, view, records = live.tick, live.view, live.records
                     if tick is not sent_tick:
-                        new = records[cursor:] if cursor <= len(records) else records
-                        cursor = len(records)
+                        new = _records_after(records, last_step)
+                        if new:
+                            last_step = int(new[-1].get("step", last_step))
                         yield f"event: tick\ndata: {json.dumps({**tick, 'records': new})}\n\n"
                         sent_tick, idle = tick, 0.0
                     if view is not sent_view and view:
