@@ -76,6 +76,8 @@ def test_the_live_page_shows_and_steers_a_ring_run(ring: tuple[Trainer, LiveServ
                                                    shots: Path) -> None:
     trainer, server = ring
     family = trainer.family
+    live = server.slot.live
+    assert live is not None
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
                                     args=["--no-sandbox", "--disable-gpu",
@@ -88,10 +90,10 @@ def test_the_live_page_shows_and_steers_a_ring_run(ring: tuple[Trainer, LiveServ
         def plane() -> str:
             return str(page.evaluate("document.getElementById('plane').toDataURL()"))
 
-        wait_for("the first view", lambda: server.slot.live.view.get("step", -1) > 0)
-        first, heat = plane(), server.slot.live.view["heat"]
+        wait_for("the first view", lambda: live.view.get("step", -1) > 0)
+        first, heat = plane(), live.view["heat"]
         wait_for("the points and heat map to move",
-                 lambda: plane() != first and server.slot.live.view["heat"] != heat)
+                 lambda: plane() != first and live.view["heat"] != heat)
         wait_for("a few logged steps", lambda: trainer.step >= 60, 40)
         time.sleep(1.0)   # two more views, so the curves and metrics have filled in
         page.screenshot(path=str(shots / "ring-running.png"))
@@ -133,8 +135,8 @@ def test_the_live_page_shows_and_steers_a_ring_run(ring: tuple[Trainer, LiveServ
         page.click("#pause")
         sync_api.expect(status).to_have_text("running")
         switched = trainer.step
-        wait_for("views of the critic", lambda: server.slot.live.view.get("critic") is True
-                 and server.slot.live.view["step"] > switched + 20, 40)
+        wait_for("views of the critic", lambda: live.view.get("critic") is True
+                 and live.view["step"] > switched + 20, 40)
         sync_api.expect(page.locator("#cb-label")).to_have_text("critic score (its own scale)")
         time.sleep(0.6)
         page.screenshot(path=str(shots / "ring-wgan-gp.png"))
@@ -157,7 +159,7 @@ def test_the_live_page_shows_and_steers_a_ring_run(ring: tuple[Trainer, LiveServ
         wait_for("the drawn data", lambda: family.data.mixture is not None
                  and family.data.mixture.n_modes >= 20)
         drawn_at = trainer.step
-        wait_for("views of the drawn data", lambda: server.slot.live.view["step"] > drawn_at + 30, 40)
+        wait_for("views of the drawn data", lambda: live.view["step"] > drawn_at + 30, 40)
         time.sleep(0.6)
         page.screenshot(path=str(shots / "ring-drawn.png"))
 
