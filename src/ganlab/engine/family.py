@@ -78,6 +78,12 @@ class Family(ABC, Generic[S]):
     progress_keys: ClassVar[tuple[str, ...]] = ("d_loss", "g_loss")
     curves: ClassVar[tuple[CurveGroup, ...]] = GAN_CURVES
     num_classes: int | None = None   # the classes a conditional family generates
+    # steering (ganlab.engine.steering): the keys of the section that may change between
+    # steps (applied by reconfigure; ``optim.NAME.lr`` by the loop itself), and which networks
+    # a step may update: the first mode is a whole step, ``updates`` the current one
+    live_settings: ClassVar[tuple[str, ...]] = ()
+    update_modes: ClassVar[tuple[str, ...]] = ("both",)
+    updates: str = "both"
 
     def __init__(self, ctx: FamilyContext) -> None:
         self.ctx = ctx
@@ -137,6 +143,12 @@ class Family(ABC, Generic[S]):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`extra_state`."""
+        return None
+
+    def reconfigure(self, section: S) -> None:
+        """Follow ``section`` (this family's config, checked) from the next step on: it
+        differs from the current one in :attr:`live_settings` only. Networks and optimiser
+        state are kept."""
         return None
 
     def snapshot(self, step: int) -> list[Artefact]:

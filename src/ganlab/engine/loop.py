@@ -26,6 +26,7 @@ from ganlab.engine import checkpoint as ckpt
 from ganlab.engine.family import Family, timed_evaluation
 from ganlab.engine.guard import REMEDIES, non_finite
 from ganlab.engine.schedule import lr_factor
+from ganlab.engine.steering import Steering
 from ganlab.errors import GanlabError
 from ganlab.report.artefacts import artefact_path
 from ganlab.report.html import write_report
@@ -105,6 +106,8 @@ class Trainer:
         self._tb: Any = None
         if cfg.train.tensorboard and self.is_main:
             self._tb = EventWriter(self.run_dir / TENSORBOARD)
+        # changes made between steps (the live page) and their replay on resume
+        self.steering = Steering(self)
 
     # -- state ------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -142,6 +145,8 @@ class Trainer:
                 truncate_metrics(self.run_dir, 0)
             return False
         path, state, loaded = found   # an unreadable newest one falls back, with a warning
+        # the settings the run was steered to before this checkpoint
+        loaded = self.steering.restored(int(state["step"]), path, loaded)
         self.family.weights_restored(loaded)
         for name, opt in self.family.optimizers().items():
             if name not in state["optimizers"]:
@@ -207,6 +212,13 @@ class Trainer:
         run at the first step whose weights, gradients or logged numbers are not finite, before
         anything of that step is written (exit code 3), or rolls back to the last checkpoint.
         """
+        self.steering.begin()
+        try:
+            return self._run(until)
+        finally:
+            self.steering.end()   # commands sent after the end are refused
+
+    def _run(self, until: int | None) -> int:
         tc = self.cfg.train
         stop_at = min(tc.steps, until) if until is not None else tc.steps
         self._t0 = time.perf_counter()
@@ -219,6 +231,7 @@ class Trainer:
         with _deferred_stop() as stop_signal:
             try:
                 while self.step < stop_at:
+                    self.steering.before_step(stop_signal)   # may wait while paused
                     signum = self.runtime.agree_max(stop_signal())
                     if signum:
                         bar.close()
@@ -283,6 +296,7 @@ class Trainer:
             self._snapshot(self.step)
         if self.step % tc.checkpoint_every == 0 and self.step < stop_at:
             self.save_checkpoint()
+        self.steering.after_step(record if log else None)
         return []
 
     def _say(self, message: str) -> None:

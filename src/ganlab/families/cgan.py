@@ -255,7 +255,8 @@ class CGANFamily(GANFamily[CGANConfig]):
 
     def _extra_logs(self, d_out: dict[str, Any], g_out: dict[str, Any]) -> dict[str, float]:
         logs = super()._extra_logs(d_out, g_out)
-        logs["d_match"] = d_out["d_match"].item()
+        if "d_match" in d_out:   # not after a steered G-only step
+            logs["d_match"] = d_out["d_match"].item()
         if "d_mis" in d_out:
             logs["d_mismatch"] = d_outputs_as_probability(d_out["d_mis"],
                                                           self.objective.critic)

@@ -170,14 +170,15 @@ class GANFamily(Family[A]):
 
     name = "gan"
     config_class: ClassVar[type[AdversarialConfig]] = GANConfig
+    live_settings = ("optim.G.lr", "optim.D.lr", "n_critic", "objective.name",
+                     "objective.gp_weight", "objective.r1_gamma", "objective.clip",
+                     "ema.enabled")
+    update_modes = ("both", "d", "g")   # a whole step, D's updates only, G's only
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
         hp = self.section
-        oc = hp.objective
-        self.objective = get_objective(oc.name, a=oc.lsgan_a, b=oc.lsgan_b, c=oc.lsgan_c)
-        self.clip, self.gp_weight = oc.penalties()
-        self.r1_gamma = oc.r1_gamma
+        self._set_objective(hp)
         self.gen = self.streams.generator("train")
         self.data_gen = self.streams.data_generator()
         self.sample_shape = self.spec.sample_shape
@@ -209,6 +210,22 @@ class GANFamily(Family[A]):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.opt_g, "D": self.opt_d}
+
+    def _set_objective(self, hp: AdversarialConfig) -> None:
+        oc = hp.objective
+        self.objective = get_objective(oc.name, a=oc.lsgan_a, b=oc.lsgan_b, c=oc.lsgan_c)
+        self.clip, self.gp_weight = oc.penalties()
+        self.r1_gamma = oc.r1_gamma
+
+    def reconfigure(self, section: A) -> None:
+        """The objective and its penalties, ``n_critic`` and EMA, changed between steps: the
+        networks and the optimisers' state are kept. EMA switched on starts as a copy of G."""
+        self._set_objective(section)
+        if section.ema.enabled and self.G_ema is None:
+            self.G_ema = make_ema(self.G)
+        elif not section.ema.enabled:
+            self.G_ema = None
+        self.section = section
 
     def weights_restored(self, loaded: list[str]) -> None:
         if self.G_ema is not None and "G_ema" not in loaded:
@@ -329,10 +346,15 @@ class GANFamily(Family[A]):
 
     def train_step(self, step: int, log: bool) -> dict[str, float]:
         bs = self.cfg.train.batch_size
-        n_critic = self.section.n_critic
         d_out: dict[str, Any] = {}
         fake = None
         y_real = y_fake = None
+        if self.updates == "g":   # steered: G's update alone, on a fresh batch of latents
+            z = self._latents(bs)
+            y_fake = self._fake_labels(bs)
+            with self.runtime.autocast():
+                fake = self._G(z, y_fake)
+        n_critic = self.section.n_critic if self.updates != "g" else 0
         for i in range(n_critic):
             if self.num_classes is None:
                 real = self._real(bs)
@@ -340,12 +362,39 @@ class GANFamily(Family[A]):
                 real, y_real = self._real_labelled(bs)
             z = self._latents(bs)
             y_fake = self._fake_labels(bs)
-            last = i == n_critic - 1
+            last = i == n_critic - 1 and self.updates != "d"
             with self.runtime.autocast(), torch.set_grad_enabled(last):
                 fake = self._G(z, y_fake)
-            d_out = self._d_step(real, fake, want_norm=log and last, y_real=y_real,
-                                 y_fake=y_fake)
+            d_out = self._d_step(real, fake, want_norm=log and i == n_critic - 1,
+                                 y_real=y_real, y_fake=y_fake)
         assert fake is not None
+        g_loss = g_out = None
+        g_norm = 0.0
+        if self.updates != "d":
+            g_loss, g_out, g_norm = self._g_step(fake, y_fake, z, log)
+            if self.G_ema is not None:
+                ema = self.section.ema
+                update_ema(self.G_ema, self.G, ema.decay if step >= ema.start else 0.0)
+        if not log:
+            return {}
+        crit = self.objective.critic
+        full: dict[str, float | None] = {
+            "d_loss": d_out["d_loss"].item() if d_out else None,
+            "g_loss": None if g_loss is None else g_loss.item(),
+            "d_adv": d_out["d_adv"].item() if d_out else None,
+            "d_real": d_outputs_as_probability(d_out["d_real"], crit) if d_out else None,
+            "d_fake": d_outputs_as_probability(d_out["d_fake"], crit) if d_out else None,
+            "d_grad_norm": float(d_out["d_grad_norm"]) if d_out else None,
+            "g_grad_norm": g_norm if g_loss is not None else None}
+        # a steered half step logs its half
+        logs: dict[str, float] = {k: v for k, v in full.items() if v is not None}
+        logs.update(self._extra_logs(d_out, g_out or {}))
+        return logs
+
+    def _g_step(self, fake: Tensor, y_fake: Tensor | None, z: Tensor, log: bool
+                ) -> tuple[Tensor, dict[str, Any], float]:
+        """G's update on ``fake = G(z, y_fake)``: its loss, what to log of it, its gradient
+        norm (0 when not logging)."""
         self.D.requires_grad_(False)  # the G step needs no gradients for D's weights
         with self.runtime.autocast():
             g_loss, g_out = self._g_adversarial(fake, y_fake, z)
@@ -354,19 +403,7 @@ class GANFamily(Family[A]):
         self.D.requires_grad_(True)
         g_norm = grad_norm(self.G) if log else 0.0
         self.opt_g.step()
-        if self.G_ema is not None:
-            ema = self.section.ema
-            update_ema(self.G_ema, self.G, ema.decay if step >= ema.start else 0.0)
-        if not log:
-            return {}
-        crit = self.objective.critic
-        logs = {"d_loss": d_out["d_loss"].item(), "g_loss": g_loss.item(),
-                "d_adv": d_out["d_adv"].item(),
-                "d_real": d_outputs_as_probability(d_out["d_real"], crit),
-                "d_fake": d_outputs_as_probability(d_out["d_fake"], crit),
-                "d_grad_norm": float(d_out["d_grad_norm"]), "g_grad_norm": g_norm}
-        logs.update(self._extra_logs(d_out, g_out))
-        return logs
+        return g_loss, g_out, g_norm
 
     # -- looking at the model --------------------------------------------------------------------
     def latent_sampler(self) -> LatentSampler:
@@ -391,6 +428,11 @@ class GANFamily(Family[A]):
             info.update(conditional=True, num_classes=self.num_classes)
         return info
 
+    def plane_bounds(self) -> tuple[float, float, float, float]:
+        """The frame of a 2-D run's plane: (x0, x1, y0, y1)."""
+        b = self.spec.extra.get("bounds") or cast(Framed, self.data).bounds()
+        return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+
     def snapshot(self, step: int) -> list[Artefact]:
         if self.spec.kind == "points":
             from ganlab.report.scatter2d import save_scatter  # loads matplotlib
@@ -398,7 +440,7 @@ class GANFamily(Family[A]):
             fake = self.generate(N_SCATTER, self.streams.seed("snapshot"))
             real = self.data.batch(N_SCATTER, self.streams.fixed("snapshot-real")).x
             assert real is not None
-            bounds = tuple(self.spec.extra.get("bounds") or cast(Framed, self.data).bounds())
+            bounds = self.plane_bounds()
             title = f"{self.cfg.name}, step {step}"
             return [Figure(lambda path: save_scatter(path, real, fake, self.D, bounds,
                                                      critic=self.objective.critic,
@@ -421,13 +463,19 @@ class GANFamily(Family[A]):
                 return self.image_eval(lambda n: self.generate(n, self.streams.seed("eval")))
         if self.spec.kind != "points":
             return {}
-        results: dict[str, Any] = {}
         fake = self.generate(self.cfg.eval.n_samples, self.streams.seed("eval"))
+        return self.points_diagnostics(fake)
+
+    def points_diagnostics(self, fake: Tensor, n_w1: int = N_W1) -> dict[str, float]:
+        """The 2-D lab's numbers for generated points ``fake``: modes captured, high quality
+        and reverse KL (data with mixture modes), binned JS and exact W1 (on ``n_w1``
+        points). Touches no training stream (the live page calls it while a run trains)."""
+        results: dict[str, float] = {}
         mixture = getattr(self.data, "mixture", None)
         if mixture is not None:
             results.update(mode_diagnostics(fake, mixture.means, mixture.std,
                                             mixture.weights).as_dict())
-        results.update(self._divergences(fake))
+        results.update(self._divergences(fake, n_w1))
         return results
 
     def _divergences(self, fake: Tensor, n_w1: int = N_W1) -> dict[str, float]:

@@ -19,13 +19,23 @@ from ganlab.atomic import write_text
 from ganlab.report.artefacts import find_artefacts
 from ganlab.report.curves import CurveGroup, curve_groups
 from ganlab.report.plots import (
+    event_marks,
     panels_of,
     per_class_base,
     per_class_label,
     save_curves,
     split_metric_keys,
 )
-from ganlab.runs import CONFIG, METRICS, PLOTS, REPORT, RUN_INFO, SAMPLES, SUMMARY
+from ganlab.runs import (
+    CONFIG,
+    METRICS,
+    PLOTS,
+    REPORT,
+    RUN_INFO,
+    SAMPLES,
+    SUMMARY,
+    read_events,
+)
 
 MAX_SNAPSHOTS = 40  # more are thinned evenly (first and last always kept)
 
@@ -226,6 +236,31 @@ def _class_names(info: dict[str, Any]) -> list[str] | None:
     return [str(n) for n in names] if isinstance(names, list) else None
 
 
+def _events_html(events: list[dict[str, Any]]) -> str:
+    """The changes made to a steered run (the dotted lines of the curves), as a list."""
+    if not events:
+        return ""
+    items = []
+    for e in events:
+        what = str(e.get("what", "?"))
+        if what == "set":
+            text = f"{e.get('key')}: {json.dumps(e.get('old'))} &rarr; {json.dumps(e.get('new'))}"
+            text = html.escape(text).replace("&amp;rarr;", "&rarr;")
+        elif what in ("fork", "forked", "snapshot"):
+            text = html.escape(f"{what} {e.get('new', '')}")
+        elif what == "step":
+            text = html.escape(f"one {e.get('new')} step")
+        elif what == "draw":
+            points = (e.get("new") or {}).get("points") or []
+            text = html.escape(f"drawn data: {len(points)} points")
+        else:
+            text = html.escape(what)
+        items.append(f"<li>step {int(e.get('step', 0))}: {text}</li>")
+    return ("<h2>Steering events</h2><p class='muted'>Changes made while the run trained "
+            "(events.jsonl; replayed by <code>ganlab resume</code>).</p><ol>"
+            + "".join(items) + "</ol>")
+
+
 def render(run_dir: Path) -> str:
     """The report page of ``run_dir`` as a string (writes the curve PNGs into ``plots/``)."""
     run_dir = Path(run_dir)
@@ -235,7 +270,8 @@ def render(run_dir: Path) -> str:
     config_text = ((run_dir / CONFIG).read_text()
                    if (run_dir / CONFIG).is_file() else f"(no {CONFIG})")
     groups = curve_groups(info)
-    curves = save_curves(records, run_dir / PLOTS, groups)
+    events = read_events(run_dir)
+    curves = save_curves(records, run_dir / PLOTS, groups, marks=event_marks(events))
     series = snapshot_series(run_dir)
     snaps = [(step, p) for step, p in series.get("", []) if p.suffix == ".png"]
     name = summary.get("name") or run_dir.name
@@ -261,6 +297,7 @@ def render(run_dir: Path) -> str:
 <h2>Snapshots</h2>{_snapshots_html(snaps) if snaps or not series else ""}
 {_other_series_html(series)}
 <h2>Training curves</h2>{_curves_html(curves)}
+{_events_html(events)}
 <h2>Config</h2><pre>{html.escape(config_text)}</pre>
 <script>{_JS}</script>
 </body></html>

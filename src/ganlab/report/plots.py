@@ -120,8 +120,24 @@ def panels_of(keys: list[str]) -> list[list[str]]:
     return panels
 
 
+def event_marks(events: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """``(step, label)`` of each change made to a steered run (``events.jsonl``): a setting
+    changed, a single step, a fork's start."""
+    marks = []
+    for e in events:
+        if e.get("what") == "set":
+            marks.append((int(e["step"]), f"{e.get('key')}={e.get('new')}"))
+        elif e.get("what") == "step":
+            marks.append((int(e["step"]), f"one {e.get('new')} step"))
+        elif e.get("what") == "draw":
+            marks.append((int(e["step"]), "drawn data"))
+        elif e.get("what") == "forked":
+            marks.append((int(e["step"]), "forked here"))
+    return marks
+
+
 def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str],
-          separate: bool = False) -> Path | None:
+          separate: bool = False, marks: list[tuple[int, str]] | None = None) -> Path | None:
     series = {k: numeric_series(records, k) for k in keys}
     series = {k: s for k, s in series.items() if s[0]}
     if not series:
@@ -138,6 +154,13 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
             marker = "o" if len(steps) < 20 else None
             ax.plot(steps, values, label=LABELS.get(key, key), linewidth=1.2, marker=marker,
                     markersize=3)
+        labelled: set[int] = set()
+        for step, label in marks or []:   # the changes a steered run went through
+            ax.axvline(step, color="0.45", linestyle=":", linewidth=0.9)
+            if i == 0 and step not in labelled and len(labelled) < 12:
+                labelled.add(step)
+                ax.annotate(label, (step, 1.0), xycoords=("data", "axes fraction"),
+                            rotation=90, fontsize=6, color="0.3", va="top", ha="right")
         if separate:
             ax.set_ylabel(panel[0] if len(panel) == 1 else "", fontsize=8)
         ax.grid(alpha=0.3)
@@ -151,20 +174,22 @@ def _plot(path: Path, title: str, records: list[dict[str, Any]], keys: list[str]
 
 
 def save_curves(records: list[dict[str, Any]], folder: Path,
-                groups: list[CurveGroup] | None = None) -> list[tuple[str, Path]]:
+                groups: list[CurveGroup] | None = None,
+                marks: list[tuple[int, str]] | None = None) -> list[tuple[str, Path]]:
     """Write ``folder/<group>.png`` for each group with data (``groups``: the run's
-    :func:`curve_groups`); return ``(title, path)`` pairs."""
+    :func:`curve_groups`), the changes of a steered run (``marks``, see :func:`event_marks`)
+    as dotted lines; return ``(title, path)`` pairs."""
     out = []
     groups = groups or curve_groups()
     for g in groups:
-        path = _plot(folder / f"{g.name}.png", g.title, records, list(g.keys))
+        path = _plot(folder / f"{g.name}.png", g.title, records, list(g.keys), marks=marks)
         if path is not None:
             out.append((g.title, path))
     evaluated, trained = split_metric_keys(records, groups)
     for name, title, found in (("metrics", "Evaluations", evaluated),
                                ("training_terms", "Other training numbers", trained)):
-        path = _plot(folder / f"{name}.png", title, records, found, separate=True) if found \
-            else None
+        path = _plot(folder / f"{name}.png", title, records, found, separate=True,
+                     marks=marks) if found else None
         if path is not None:
             out.append((title, path))
     return out
