@@ -174,15 +174,20 @@ def pretrain(seed: int, a: argparse.Namespace) -> dict[str, Any]:
             f"{' *' if improved else ''}, NLL_oracle {row.get('nll_oracle', float('nan')):.3f}"
             f" ({rate:.0f} s/epoch, at most {(a.max_epochs - epoch) * rate / 60:.0f} min left)")
     best = min(info["curve"], key=lambda r: r["heldout_nll"])
-    if "best" not in info:   # epoch 0 was best (no training happened): keep the initial state
+    if "best" not in info or a.select == "last":   # the state training stopped in
+        last = info["curve"][-1]
+        if "nll_oracle" not in last:
+            last["nll_oracle"] = nll_oracle(fam)
         path = tr.save_checkpoint()
+        shutil.rmtree(folder / "best", ignore_errors=True)
         shutil.copytree(path, folder / "best")
-        info["best"] = best
+        info["best"] = last if a.select == "last" else best
     info.update(done=True, stopped_at=tr.step // epoch_steps,
                 criterion=(f"held-out NLL not lower by {a.min_delta} for {a.patience} epochs, "
                            f"or {a.max_epochs} epochs"))
     write_json(folder / "result.json", info)
-    log(f"seed {seed}: pre-training done: best epoch {info['best']['epoch']} (held-out NLL "
+    log(f"seed {seed}: pre-training done: pre-trained G = epoch {info['best']['epoch']} "
+        f"(held-out NLL "
         f"{info['best']['heldout_nll']:.4f}, NLL_oracle {info['best']['nll_oracle']:.3f}), "
         f"stopped at epoch {info['stopped_at']}, {info['seconds'] / 60:.1f} min")
     return info
@@ -343,7 +348,8 @@ def report(a: argparse.Namespace, started: float) -> str:
         f"Protocol: oracle vocab {VOCAB}, length {SEQ_LEN}, {N_TRAIN:,} training sequences, "
         f"batch {a.batch}. MLE pre-training (epochs of {N_TRAIN // a.batch} steps) until the "
         f"NLL of {a.heldout:,} held-out oracle sequences has not improved by {a.min_delta} for "
-        f"{a.patience} epochs (at most {a.max_epochs}); the best epoch is the pre-trained G: "
+        f"{a.patience} epochs (at most {a.max_epochs}); the {a.select} epoch is the "
+        "pre-trained G: "
         f"epochs {', '.join(map(str, best_ep))} (stopped at {', '.join(map(str, stop_ep))}). "
         f"From it, {a.adversarial} generator updates per arm: MLE {a.adversarial} more MLE "
         f"steps; SeqGAN {a.d_pretrain} D pre-training steps, then {a.adversarial} adversarial "
@@ -398,6 +404,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-epochs", type=int, default=120)
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--min-delta", type=float, default=0.005)
+    ap.add_argument("--select", choices=("best", "last"), default="best",
+                    help="the pre-trained G: the epoch of lowest held-out NLL, or the last")
     ap.add_argument("--heldout", type=int, default=2000)
     ap.add_argument("--oracle-every", type=int, default=10,
                     help="NLL_oracle during pre-training every this many epochs")
