@@ -55,7 +55,8 @@ GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
                        "tests/test_cyclegan.py::test_pool_state_round_trips_and_size_zero_passes_through"]),
     "gan-step": ("src/ganlab/families/gan.py",
                  [f"x{SEP}GANFamily{SEP}{f}*" for f in
-                  ("train_step", "_d_step", "_d_adversarial", "_g_adversarial")],
+                  ("train_step", "_d_step", "_g_step", "_d_adversarial",
+                                   "_g_adversarial")],
                  ["tests/families/test_gan_step.py"]),
     "cgan-step": ("src/ganlab/families/cgan.py",
                   [f"x{SEP}CGANFamily{SEP}{f}*" for f in

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from stepcheck import GradTap, assert_grads, build, expected_grads, frozen_copy, tap_calls, tiny_run
+from stepcheck import (
+    GradTap,
+    assert_grads,
+    build,
+    expected_grads,
+    frozen_copy,
+    norm_of,
+    tap_calls,
+    tiny_run,
+)
 
 import ganlab.families.gan as gan_module
 from ganlab import config
@@ -45,14 +54,105 @@ def test_gradients_are_those_of_the_objective(tmp_path: Path) -> None:
     tap_d = GradTap(fam.opt_d)
     tap_g = GradTap(fam.opt_g, keep=lambda: frozen_copy(fam.D))
     with tap_calls(fam.data, "batch") as batches, tap_calls(fam, "_latents") as latents:
-        fam.train_step(1, log=True)
+        logs = fam.train_step(1, log=True)
+    assert batches.args[0][1] is fam.data_gen          # the data's own stream
     real, z = batches.results[0].x, latents.results[0]
     fake = G0(z)
-    d_loss = F.softplus(-D0(real)).mean() + F.softplus(D0(fake.detach())).mean()
+    s_r, s_f = D0(real), D0(fake.detach())
+    d_loss = F.softplus(-s_r).mean() + F.softplus(s_f).mean()
     assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
     (D1,) = tap_g.kept
     g_loss = F.softplus(-D1(fake)).mean()              # non-saturating: -log D(G(z))
     assert_grads(tap_g.last, expected_grads(g_loss, list(G0.parameters())), "G")
+    # what is logged is what was computed (no penalty is on by default)
+    want = {"d_loss": d_loss, "d_adv": d_loss, "g_loss": g_loss,
+            "d_real": torch.sigmoid(s_r).mean(), "d_fake": torch.sigmoid(s_f).mean(),
+            "d_grad_norm": norm_of(tap_d.last), "g_grad_norm": norm_of(tap_g.last)}
+    assert logs == pytest.approx({k: float(torch.as_tensor(v).detach()) for k, v in want.items()},
+                                 rel=1e-4)
+
+
+def _weights(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]   # (not BN's running statistics)
+
+
+def _d_grads(fam: object) -> list[torch.Tensor]:
+    return [p.grad.clone() for p in fam.D.parameters()]   # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_g_steps_on_the_last_critic_batch_and_leaves_d_gradients_alone(tmp_path: Path,
+                                                                       n_critic: int) -> None:
+    fam = build("gan", tmp_path, f"gan.n_critic={n_critic}")
+    G0 = frozen_copy(fam.G)
+    tap_d = GradTap(fam.opt_d)
+    tap_g = GradTap(fam.opt_g, keep=lambda: (frozen_copy(fam.D), _d_grads(fam)))
+    with tap_calls(fam, "_latents") as latents:
+        logs = fam.train_step(0, log=True)
+    assert len(tap_d.calls) == n_critic and len(tap_g.calls) == 1
+    ((D1, d_grads),) = tap_g.kept
+    # G's loss on the fakes of the last critic step, D as that step left it
+    g_loss = F.softplus(-D1(G0(latents.results[-1]))).mean()
+    assert_grads(tap_g.last, expected_grads(g_loss, list(G0.parameters())), "G")
+    # G's backward put nothing into D's gradients (those of D's last step)
+    assert all(torch.equal(g, w) for g, w in zip(d_grads, tap_d.last, strict=True))
+    assert logs["d_grad_norm"] == pytest.approx(norm_of(tap_d.last), rel=1e-5)
+
+
+@pytest.mark.parametrize("updates", ["d", "g"])
+def test_a_steered_half_step_updates_one_network(tmp_path: Path, updates: str) -> None:
+    fam = build("gan", tmp_path, "gan.n_critic=2")
+    fam.updates = updates
+    g_before, d_before = _weights(fam.G), _weights(fam.D)
+    tap_d, tap_g = GradTap(fam.opt_d), GradTap(fam.opt_g)
+    logs = fam.train_step(0, log=True)
+    g_same = all(torch.equal(a, b) for a, b in zip(g_before, _weights(fam.G), strict=True))
+    d_same = all(torch.equal(a, b) for a, b in zip(d_before, _weights(fam.D), strict=True))
+    if updates == "d":
+        assert len(tap_d.calls) == 2 and not tap_g.calls and g_same and not d_same
+        assert set(logs) == {"d_loss", "d_adv", "d_real", "d_fake", "d_grad_norm"}
+    else:
+        assert not tap_d.calls and len(tap_g.calls) == 1 and d_same and not g_same
+        assert set(logs) == {"g_loss", "g_grad_norm"}
+        assert logs["g_grad_norm"] == pytest.approx(norm_of(tap_g.last), rel=1e-5)
+
+
+def test_gradient_penalty_on_the_runs_stream_and_r1_by_hand(tmp_path: Path) -> None:
+    fam = build("gan", tmp_path, "gan.objective.name=wgan-gp", "gan.objective.gp_weight=3",
+                "gan.objective.r1_gamma=4", "gan.model.batch_norm_d=false")
+    G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
+    tap_d = GradTap(fam.opt_d)
+    with tap_calls(fam.data, "batch") as batches, tap_calls(fam, "_latents") as latents, \
+            tap_calls(gan_module, "interpolation_weights") as weights:
+        logs = fam.train_step(0, log=True)
+    real, fake = batches.results[0].x, G0(latents.results[0]).detach()
+    (args,) = weights.args
+    assert args[0] is real and args[1] is fam.gen and args[2] == len(real)
+    (eps,) = weights.results
+    assert eps.shape == (len(real), 1, 1, 1)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D0(x_hat).sum(), x_hat, create_graph=True)
+    gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    real_in = real.clone().requires_grad_(True)
+    s_r = D0(real_in)
+    (g_r,) = torch.autograd.grad(s_r.sum(), real_in, create_graph=True)
+    r1 = g_r.flatten(1).pow(2).sum(1).mean()
+    d_loss = D0(fake).mean() - s_r.mean() + 3 * gp + 0.5 * 4 * r1
+    assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
+    assert logs["gp"] == pytest.approx(float(gp.detach()), rel=1e-4)
+    assert logs["r1"] == pytest.approx(float(r1.detach()), rel=1e-4)
+
+
+def test_wgan_clips_d_after_its_step_and_others_do_not(tmp_path: Path) -> None:
+    fam = build("gan", tmp_path, "gan.objective.name=wgan", "gan.objective.clip=0.02")
+    with tap_calls(gan_module, "clip_weights") as clips:
+        fam.train_step(0, log=False)
+    assert len(clips) == 1 and clips.args[0] == (fam.D, 0.02)
+    assert max(float(p.abs().max()) for p in fam.D.parameters()) <= 0.02
+    fam = build("gan", tmp_path)
+    with tap_calls(gan_module, "clip_weights") as clips:
+        fam.train_step(0, log=False)
+    assert len(clips) == 0
 
 
 def test_the_generator_loss_falls_on_a_fixed_batch(tmp_path: Path) -> None:
