@@ -373,6 +373,47 @@ def table(bench: Bench, arms: list[Arm], seeds: list[int], minutes: float) -> li
     return head + lines + ["", *QUOTED]
 
 
+def training_curves(bench: Bench, arms: list[Arm], seed: int, png: Path) -> list[str]:
+    """FID against training steps for one training seed of each arm: the evaluations every
+    ``eval.every`` steps in the run's own ``metrics.jsonl`` (the preset's extractor: for
+    Fashion-MNIST the classifier's features, not Inception's), as lines and as ``png``."""
+    curves: dict[str, list[tuple[int, float, float]]] = {}
+    for arm in arms:
+        run = bench.run_dir(Job(arm, seed))
+        if run is None:
+            continue
+        rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        curves[arm.label] = [(r["step"], r["fid"], r.get("recall", float("nan")))
+                             for r in rows if "fid" in r and "step" in r]
+    if not any(curves.values()):
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    for label, pts in curves.items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    ax.set_xlabel("training step (batch 64)")
+    ax.set_ylabel("FID, classifier features (2,000 samples)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(f"Fashion-MNIST, training seed {seed}: FID during training")
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
+    lines = [f"FID against training steps, training seed {seed} (evaluations during training, "
+             "fashion-classifier features, 2,000 samples vs the test set; "
+             f"![curve]({png.name})):", ""]
+    for label, pts in curves.items():
+        lines.append(f"- {label}: " + ", ".join(f"{s}: {f:.2f} (recall {r:.2f})"
+                                                 for s, f, r in pts))
+    return [*lines, ""]
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -429,6 +470,7 @@ def main() -> None:
     started = time.time()
     schedule(bench, jobs)
     lines = table(bench, arms, args.train_seeds, (time.time() - started) / 60)
+    lines += training_curves(bench, arms, args.train_seeds[0], args.out.with_suffix(".png"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
