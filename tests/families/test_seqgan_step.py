@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from stepcheck import GradTap, assert_grads, build, frozen_copy, state, tap_calls
+import torch.nn.functional as F
+from stepcheck import GradTap, assert_grads, build, expected_grads, frozen_copy, state, tap_calls
 
 ADV = 3   # the first adversarial step of stepcheck's seqgan run (2 MLE + 1 D pre-training)
 
@@ -103,3 +104,44 @@ def test_rewards_are_used_by_the_adversarial_step(tmp_path: Path) -> None:
     with tap_calls(fam, "rewards") as calls:
         fam.train_step(ADV, log=False)
     assert len(calls) == 1
+
+
+def test_each_phase_steps_its_networks_and_logs_its_losses(tmp_path: Path) -> None:
+    fam = build("seqgan", tmp_path, "seqgan.d_steps=2", "seqgan.mle_every=2")
+    tap_g, tap_d = GradTap(fam.opts["G"]), GradTap(fam.opts["D"])
+    seen = []
+    for step in range(5):
+        g0, d0 = len(tap_g.calls), len(tap_d.calls)
+        logs = fam.train_step(step, log=True)
+        seen.append((logs.pop("phase"), sorted(logs), len(tap_g.calls) - g0,
+                     len(tap_d.calls) - d0))
+    assert seen == [(0.0, ["mle_loss"], 1, 0), (0.0, ["mle_loss"], 1, 0),
+                    (1.0, ["d_loss"], 0, 1),
+                    (2.0, ["d_loss", "g_loss", "reward"], 1, 2),            # 3 % 2: no MLE
+                    (2.0, ["d_loss", "g_loss", "mle_loss", "reward"], 2, 2)]
+    assert fam.train_step(5, log=False) == {}
+
+
+def test_mle_and_d_steps_by_hand(tmp_path: Path) -> None:
+    fam = build("seqgan", tmp_path)
+    G0 = frozen_copy(fam.G)
+    tap_g = GradTap(fam.opts["G"])
+    with tap_calls(fam.data, "batch") as batches:
+        logs = fam.train_step(0, log=True)                      # MLE
+    assert batches.args[0][1] is fam.data_gen
+    tokens, mask = batches.results[0].tokens, batches.results[0].mask
+    nll = G0.nll(tokens, mask)
+    assert_grads(tap_g.last, expected_grads(nll, list(G0.parameters())), "G")
+    assert logs["mle_loss"] == pytest.approx(float(nll.detach()), rel=1e-5)
+    fam.train_step(1, log=False)
+    D0 = frozen_copy(fam.D)
+    tap_d = GradTap(fam.opts["D"])
+    with tap_calls(fam.data, "batch") as batches, tap_calls(fam, "_fake") as fakes:
+        logs = fam.train_step(2, log=True)                      # D pre-training
+    real, fake = batches.results[0].tokens, fakes.results[0]
+    assert fakes.args[0][0] == len(real)
+    logits = D0(torch.cat([real, fake]))
+    target = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])
+    d_loss = F.binary_cross_entropy_with_logits(logits, target)
+    assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
+    assert logs["d_loss"] == pytest.approx(float(d_loss.detach()), rel=1e-5)
