@@ -67,7 +67,8 @@ GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
                      ("train_step", "_g_adversarial_step", "phase", "_d_step", "_mle_step")],
                     ["tests/families/test_seqgan_step.py"]),
     "gumbel-step": ("src/ganlab/families/gumbel.py",
-                    [f"x{SEP}GumbelFamily{SEP}{f}*" for f in ("tau", "_g_adversarial_step")],
+                    [f"x{SEP}GumbelFamily{SEP}{f}*" for f in
+                     ("tau", "_relaxed", "_g_adversarial_step", "_d_step")],
                     ["tests/families/test_gumbel_step.py"]),
     "metrics-kid": ("src/ganlab/metrics/kernel_distance.py", ["*"],
                     ["tests/test_metrics_kid.py", "tests/test_metric_contracts.py"]),

@@ -66,3 +66,56 @@ def test_no_rollout_policy_is_trained(tmp_path: Path) -> None:
         fam.train_step(ADV + 1, log=False)
     assert len(calls) == 0
     assert all(torch.equal(before[k], v) for k, v in fam.G_rollout.state_dict().items())
+
+
+@pytest.mark.parametrize("loss", ["standard", "rsgan"])
+def test_soft_rows_train_both_networks_by_hand(tmp_path: Path, loss: str) -> None:
+    # RelGAN's options: soft rows that D also trains on; with rsgan the relativistic loss and
+    # G's adversarial steps on their own Adam
+    more = ["gumbelgan.hard=false", f"gumbelgan.loss={loss}"]
+    if loss == "rsgan":
+        more.append("gumbelgan.adv_lr=0.001")
+    fam = build("gumbelgan", tmp_path, *more, steps=STEPS)
+    for step in range(ADV):
+        fam.train_step(step, log=False)
+    G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
+    opt_g = fam.opts["G_adv" if loss == "rsgan" else "G"]
+    tap_g = GradTap(opt_g)
+    tap_d = GradTap(fam.opts["D"], keep=lambda: frozen_copy(fam.G))
+    with tap_calls(fam.G, "gumbel", on_call=lambda *a, **k: fam.gen.get_state()) as calls, \
+            tap_calls(fam.data, "batch") as batches:
+        logs = fam.train_step(ADV, log=True)
+    assert len(tap_g.calls) == 1 and len(tap_d.calls) == 1 and len(calls) == 2
+    assert all(a[2] == fam.tau(ADV) and a[4:] == (False,) for a in calls.args)
+
+    def rows(G: torch.nn.Module, k: int) -> torch.Tensor:
+        gen = torch.Generator().set_state(calls.before[k])
+        return G.gumbel(*calls.args[k][:3], gen, *calls.args[k][4:])[0]
+
+    reals = [b.tokens for b in batches.results]
+    d_fake = D0(rows(G0, 0))
+    if loss == "rsgan":
+        g_loss = F.softplus(-(d_fake - D0(reals[0]))).mean()
+    else:
+        g_loss = F.softplus(-d_fake).mean()
+    assert_grads(tap_g.last, expected_grads(g_loss, list(G0.parameters())), "G")
+    assert logs["g_loss"] == pytest.approx(float(g_loss.detach()), rel=1e-5)
+    assert logs["reward"] == pytest.approx(float(torch.sigmoid(d_fake).mean().detach()), rel=1e-5)
+    # D on the real batch against the rows of G after its step, at the same temperature
+    (G1,) = tap_d.kept
+    s_r, s_f = D0(reals[-1]), D0(rows(G1, 1).detach())
+    if loss == "rsgan":
+        d_loss = F.softplus(-(s_r - s_f)).mean()
+    else:
+        d_loss = F.softplus(-s_r).mean() + F.softplus(s_f).mean()
+    assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
+    assert logs["d_loss"] == pytest.approx(float(d_loss.detach()), rel=1e-5)
+
+
+def test_d_pretraining_on_soft_rows_sees_sampled_tokens(tmp_path: Path) -> None:
+    fam = build("gumbelgan", tmp_path, "gumbelgan.hard=false", steps=STEPS)
+    for step in range(ADV - 1):
+        fam.train_step(step, log=False)
+    with tap_calls(fam, "_fake") as fakes, tap_calls(fam.G, "gumbel") as relaxed:
+        fam.train_step(ADV - 1, log=False)                     # D pre-training
+    assert len(fakes) == 1 and len(relaxed) == 0
