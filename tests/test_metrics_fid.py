@@ -94,3 +94,38 @@ def test_stats_roundtrip(tmp_path) -> None:
     s.save(tmp_path / "s.npz", source="x")
     t = FeatureStats.load(tmp_path / "s.npz")
     assert t.n == 50 and np.array_equal(t.sigma, s.sigma)
+
+
+def test_singular_first_covariance_by_hand() -> None:
+    # S1 of rank 2 (no Cholesky factor): Tr((S1 S2)^1/2) = sqrt(1*9) + sqrt(4*1) + 0 = 5 for
+    # covariances that share their eigenvectors
+    rng = np.random.default_rng(7)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    s1, s2 = q @ np.diag([1.0, 4.0, 0.0]) @ q.T, q @ np.diag([9.0, 1.0, 5.0]) @ q.T
+    assert trace_sqrt_product(s1, s2) == pytest.approx(5.0, rel=1e-7)   # (sqrt of ~1e-16)
+    assert frechet_distance(np.zeros(3), s1, np.zeros(3), s2) == pytest.approx(
+        5.0 + 15.0 - 10.0, rel=1e-7)
+
+
+def test_statistics_of_different_shapes_are_refused() -> None:
+    s = np.eye(2)
+    with pytest.raises(ValueError, match="differ in shape"):
+        frechet_distance(np.zeros(2), s, np.zeros(3), s)
+    with pytest.raises(ValueError, match="differ in shape"):
+        frechet_distance(np.zeros(2), s, np.zeros(2), np.eye(3)[:2])
+
+
+def test_one_warning_at_the_callers_line_below_d_samples_and_none_at_d() -> None:
+    rng = np.random.default_rng(8)
+    small = FeatureStats.from_features(rng.normal(size=(3, 4)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fid_from_stats(small, small)
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert str(caught[0].message) == (
+        "FID from 3 samples in 4 dimensions: the covariance is singular and FID is biased "
+        "upwards; compare only numbers computed with the same N")
+    enough = FeatureStats.from_features(rng.normal(size=(4, 4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fid_from_stats(enough, enough)

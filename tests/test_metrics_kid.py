@@ -69,3 +69,17 @@ def test_kid_reads_float32_like_float64() -> None:
     b = kid(real.astype(np.float64), fake.astype(np.float32).astype(np.float64), subsets=5,
             subset_size=30, seed=1)  # fmt: skip
     assert a == b
+
+
+def test_kid_of_whole_sets_is_their_mmd_whatever_the_draw() -> None:
+    """Subsets as large as both sets are drawn without replacement: they are the sets."""
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)) + 0.3
+    out = kid(real, fake, subsets=3, subset_size=5, degree=2)
+    assert out["kid_mean"] == pytest.approx(mmd2_unbiased(real, fake, degree=2), rel=1e-12)
+    assert out["kid_std"] == pytest.approx(0.0, abs=1e-12)
+    assert out["kid_mean"] != pytest.approx(mmd2_unbiased(real, fake), rel=1e-6)   # degree 3
+    # two samples a side are enough; the default seed is 0
+    assert np.isfinite(kid(real[:2], fake[:2], subsets=1)["kid_mean"])
+    assert kid(real, fake, subsets=2, subset_size=4) == kid(real, fake, subsets=2,
+                                                             subset_size=4, seed=0)
