@@ -41,7 +41,9 @@ def test_gradients_are_those_of_the_documented_losses(tmp_path: Path,
     fam.train_step(0, log=False)                       # away from the initial weights
     G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
     tap_d = GradTap(fam.opt_d)
-    tap_g = GradTap(fam.opt_g, keep=lambda: frozen_copy(fam.D))   # D as the G step saw it
+    # D as the G step saw it, and its gradients then
+    tap_g = GradTap(fam.opt_g, keep=lambda: (frozen_copy(fam.D),
+                                             [p.grad.clone() for p in fam.D.parameters()]))
     with tap_calls(fam.data, "batch") as batches:
         logs = fam.train_step(1, log=True)
     (batch,) = batches.results
@@ -53,7 +55,9 @@ def test_gradients_are_those_of_the_documented_losses(tmp_path: Path,
     d_loss = 0.5 * (F.softplus(-s_r).mean() + F.softplus(s_f).mean())   # ns
     assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
     # G: the weighted sum, D after its own step
-    (D1,) = tap_g.kept
+    ((D1, d_grads),) = tap_g.kept
+    # G's backward put nothing into D's gradients (those of D's own step)
+    assert all(torch.equal(g, w) for g, w in zip(d_grads, tap_d.last, strict=True))
     g_adv = F.softplus(-D1(torch.cat([x, fake], 1))).mean()
     l1 = (fake - y).abs().mean()
     g_loss = gan_weight * g_adv + l1_weight * l1
@@ -73,6 +77,18 @@ def test_l1_only_and_gan_only_drop_the_other_term(tmp_path: Path) -> None:
     fam = build("pix2pix", tmp_path, "pix2pix.l1_weight=0")
     logs = fam.train_step(0, log=True)
     assert logs["g_loss"] == pytest.approx(logs["g_adv"], rel=1e-6)
+
+
+def test_a_critic_objective_logs_raw_scores(tmp_path: Path) -> None:
+    fam = build("pix2pix", tmp_path, "pix2pix.objective=lsgan")
+    G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
+    with tap_calls(fam.data, "batch") as batches:
+        logs = fam.train_step(0, log=True)
+    x, y = batches.results[0].x, batches.results[0].target
+    with torch.no_grad():
+        s_r, s_f = D0(torch.cat([x, y], 1)), D0(torch.cat([x, G0(x)], 1))
+    assert logs["d_real"] == pytest.approx(float(s_r.mean()), rel=1e-5)
+    assert logs["d_fake"] == pytest.approx(float(s_f.mean()), rel=1e-5)
 
 
 def test_gan_weight_0_leaves_d_alone(tmp_path: Path) -> None:
