@@ -104,6 +104,19 @@ def test_lsgan_registry_passes_each_target_to_its_loss() -> None:
     assert obj.g_loss(fake).item() == pytest.approx(0.625)
 
 
+def test_lsgan_registry_defaults_to_the_0_1_coding() -> None:
+    obj = losses.get_objective("lsgan")                  # a = 0, b = c = 1
+    real, fake = t(1.0, 3.0), t(0.0, 2.0)
+    assert obj.d_loss(real, fake).item() == pytest.approx(2.0)
+    assert obj.g_loss(fake).item() == pytest.approx(0.5)
+
+
+def test_d_outputs_logged_as_probabilities_or_raw() -> None:
+    x = t(0.0, math.log(3))                              # D = 1/2 and 3/4
+    assert losses.d_outputs_as_probability(x, critic=False) == pytest.approx(0.625)
+    assert losses.d_outputs_as_probability(x, critic=True) == pytest.approx(math.log(3) / 2)
+
+
 def test_unknown_objective_lists_allowed() -> None:
     with pytest.raises(GanlabError, match="allowed: minimax, ns, lsgan"):
         losses.get_objective("wgan_gp")
