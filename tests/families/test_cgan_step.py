@@ -125,3 +125,11 @@ def test_wrong_texts_come_from_other_groups_on_the_runs_stream(tmp_path: Path) -
     assert (fam._groups[rows] != fam._groups).all()
     gen = torch.Generator().set_state(start)
     assert torch.equal(wrong, emb[cgan_module.mismatched_rows(fam._groups, gen)])
+
+
+def test_d_adversarial_asserts_both_conditions(tmp_path: Path) -> None:
+    fam = build("cgan", tmp_path)
+    x, y = fam._real_labelled(8)
+    for y_real, y_fake in ((y, None), (None, y)):
+        with pytest.raises(AssertionError):
+            fam._d_adversarial(x, x, x, y_real, y_fake)
