@@ -153,19 +153,58 @@ def train_config(cfg: Config, out: str | Path | None = None, until: int | None =
     return TrainOutcome(code, Run(run_dir), trainer)
 
 
+LIVE_OPTIONS = ("host", "port")   # what ``live=`` takes as a mapping
+
+
+def live_session(live: bool | Mapping[str, Any], say: Callable[[str], None] = print) -> Any:
+    """The live page's session for ``live=`` (None when it is off): True serves on
+    127.0.0.1:8765 as ``--live`` does; a mapping picks ``host`` and ``port`` (0: a free one).
+    The missing ``live`` extra is named before any run folder is made."""
+    if live is False or live is None:
+        return None
+    if live is True:
+        options: dict[str, Any] = {}
+    elif isinstance(live, Mapping):
+        options = dict(live)
+    else:
+        raise GanlabError(f"live: True, False or a mapping such as {{'port': 0}}, not {live!r}")
+    unknown = sorted(set(options) - set(LIVE_OPTIONS))
+    if unknown:
+        raise GanlabError(f"live: unknown option(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(LIVE_OPTIONS)}")
+    from ganlab.live import LiveSession
+
+    return LiveSession(str(options.get("host", "127.0.0.1")), int(options.get("port", 8765)),
+                       say=say)
+
+
 def train(preset_or_config: str | Path | Config | None = None, overrides: Overrides = None, *,
           out: str | Path | None = None, until: int | None = None, device: str | None = None,
-          progress: bool = False, **kw: Any) -> Run:
+          progress: bool = False, live: bool | Mapping[str, Any] = False, **kw: Any) -> Run:
     """Train a preset, a YAML file or a :class:`Config` and return its :class:`Run`.
 
     ``overrides`` and keywords change settings (``train__steps=500``); ``until`` stops after
     that step with a checkpoint (continue with :meth:`Run.resume`). A run stopped by Ctrl-C or
-    the divergence guard raises a :class:`GanlabError` that names its folder."""
+    the divergence guard raises a :class:`GanlabError` that names its folder.
+
+    ``live=True`` serves the run's live page while it trains, as ``ganlab train --live``
+    (docs/live.md; needs the ``live`` extra); it prints the address to open, and stops serving
+    when the call returns. A mapping picks the address::
+
+        run = ganlab.train("ring-ns", live=True)             # http://127.0.0.1:8765/?token=...
+        run = ganlab.train("grid-ns", live={"port": 0})      # a free port
+    """
     cfg = load_config(preset_or_config, overrides, **kw)
     if device is not None:
         cfg.train.device = device
     cfg.train.progress = progress
-    outcome = train_config(cfg, out, until)
+    session = live_session(live)
+    try:
+        outcome = train_config(cfg, out, until,
+                               attach=session.attach if session is not None else None)
+    finally:
+        if session is not None:
+            session.close()
     if outcome.code != 0:
         raise GanlabError(f"{outcome.run.path}: training stopped with exit code "
                           f"{outcome.code} at step {outcome.trainer.step}; continue with "
@@ -345,10 +384,18 @@ class Run:
 
     # -- training more ---------------------------------------------------------------------
     def resume(self, overrides: Overrides = None, until: int | None = None,
-               progress: bool = False, **kw: Any) -> Run:
-        """Continue training from the latest checkpoint (``train__steps=...`` to go further)."""
-        code = resume_run(self.path, override_strings(overrides, **kw), until=until,
-                          progress=progress, device=self.device, say=lambda _m: None)
+               progress: bool = False, live: bool | Mapping[str, Any] = False,
+               **kw: Any) -> Run:
+        """Continue training from the latest checkpoint (``train__steps=...`` to go further);
+        ``live`` serves its live page meanwhile, as in :func:`train`."""
+        session = live_session(live)
+        try:
+            code = resume_run(self.path, override_strings(overrides, **kw), until=until,
+                              progress=progress, device=self.device, say=lambda _m: None,
+                              attach=session.attach if session is not None else None)
+        finally:
+            if session is not None:
+                session.close()
         if code != 0:
             raise GanlabError(f"{self.path}: resume stopped with exit code {code}")
         self._config = self._family = None

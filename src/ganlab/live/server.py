@@ -302,6 +302,7 @@ class LiveServer:
             self._sock.close()
             raise GanlabError(f"--live: cannot listen on {host}:{port} ({exc.strerror or exc});"
                               " choose another --port") from exc
+        self._sock.listen(128)   # connections wait in the backlog until Uvicorn serves
         self.port = int(self._sock.getsockname()[1])
         self._server: Any = None
         self._thread: threading.Thread | None = None
