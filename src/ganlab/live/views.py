@@ -106,15 +106,27 @@ class PlaneView:
         """G's points, the push each gets, G's image of the latent grid (and G_ema's points)."""
         f = self.family
         device = f.gen.device
+        drawn = f.data is not self._source   # drawn data: new real points
+        if drawn:
+            self.real = self._real()
         fake = run_in_eval_mode(f.G, self.z.to(device))
+        push, d_fake = self._push(f.D, fake.to(device))
+        critic = f.objective.critic
+        d_real = run_in_eval_mode(f.D, self.real.to(device))
+
+        def mean(t: Tensor) -> float:
+            return float(t.mean()) if critic else float(torch.sigmoid(t).mean())
+
         out: dict[str, Any] = {
-            "fake": _r(fake), "push": _r(self._push(f.D, fake.to(device)), 4),
+            "fake": _r(fake), "push": _r(push, 4),
             "lattice": _r(run_in_eval_mode(f.G, self.lattice.to(device))),
-            "objective": f.objective.name}
+            "objective": f.objective.name,
+            # D's mean score now on the real points and on G's points shown (a probability,
+            # or a critic's raw score)
+            "d_now": finite({"real": mean(d_real), "fake": mean(d_fake)})}
         out["ema"] = None if f.G_ema is None else \
             _r(run_in_eval_mode(f.G_ema, self.z.to(device)))
-        if f.data is not self._source:   # drawn data
-            self.real = self._real()
+        if drawn:
             out["real"] = _r(self.real)
         return out
 
@@ -133,19 +145,21 @@ class PlaneView:
         return {"metrics": finite(f.points_diagnostics(sampled, n_w1=N_W1)),
                 "metrics_of": "G_ema" if f.G_ema is not None else "G"}
 
-    def _push(self, D: nn.Module, fake: Tensor) -> Tensor:
+    def _push(self, D: nn.Module, fake: Tensor) -> tuple[Tensor, Tensor]:
         """Minus the gradient of G's loss with respect to each generated point: where G's
-        update moves it (times the batch size, so it does not shrink with the batch)."""
+        update moves it (times the batch size, so it does not shrink with the batch); and D's
+        outputs on the points."""
         was = D.training
         D.eval()
         try:
             with torch.enable_grad():
                 x = fake.detach().clone().requires_grad_(True)
-                loss = self.family.objective.g_loss(D(x).float())
+                scores = D(x).float()
+                loss = self.family.objective.g_loss(scores)
                 (grad,) = torch.autograd.grad(loss, [x])
         finally:
             D.train(was)
-        return (-grad * x.shape[0]).cpu()
+        return (-grad * x.shape[0]).cpu(), scores.detach().cpu()
 
 
 class SnapshotView:

@@ -193,9 +193,11 @@
     g.fillText(`step ${view.points_step} · ${view.objective}`, 10, 18);
     if (view.push && view.push.length) {   // how hard G pushes: arrows are drawn to scale 1
       const lens = view.push.map((v) => Math.hypot(v[0], v[1])).sort((a, b) => a - b);
+      const d = view.d_now || {}, on = view.critic ? "critic score" : "D";
       $("view-foot").textContent = `G's push on its points (minus the gradient of G's loss, times the batch): ` +
         `median ${fmt(lens[lens.length >> 1])}, largest ${fmt(lens[lens.length - 1])}. ` +
-        `Arrows are scaled so the 95th percentile spans 5% of the plane.`;
+        `Arrows are scaled so the 95th percentile spans 5% of the plane. ` +
+        `Now, on the points shown: ${on}(x) ${fmt(d.real)}, ${on}(G(z)) ${fmt(d.fake)}.`;
     }
   }
   function drawColorbar(lo, hi, critic) {
