@@ -123,12 +123,10 @@ class Tour:
                  and all(self.live.view.get(f"{p}_step", -1) >= step
                          for p in ("points", "heat", "metrics"))
                  and (objective is None or self.live.view.get("objective") == objective))
-        if self.trainer.steering.paused:   # every part again, made after the change
-            made = {p: self.live.view[f"{p}_step"] for p in ("points", "heat")}
+        if self.trainer.steering.paused:   # the step stands still: a heat map made after
             old = self.live.view
             wait_for("the next view", lambda: self.live.view is not old
-                     and "heat" in self.live.view and self.live.view["heat"] is not old["heat"])
-            del made
+                     and self.live.view["heat"] is not old["heat"])
         time.sleep(0.5)   # the page has drawn it
         return self.live.view
 
