@@ -276,10 +276,10 @@ def run_arm(arm: str, seed: int, pre: dict[str, Any], a: argparse.Namespace) -> 
 
 
 # -- 3. the report -------------------------------------------------------------------------------
-def mean_std(values: list[float]) -> str:
+def mean_std(values: list[float], digits: int = 3) -> str:
     if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def collect(a: argparse.Namespace) -> list[dict[str, Any]]:
@@ -339,7 +339,15 @@ def report(a: argparse.Namespace, started: float) -> str:
     total = [p + sum(arm_min[arm][i] for arm in ARMS) for i, p in enumerate(pre_min)]
     adv_s = [r["SeqGAN"]["adversarial_seconds"] / a.adversarial for r in results]
     gum_s = [r["Gumbel"]["adversarial_seconds"] / a.adversarial for r in results]
-    cmd = "`.venv/bin/python benchmarks/seq_oracle.py " + " ".join(a.argv) + "`"
+    shown, skip = [], False
+    for x in a.argv:   # the run's own arguments: not --report, not the --other note
+        if skip or x == "--report":
+            skip = False
+            continue
+        skip = x == "--other"
+        if not skip:
+            shown.append(x)
+    cmd = "`.venv/bin/python benchmarks/seq_oracle.py " + " ".join(shown) + "`"
     lines = [
         "## Sequence GANs on the oracle: NLL_oracle of MLE, SeqGAN and Gumbel-softmax", "",
         f"Command: {cmd}", "",
@@ -375,9 +383,9 @@ def report(a: argparse.Namespace, started: float) -> str:
                      f"{', '.join(f'{d:+.3f}' for d in diff)} (mean {statistics.mean(diff):+.3f};"
                      f" {sum(d < 0 for d in diff)} of {len(diff)} seeds below MLE).")
     lines += [
-        f"- Time per seed on this machine (one core): {mean_std(total)} min "
-        f"(MLE pre-training {mean_std(pre_min)} min; arms: "
-        + ", ".join(f"{arm} {mean_std(arm_min[arm])} min" for arm in ARMS)
+        f"- Time per seed on this machine (one core): {mean_std(total, 1)} min "
+        f"(MLE pre-training {mean_std(pre_min, 1)} min; arms: "
+        + ", ".join(f"{arm} {mean_std(arm_min[arm], 1)} min" for arm in ARMS)
         + f"). One SeqGAN adversarial epoch: {statistics.mean(adv_s):.1f} s, one Gumbel epoch "
         f"{statistics.mean(gum_s):.1f} s (each including the NLL_oracle evaluations every "
         f"{a.eval_every} epochs).", "",
