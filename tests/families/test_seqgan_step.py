@@ -101,9 +101,10 @@ def test_rewards_come_from_the_rollout_policy_and_d(tmp_path: Path) -> None:
 def test_rewards_are_used_by_the_adversarial_step(tmp_path: Path) -> None:
     fam = build("seqgan", tmp_path)
     _to_adversarial(fam)
-    with tap_calls(fam, "rewards") as calls:
+    with tap_calls(fam, "rewards") as calls, tap_calls(fam, "_g_adversarial_step") as steps:
         fam.train_step(ADV, log=False)
     assert len(calls) == 1
+    assert steps.args == [(ADV,)]     # the step number (the Gumbel family's temperature reads it)
 
 
 def test_each_phase_steps_its_networks_and_logs_its_losses(tmp_path: Path) -> None:
@@ -145,3 +146,18 @@ def test_mle_and_d_steps_by_hand(tmp_path: Path) -> None:
     d_loss = F.binary_cross_entropy_with_logits(logits, target)
     assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
     assert logs["d_loss"] == pytest.approx(float(d_loss.detach()), rel=1e-5)
+
+
+def test_mle_counts_only_the_masked_tokens(tmp_path: Path) -> None:
+    fam = build("seqgan", tmp_path)
+    batch = fam.data.batch(4, torch.Generator().manual_seed(0))
+    batch.mask = batch.mask.clone()
+    batch.mask[:2, -2:] = False                        # two rows end in padding
+    fam.data.batch = lambda n, gen: batch                # type: ignore[method-assign]
+    G0 = frozen_copy(fam.G)
+    tap_g = GradTap(fam.opts["G"])
+    logs = fam.train_step(0, log=True)
+    logp = G0.log_probs(batch.tokens)
+    nll = -(logp * batch.mask).sum() / batch.mask.sum()
+    assert_grads(tap_g.last, expected_grads(nll, list(G0.parameters())), "G")
+    assert logs["mle_loss"] == pytest.approx(float(nll.detach()), rel=1e-5)
