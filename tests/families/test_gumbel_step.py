@@ -119,3 +119,25 @@ def test_d_pretraining_on_soft_rows_sees_sampled_tokens(tmp_path: Path) -> None:
     with tap_calls(fam, "_fake") as fakes, tap_calls(fam.G, "gumbel") as relaxed:
         fam.train_step(ADV - 1, log=False)                     # D pre-training
     assert len(fakes) == 1 and len(relaxed) == 0
+
+
+def test_temperature_with_one_adversarial_step_left_and_past_the_end(tmp_path: Path) -> None:
+    fam = build("gumbelgan", tmp_path, "gumbelgan.tau_start=1", "gumbelgan.tau_end=0.25",
+                steps=ADV + 2)
+    assert fam.tau(ADV + 1) == pytest.approx(0.25)            # a span of one step
+    assert fam.tau(ADV + 9) == pytest.approx(0.25)            # held past the last step
+
+
+def test_hard_rows_d_step_is_seqgans_on_sampled_tokens(tmp_path: Path) -> None:
+    fam = build("gumbelgan", tmp_path, steps=STEPS)            # hard, standard: the defaults
+    for step in range(ADV):
+        fam.train_step(step, log=False)
+    tap_d = GradTap(fam.opts["D"], keep=lambda: frozen_copy(fam.D))
+    with tap_calls(fam.data, "batch") as batches, tap_calls(fam, "_fake") as fakes:
+        fam.train_step(ADV, log=False)
+    (D0,) = tap_d.kept
+    real, fake = batches.results[-1].tokens, fakes.results[-1]
+    logits = D0(torch.cat([real, fake]))
+    target = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])
+    d_loss = F.binary_cross_entropy_with_logits(logits, target)
+    assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
