@@ -118,7 +118,9 @@ def run_arm(arm: str, seed: int, a: argparse.Namespace) -> dict[str, Any]:
     fam, start = arm_family(arm, seed, a)
     tr = trainer_of(fam, folder)
     t0 = time.perf_counter()
+    before = float(read_json(folder / "progress.json").get("seconds", 0.0))
     if not tr.restore():
+        before = 0.0
         tr.step = start_from(fam, a.runs / f"seed-{seed}" / "pretrain" / "checkpoints" /
                              f"step-{a.pretrain:07d}")
     end = start + a.adversarial
@@ -126,10 +128,12 @@ def run_arm(arm: str, seed: int, a: argparse.Namespace) -> dict[str, Any]:
         fam.train_step(tr.step, log=False)
         tr.step += 1
         if tr.step % 100 == 0:
+            write_json(folder / "progress.json",
+                       {"step": tr.step, "seconds": before + time.perf_counter() - t0})
             tr.save_checkpoint()
             log(f"seed {seed}: {arm} step {tr.step - start}/{a.adversarial} after pre-training")
     info = {"seed": seed, "scores": score(fam), "examples": fam.sampler().sample(3, seed=0),
-            "seconds": time.perf_counter() - t0, "done": True}
+            "seconds": before + time.perf_counter() - t0, "done": True}
     write_json(folder / "result.json", info)
     log(f"seed {seed}: {arm} done: {info['scores']}")
     return info
@@ -148,6 +152,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rollouts", type=int, default=8)
     ap.add_argument("--beta-max", type=float, default=1000.0)
     ap.add_argument("--adv-lr", type=float, default=1e-4)
+    ap.add_argument("--report", action="store_true", help="only the table of finished arms")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one seed (a smoke run)")
     ap.add_argument("--other", default="other processes shared the machine's 2 cores")
     ap.add_argument("--no-write", action="store_true")
@@ -162,10 +167,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     a = parse(argv)
     torch.set_num_threads(1)
-    for seed in a.seeds:
-        pretrain(seed, a)
-        for arm in a.arms:
-            run_arm(arm, seed, a)
+    if a.report:   # the table from the finished arms only
+        a.arms = [arm for arm in a.arms if all(read_json(
+            a.runs / f"seed-{s}" / arm.lower() / "result.json").get("done") for s in a.seeds)]
+    else:
+        for seed in a.seeds:
+            pretrain(seed, a)
+            for arm in a.arms:
+                run_arm(arm, seed, a)
     from ganlab.config import load
     from ganlab.data import build_data
 
@@ -179,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     secs = {arm: statistics.mean(res[s][arm]["seconds"] for s in a.seeds) for arm in a.arms}
     lines = [
         "## Sequence GANs on real text: BLEU and Self-BLEU (WordNet examples)", "",
-        "Command: `.venv/bin/python benchmarks/seq_text.py " + " ".join(a.argv) + "`", "",
+        "Command: `.venv/bin/python benchmarks/seq_text.py "
+        + " ".join(x for x in a.argv if x not in ("--report", "--no-write")) + "`", "",
         f"Measured: {datetime.date.today().isoformat()}, {platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}, one thread; {a.other}.", "",
         f"Scale: word level, sentences of at most 15 words, vocabulary 5,000; batch {a.batch}; "
