@@ -28,6 +28,7 @@ def test_total_is_the_weighted_parts(tmp_path: Path, adv: float, lam: float, idt
     for step in range(2):
         logs = fam.train_step(step, log=True)
         assert logs["g_loss"] == pytest.approx(_total(logs, adv, lam, idt), rel=1e-5)
+        assert min(logs["cycle_A"], logs["cycle_B"], logs["identity_A"], logs["identity_B"]) > 0
         assert logs["d_loss"] == pytest.approx(logs["d_A"] + logs["d_B"], rel=1e-6)
         # (near the start cycle and identity L1 can be nearly equal, so exchanging their
         # weights may leave the total alone: the gradient test below tells them apart)
