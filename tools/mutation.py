@@ -58,7 +58,10 @@ GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
                  [f"x{SEP}GANFamily{SEP}{f}*" for f in
                   ("train_step", "_d_step", "_g_step", "_d_adversarial",
                                    "_g_adversarial")],
-                 ["tests/families/test_gan_step.py"]),
+                 # _d_step is the cgan family's too: its matching-aware test reads `real`
+                 ["tests/families/test_gan_step.py",
+                  "tests/families/test_cgan_step.py::"
+                  "test_d_gradient_is_the_matching_aware_loss_on_the_mismatched_labels"]),
     "cgan-step": ("src/ganlab/families/cgan.py",
                   [f"x{SEP}CGANFamily{SEP}{f}*" for f in
                    ("_d_adversarial", "_g_adversarial", "_wrong_labels")],

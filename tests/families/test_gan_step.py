@@ -222,3 +222,24 @@ def test_the_loop_gives_each_step_the_decayed_rate(tmp_path: Path, kind: str) ->
     fam.train_step = step  # type: ignore[method-assign]
     trainer.run()
     assert seen == pytest.approx([base * lr_factor(kind, i, 4) for i in range(4)])
+
+
+def test_conditional_critic_and_its_penalty_see_the_labels(tmp_path: Path) -> None:
+    fam = build("gan", tmp_path, "gan.conditional=true", "data.labels=true",
+                "gan.objective.name=wgan-gp", "gan.objective.gp_weight=3",
+                "gan.model.batch_norm_d=false")
+    G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
+    tap_d = GradTap(fam.opt_d)
+    with tap_calls(fam.data, "batch") as batches, tap_calls(fam, "_latents") as latents, \
+            tap_calls(fam, "_fake_labels") as fake_labels, \
+            tap_calls(gan_module, "interpolation_weights") as weights:
+        fam.train_step(0, log=False)
+    real, y = batches.results[0].x, batches.results[0].labels
+    y_fake = fake_labels.results[0]
+    fake = G0(latents.results[0], y_fake).detach()
+    eps = weights.results[0]
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)   # scored with the real labels
+    (grad,) = torch.autograd.grad(D0(x_hat, y).sum(), x_hat, create_graph=True)
+    gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    d_loss = D0(fake, y_fake).mean() - D0(real, y).mean() + 3 * gp
+    assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
