@@ -83,3 +83,19 @@ def test_kid_of_whole_sets_is_their_mmd_whatever_the_draw() -> None:
     assert np.isfinite(kid(real[:2], fake[:2], subsets=1)["kid_mean"])
     assert kid(real, fake, subsets=2, subset_size=4) == kid(real, fake, subsets=2,
                                                              subset_size=4, seed=0)
+
+
+def test_mmd_by_hand_with_another_degree() -> None:
+    x = np.array([[1.0, 2.0], [0.0, 4.0]])
+    y = np.array([[3.0, 1.0], [1.0, 1.0]])
+    kxx, kyy = (8 / 2 + 1) ** 2, (4 / 2 + 1) ** 2
+    kxy = np.mean([(5 / 2 + 1) ** 2, (3 / 2 + 1) ** 2, (4 / 2 + 1) ** 2, (4 / 2 + 1) ** 2])
+    assert mmd2_unbiased(x, y, degree=2) == pytest.approx(kxx + kyy - 2 * kxy, rel=1e-12)
+
+
+def test_kid_defaults_and_the_cap_by_the_smaller_fake_set() -> None:
+    rng = np.random.default_rng(5)
+    out = kid(rng.normal(size=(5, 2)), rng.normal(size=(5, 2)))
+    assert out["subsets"] == 100
+    assert kid(np.zeros((1001, 1)), np.ones((1001, 1)), subsets=1)["subset_size"] == 1000
+    assert kid(rng.normal(size=(30, 2)), rng.normal(size=(5, 2)), subsets=1)["subset_size"] == 5
