@@ -121,7 +121,7 @@ def test_one_warning_below_d_samples_and_none_at_d() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fid_from_stats(small, small)
-    assert len(caught) == 1
+    assert len(caught) == 1 and not caught[0].filename.endswith("frechet.py")   # the caller's
     assert str(caught[0].message) == (
         "FID from 3 samples in 4 dimensions: the covariance is singular and FID is biased "
         "upwards; compare only numbers computed with the same N")
@@ -129,3 +129,25 @@ def test_one_warning_below_d_samples_and_none_at_d() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fid_from_stats(enough, enough)
+
+
+def test_positive_definite_first_covariance_takes_the_cholesky_path(monkeypatch) -> None:
+    import ganlab.metrics.frechet as frechet
+
+    def no_eigen_root(m: np.ndarray) -> np.ndarray:
+        raise AssertionError("the eigen path was taken for a positive definite S1")
+
+    monkeypatch.setattr(frechet, "_sym_sqrt", no_eigen_root)
+    rng = np.random.default_rng(9)
+    s1, s2 = _spd(rng, 6), _spd(rng, 6)
+    assert np.isfinite(trace_sqrt_product(s1, s2))
+
+
+def test_float32_statistics_are_computed_in_float64() -> None:
+    rng = np.random.default_rng(10)
+    mu1, mu2 = rng.normal(size=64), rng.normal(size=64)
+    s1, s2 = _spd(rng, 64), _spd(rng, 64)
+    low = [a.astype(np.float32) for a in (mu1, s1, mu2, s2)]
+    high = [a.astype(np.float64) for a in low]
+    assert frechet_distance(*low) == frechet_distance(*high)
+    assert trace_sqrt_product(low[1], low[3]) == trace_sqrt_product(high[1], high[3])
