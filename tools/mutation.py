@@ -58,10 +58,12 @@ GROUPS: dict[str, tuple[str, list[str], list[str]]] = {
                  [f"x{SEP}GANFamily{SEP}{f}*" for f in
                   ("train_step", "_d_step", "_g_step", "_d_adversarial",
                                    "_g_adversarial")],
-                 # _d_step is the cgan family's too: its matching-aware test reads `real`
+                 # _d_step and _g_step are the cgan family's too: these two of its tests read
+                 # the `real` and `z` they pass on
                  ["tests/families/test_gan_step.py",
                   "tests/families/test_cgan_step.py::"
-                  "test_d_gradient_is_the_matching_aware_loss_on_the_mismatched_labels"]),
+                  "test_d_gradient_is_the_matching_aware_loss_on_the_mismatched_labels",
+                  "tests/families/test_cgan_step.py::test_aux_classifier_and_mode_seeking_by_hand"]),
     "cgan-step": ("src/ganlab/families/cgan.py",
                   [f"x{SEP}CGANFamily{SEP}{f}*" for f in
                    ("_d_adversarial", "_g_adversarial", "_wrong_labels")],

@@ -243,3 +243,25 @@ def test_conditional_critic_and_its_penalty_see_the_labels(tmp_path: Path) -> No
     gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
     d_loss = D0(fake, y_fake).mean() - D0(real, y).mean() + 3 * gp
     assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
+
+
+def test_packed_critic_and_its_penalty_see_packs(tmp_path: Path) -> None:
+    fam = build("gan", tmp_path, "gan.pack=2", "gan.objective.name=wgan-gp",
+                "gan.objective.gp_weight=3", "gan.model.batch_norm_d=false")
+    G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
+    tap_d = GradTap(fam.opt_d)
+    with tap_calls(fam.data, "batch") as batches, tap_calls(fam, "_latents") as latents, \
+            tap_calls(gan_module, "interpolation_weights") as weights:
+        fam.train_step(0, log=False)
+
+    def critic(x: torch.Tensor) -> torch.Tensor:   # pairs of samples as one input
+        n, c, *rest = x.shape
+        return D0(x.reshape(n // 2, 2 * c, *rest))
+
+    real, fake = batches.results[0].x, G0(latents.results[0]).detach()
+    eps = weights.results[0]
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    d_loss = critic(fake).mean() - critic(real).mean() + 3 * gp
+    assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
