@@ -1,6 +1,6 @@
 """Mutation score of the losses, the penalties, the families' step code and the metric formulas,
-measured with mutmut (3.x) in a scratch worktree. Not run in CI: all groups take about an hour
-and a half on 2 shared cores (docs/mutation.md has the time of each).
+measured with mutmut (3.x) in a scratch worktree. Not run in CI: all groups take about 80 minutes
+on 2 shared cores (docs/mutation.md has the time of each).
 
     git worktree add /work/wt-mut main && (cd /work/wt-mut && make setup)
     /work/wt-mut/.venv/bin/pip install -c constraints.txt 'mutmut>=3.8'

@@ -265,3 +265,27 @@ def test_packed_critic_and_its_penalty_see_packs(tmp_path: Path) -> None:
     gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
     d_loss = critic(fake).mean() - critic(real).mean() + 3 * gp
     assert_grads(tap_d.last, expected_grads(d_loss, list(D0.parameters())), "D")
+
+
+def test_a_steered_g_step_of_a_conditional_gan_by_hand(tmp_path: Path) -> None:
+    fam = build("gan", tmp_path, "gan.conditional=true", "data.labels=true")
+    fam.updates = "g"
+    G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
+    tap_g = GradTap(fam.opt_g)
+    with tap_calls(fam, "_latents") as latents, tap_calls(fam, "_fake_labels") as labels:
+        fam.train_step(0, log=False)
+    z, y_fake = latents.results[0], labels.results[0]
+    assert labels.args[0] == (8,) and y_fake is not None
+    g_loss = F.softplus(-D0(G0(z, y_fake), y_fake)).mean()
+    assert_grads(tap_g.last, expected_grads(g_loss, list(G0.parameters())), "G")
+
+
+def test_a_critic_objective_logs_raw_scores(tmp_path: Path) -> None:
+    fam = build("gan", tmp_path, "gan.objective.name=wgan")
+    G0, D0 = frozen_copy(fam.G), frozen_copy(fam.D)
+    with tap_calls(fam.data, "batch") as batches, tap_calls(fam, "_latents") as latents:
+        logs = fam.train_step(0, log=True)
+    with torch.no_grad():
+        s_r, s_f = D0(batches.results[0].x), D0(G0(latents.results[0]))
+    assert logs["d_real"] == pytest.approx(float(s_r.mean()), rel=1e-5)
+    assert logs["d_fake"] == pytest.approx(float(s_f.mean()), rel=1e-5)
