@@ -31,7 +31,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ganlab.engine.runtime import cpu_model
 
 SHARD = 1000  # images per cached feature shard: the unit a killed pass resumes from
 DEFAULT_SHARD_S = 130.0  # Inception, one shared EPYC core: ~1.3 s per 10 images (an estimate)
@@ -412,16 +413,6 @@ def training_curves(bench: Bench, arms: list[Arm], seed: int, png: Path) -> list
         lines.append(f"- {label}: " + ", ".join(f"{s}: {f:.2f} (recall {r:.2f})"
                                                  for s, f, r in pts))
     return [*lines, ""]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,27 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganlab.engine.runtime import cpu_model
 from ganlab.metrics import cache
 from ganlab.metrics.extract import as_extractor, feature_moments
 from ganlab.metrics.frechet import fid_from_stats
 from ganlab.metrics.stats import FeatureMoments, FeatureStats
 
 SHARD = 1000
-
-
-def cpu() -> str:
-    """The CPU model and the bf16 flags it has."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    bf16 = sorted(f for f in flags if f in ("amx_bf16", "avx512_bf16", "amx_tile"))
-    return f"{model} (bf16 flags: {', '.join(bf16) or 'none'})"
 
 
 def moments(images: np.ndarray, precision: str, name: str, extractor: str) -> FeatureMoments:
@@ -98,11 +83,11 @@ def main() -> None:
     from ganlab.cli.inputs import load_images
 
     real = load_images(args.real, args.n, 0).images
-    result: dict[str, object] = {"cpu": cpu(), "threads": args.threads,
+    result: dict[str, object] = {"cpu": cpu_model(), "threads": args.threads,
                                  "extractor": args.extractor}
     rates = speed(real[:args.speed_n], args.extractor, args.rounds)
     result.update(images_per_s=rates, bf16_speedup=rates["bf16"] / rates["fp32"])
-    print(f"{cpu()}, {args.threads} thread(s): fp32 {rates['fp32']:.1f} images/s, bf16 "
+    print(f"{cpu_model()}, {args.threads} thread(s): fp32 {rates['fp32']:.1f} images/s, bf16 "
           f"{rates['bf16']:.1f} images/s, bf16/fp32 {rates['bf16'] / rates['fp32']:.2f}x "
           f"(median of {args.rounds} interleaved rounds of {args.speed_n} images)", flush=True)
     if not args.skip_fid:

@@ -32,19 +32,10 @@ from pathlib import Path
 
 import torch
 
+from ganlab.engine.runtime import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks" / "seq_rollout_speed.md"
-
-
-def cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return "unknown CPU"
-    names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
-    flags = next((ln for ln in lines if ln.startswith("flags")), "")
-    bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags.split()]
-    return (names[0] if names else "unknown CPU") + (f" ({', '.join(bf16)})" if bf16 else "")
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -19,11 +19,9 @@ Run: ``.venv/bin/python benchmarks/train_speed.py [--rounds 7] [--iters 10] [--t
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +29,7 @@ from torch import Tensor, nn
 
 from ganlab import config
 from ganlab.data.images import ImageSource, load_images
-from ganlab.engine.runtime import Runtime
+from ganlab.engine.runtime import Runtime, cpu_model
 from ganlab.families import build_family
 from ganlab.families.gan import GANFamily
 
@@ -134,16 +132,6 @@ VARIANTS = {
     "ganlab, no EMA": ["gan.ema.enabled=false"],
     "ganlab, bf16 autocast": ["train.precision=bf16"],
 }
-
-
-def cpu_model() -> str:
-    """The CPU's model name (these machines differ: some have bf16 matrix units)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else (platform.processor() or "?")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ def cpu_flags() -> set[str]:
         if line.startswith("flags"):
             return set(line.split(":", 1)[1].split())
     return set()
+
+
+def cpu_model() -> str:
+    """The CPU's model name with its fast-bf16 flags, e.g. ``AMD EPYC (avx512_bf16)``: what a
+    benchmark names, since machines of one kind differ in their bf16 units."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
+    bf16 = [f for f in FAST_BF16_CPU_FLAGS if f in cpu_flags()]
+    name = names[0] if names else (platform.processor() or platform.machine() or "unknown CPU")
+    return name + (f" ({', '.join(bf16)})" if bf16 else " (no fast-bf16 flags)")
 
 
 def resolve_precision(spec: str, device: torch.device,
