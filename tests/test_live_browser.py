@@ -13,13 +13,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
-CHROMIUM = Path("/usr/bin/chromium")
+from livepage import CHROMIUM, screenshot_folder, wait_for
+
 if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed (/usr/bin/chromium; make setup installs "
                 "it where apt-get works)", allow_module_level=True)
@@ -33,24 +34,10 @@ from ganlab.engine.loop import Trainer  # noqa: E402
 from ganlab.live.server import LiveServer  # noqa: E402
 from ganlab.live.views import LiveView  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_for(what: str, ok: Callable[[], bool], timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    if os.environ.get("GANLAB_UPDATE_SCREENSHOTS") == "1":
-        folder = ROOT / "docs" / "live"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path
+    return screenshot_folder(tmp_path)
 
 
 @pytest.fixture

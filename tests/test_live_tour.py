@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import statistics
 import threading
@@ -24,7 +23,9 @@ from typing import Any
 import pytest
 import torch
 
-CHROMIUM = Path("/usr/bin/chromium")
+from livepage import CHROMIUM, screenshot_folder
+from livepage import wait_for as _wait_for
+
 if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)",
                 allow_module_level=True)
@@ -41,16 +42,12 @@ from ganlab.live.server import LiveServer  # noqa: E402
 from ganlab.live.views import LiveView  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1400, "height": 900}
 
 
 def wait_for(what: str, ok: Callable[[], bool], timeout: float = 120.0) -> None:
-    end = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    """The tour's waits: a change may take a few hundred steps to show."""
+    _wait_for(what, ok, timeout)
 
 
 class Tour:
@@ -186,11 +183,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    if os.environ.get("GANLAB_UPDATE_SCREENSHOTS") == "1":
-        folder = ROOT / "docs" / "live"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path
+    return screenshot_folder(tmp_path)
 
 
 @pytest.fixture
