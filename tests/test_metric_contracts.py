@@ -9,28 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from ganlab import metrics
 from ganlab.features import module_extractor
 from ganlab.metrics import nearest_train as mem
 from ganlab.metrics.class_score import classifier_score
 from ganlab.metrics.kernel_distance import kid
+from test_metrics_api import TinyClassifier
 
 DOCS = Path(__file__).parents[1] / "docs" / "evaluation.md"
 
 
-class Quadrants(nn.Module):
-    """Features that tell an image from its mirror image: a conv pooled to 2 x 2 cells."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 6, 3)
-        self.head = nn.Linear(24, 10)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = torch.flatten(nn.functional.adaptive_avg_pool2d(torch.tanh(self.conv(x)), 2), 1)
-        return f, self.head(f)
+# features that tell an image from its mirror image: a conv pooled to 2 x 2 cells
+Quadrants = TinyClassifier
 
 
 @pytest.fixture
