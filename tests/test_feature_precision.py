@@ -54,3 +54,28 @@ def test_cli_stats_and_eval_take_precision(tmp_path, capsys) -> None:
     assert main(["stats", f"npz:{src}", "--extractor", "fashion-classifier",
                  "--precision", "bf16", "--out", str(out)]) == 0
     assert str(np.load(out)["precision"]) == "bf16"
+
+
+def test_statistics_of_one_precision_are_not_scored_with_the_other(tmp_path) -> None:
+    """A stats file says in which precision its features were made; an FID against features of
+    the other precision is refused and says which flag fixes it, the same precision scores."""
+    from ganlab import metrics
+    from ganlab.cli import main
+    from ganlab.metrics.stats import FeatureStats
+
+    images = _images(64).numpy()
+    src = tmp_path / "set.npz"
+    np.savez(src, images=images)
+    files = {}
+    for precision in ("fp32", "bf16"):
+        files[precision] = tmp_path / f"{precision}.npz"
+        assert main(["stats", f"npz:{src}", "--extractor", "fashion-classifier",
+                     "--precision", precision, "--out", str(files[precision])]) == 0
+    assert FeatureStats.load(files["bf16"]).meta["precision"] == "bf16"
+    for have, other in (("fp32", "bf16"), ("bf16", "fp32")):
+        stats = FeatureStats.load(files[have])
+        ext = get_extractor("fashion-classifier", precision=other)
+        with pytest.raises(GanlabError, match=f"features in {have}.*--precision {have}"):
+            metrics.fid(stats, images, ext, use_cache=False)
+        same = get_extractor("fashion-classifier", precision=have)
+        assert metrics.fid(stats, images, same, use_cache=False).values["fid"] < 1e-3

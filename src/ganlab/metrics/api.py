@@ -81,7 +81,8 @@ def _check_finite(arr: np.ndarray | None, what: str) -> None:
 
 def check_stats(stats: FeatureStats, extractor: Any, where: str = "the statistics") -> None:
     """Fail unless ``stats`` fit ``extractor``: the feature dimension always, and the extractor
-    name, weights sha256 and resize when the statistics recorded them (ganlab files)."""
+    name, weights sha256 and resize when the statistics recorded them (ganlab files), and the
+    feature precision (fp32 or bf16) of a ganlab file."""
     dim = extractor.spec.dim
     if stats.mu.shape[0] != dim:
         raise GanlabError(
@@ -96,6 +97,14 @@ def check_stats(stats: FeatureStats, extractor: Any, where: str = "the statistic
             raise GanlabError(
                 f"{where} were made with {key}={value}, but this run uses {want}; "
                 "recompute them with `ganlab stats` and the same options"
+            )
+    if "extractor" in stats.meta:  # a ganlab file; those from before bf16 features say nothing
+        have, want = stats.meta.get("precision", "fp32"), str(card.get("precision", "fp32"))
+        if have != want:
+            raise GanlabError(
+                f"{where} were made with features in {have}, but this run extracts them in "
+                f"{want}; FID mixes no precisions: pass --precision {have} or recompute them "
+                f"with `ganlab stats ... --precision {want}`"
             )
     stats.check_finite(where)
 

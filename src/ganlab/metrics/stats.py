@@ -114,7 +114,7 @@ class FeatureMoments:
 STATS_FORMAT = "ganlab-stats/1"
 #: the string metadata a statistics file may carry beside mu, sigma and n (read back by load)
 META_KEYS = ("format", "source", "seed", "fingerprint", "extractor", "weights_sha256", "resize",
-             "ganlab_version")
+             "precision", "ganlab_version")
 UNVERIFIED = "unverified: made by another tool"
 
 
