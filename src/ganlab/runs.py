@@ -183,16 +183,19 @@ def save_config(cfg: Config, run_dir: Path) -> None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of ``metrics.jsonl`` (a torn last line from a crash is skipped)."""
+    """All records of ``metrics.jsonl``. A line that is not a JSON object (a torn last line from
+    a crash, bytes that are not UTF-8) is skipped."""
     file = run_dir / METRICS
     if not file.is_file():
         return []
     out = []
-    for line in file.read_text().splitlines():
+    for line in file.read_bytes().splitlines():
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
             continue
+        if isinstance(record, dict):
+            out.append(record)
     return out
 
 
