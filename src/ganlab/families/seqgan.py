@@ -293,11 +293,10 @@ class SeqGANFamily(Family[Q]):
         self.opts["D"].step()
         return loss.detach()
 
-    @torch.no_grad()
     def rewards(self, tokens: Tensor) -> Tensor:
         """Q(t) for every position (N, L): D's mean probability of "real" over ``rollouts``
         completions of ``tokens[:, :t+1]`` by the roll-out policy; the last position is scored
-        on the sequence itself (:func:`rollout_rewards`)."""
+        on the sequence itself (:func:`rollout_rewards`, which holds no gradients)."""
         return rollout_rewards(self.G_rollout, self.D, tokens, self.section.rollouts, self.gen,
                                self.section.temperature, bf16=self.section.rollout_bf16)
 
@@ -313,11 +312,12 @@ class SeqGANFamily(Family[Q]):
         self._update_rollout()
         return {"g_loss": loss.detach(), "reward": q[:, -1].mean()}
 
-    @torch.no_grad()
     def _update_rollout(self) -> None:
+        """The roll-out policy follows G: r <- beta r + (1 - beta) g, parameter by parameter."""
         beta = self.section.rollout_update
-        for r, p in zip(self.G_rollout.parameters(), self.G.parameters(), strict=True):
-            r.mul_(beta).add_(p, alpha=1.0 - beta)
+        with torch.no_grad():
+            for r, p in zip(self.G_rollout.parameters(), self.G.parameters(), strict=True):
+                r.mul_(beta).add_(p, alpha=1.0 - beta)
 
     # -- what the model makes ----------------------------------------------------------------------
     @property
