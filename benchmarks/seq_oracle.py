@@ -299,8 +299,21 @@ def figure(results: list[dict[str, Any]], path: Path, a: argparse.Namespace) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (px, ax, bx) = plt.subplots(1, 3, figsize=(16, 4))
     colors = {"MLE": "tab:blue", "SeqGAN": "tab:red", "Gumbel": "tab:green"}
+    for i, r in enumerate(results):              # pre-training: has the MLE converged?
+        pts = [c for c in r["pretrain"]["curve"] if c.get("nll_oracle") == c.get("nll_oracle")
+               and c.get("nll_oracle") is not None and c["epoch"] > 0]
+        px.plot([c["epoch"] for c in pts], [c["nll_oracle"] for c in pts], color="tab:blue",
+                alpha=0.8, marker=".", label="ganlab, each seed" if i == 0 else None)
+        px.axvline(r["pretrain"]["best"]["epoch"], color="grey", linestyle=":", alpha=0.6)
+    ex, ey = zip(*OFFICIAL_MLE, strict=True)
+    px.plot(ex, ey, color="black", marker="s", linestyle="--",
+            label="official code's log (quoted; its own oracle)")
+    px.set_title("MLE pre-training (dotted: the epoch the arms start from)", fontsize=10)
+    px.set_xlabel("MLE epoch (156 steps of 64)")
+    px.set_ylabel("NLL_oracle (lower is better)")
+    px.legend(fontsize=8)
     for arm in ARMS:
         for i, r in enumerate(results):
             xs = [c["epoch"] for c in r[arm]["curve"]]
@@ -322,6 +335,31 @@ def figure(results: list[dict[str, Any]], path: Path, a: argparse.Namespace) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def pretrain_text(results: list[dict[str, Any]], a: argparse.Namespace, best_ep: list[int],
+                  stop_ep: list[int]) -> str:
+    """How long MLE pre-training ran, and how flat its NLL_oracle was at the end."""
+    if a.patience >= a.max_epochs:
+        how = (f"MLE pre-training for a fixed {a.max_epochs} epochs of {N_TRAIN // a.batch} steps "
+               "(the paper's), the last epoch being the pre-trained G.")
+    else:
+        how = (f"MLE pre-training (epochs of {N_TRAIN // a.batch} steps) until the NLL of "
+               f"{a.heldout:,} held-out oracle sequences has not improved by {a.min_delta} for "
+               f"{a.patience} epochs (at most {a.max_epochs}); the {a.select} epoch is the "
+               f"pre-trained G: epochs {', '.join(map(str, best_ep))} (stopped at "
+               f"{', '.join(map(str, stop_ep))}).")
+    flat = []
+    for r in results:
+        pts = {c["epoch"]: c["nll_oracle"] for c in r["pretrain"]["curve"]
+               if c.get("nll_oracle") is not None and c["nll_oracle"] == c["nll_oracle"]}
+        end = r["pretrain"]["best"]["epoch"]
+        back = max((e for e in pts if e <= end - 40), default=None)
+        if back is not None and end in pts:
+            flat.append(f"seed {r['seed']} {pts[back]:.3f} at epoch {back} -> "
+                        f"{pts[end]:.3f} at {end}")
+    return how + (f" NLL_oracle over the last 40 epochs of pre-training: {'; '.join(flat)}."
+                  if flat else "")
 
 
 def report(a: argparse.Namespace, started: float) -> str:
@@ -354,11 +392,7 @@ def report(a: argparse.Namespace, started: float) -> str:
         f"Measured: {datetime.date.today().isoformat()}, {platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}, one thread; {a.other}.", "",
         f"Protocol: oracle vocab {VOCAB}, length {SEQ_LEN}, {N_TRAIN:,} training sequences, "
-        f"batch {a.batch}. MLE pre-training (epochs of {N_TRAIN // a.batch} steps) until the "
-        f"NLL of {a.heldout:,} held-out oracle sequences has not improved by {a.min_delta} for "
-        f"{a.patience} epochs (at most {a.max_epochs}); the {a.select} epoch is the "
-        "pre-trained G: "
-        f"epochs {', '.join(map(str, best_ep))} (stopped at {', '.join(map(str, stop_ep))}). "
+        f"batch {a.batch}. " + pretrain_text(results, a, best_ep, stop_ep) + " "
         f"From it, {a.adversarial} generator updates per arm: MLE {a.adversarial} more MLE "
         f"steps; SeqGAN {a.d_pretrain} D pre-training steps, then {a.adversarial} adversarial "
         f"epochs of 1 policy-gradient step ({a.rollouts} roll-outs per token, batched"
