@@ -15,7 +15,13 @@ parameters) that samples 10,000 training sequences. For each training seed:
    * **SeqGAN**: ``--d-pretrain`` D steps, then adversarial epochs of one REINFORCE step with
      ``--rollouts`` Monte-Carlo roll-outs per token followed by ``--d-steps`` D steps
      (batch 64 real + 64 generated each);
-   * **Gumbel**: the same D pre-training and D schedule, the Gumbel-softmax generator loss.
+   * **Gumbel**: the same D pre-training and D schedule, the Gumbel-softmax generator loss;
+   * **SeqGAN-nobaseline** (opt-in with ``--arms``): SeqGAN with the official code's policy
+     gradient, the reward itself with no baseline subtracted (``seqgan.baseline=none``).
+
+The continued MLE's final generator is also scored at sampling temperatures below 1
+(``--temperatures``): NLL_oracle rewards a generator that samples with less entropy, so a
+GAN's gain is compared with what a colder MLE sampler gets for free.
 
 NLL_oracle (the oracle's mean per-token NLL of 10,000 sequences each generator samples with a
 fixed seed; lower is better) is measured after pre-training and every ``--eval-every``
@@ -58,6 +64,9 @@ PUBLISHED = [("random", 10.310), ("MLE", 9.038), ("scheduled sampling", 8.985),
 OFFICIAL_MLE = [(10, 9.239), (115, 9.071)]
 OFFICIAL_ADV = [(0, 9.071), (5, 9.045), (40, 8.886), (75, 8.730)]
 ARMS = ("MLE", "SeqGAN", "Gumbel")
+ALL_ARMS = (*ARMS, "SeqGAN-nobaseline")
+COLORS = {"MLE": "tab:blue", "SeqGAN": "tab:red", "Gumbel": "tab:green",
+          "SeqGAN-nobaseline": "tab:purple"}
 VOCAB, SEQ_LEN, N_TRAIN, HELDOUT_SEED = 5000, 20, 10_000, 1_000
 
 
@@ -212,10 +221,12 @@ def arm_family(arm: str, seed: int, p: int, a: argparse.Namespace) -> tuple[Any,
         return build("oracle-mle", [*common(a, seed), f"train.steps={p + n}",
                                     f"seqgan.mle_steps={p + n}",
                                     f"seqgan.eval_samples={a.eval_samples}"]), p
-    sec = "seqgan" if arm == "SeqGAN" else "gumbelgan"
-    preset = "oracle-seqgan" if arm == "SeqGAN" else "oracle-gumbel"
-    more = ([f"seqgan.rollouts={a.rollouts}", f"seqgan.rollout_bf16={str(a.bf16).lower()}"]
-            if arm == "SeqGAN" else a.gumbel_set)
+    seqgan = arm.startswith("SeqGAN")
+    sec = "seqgan" if seqgan else "gumbelgan"
+    preset = "oracle-seqgan" if seqgan else "oracle-gumbel"
+    more = ([f"seqgan.rollouts={a.rollouts}", f"seqgan.rollout_bf16={str(a.bf16).lower()}",
+             *(["seqgan.baseline=none"] if arm == "SeqGAN-nobaseline" else [])]
+            if seqgan else a.gumbel_set)
     return build(preset, [*common(a, seed), f"train.steps={p + d + n}", f"{sec}.mle_steps={p}",
                           f"{sec}.d_pretrain_steps={d}", f"{sec}.d_steps={a.d_steps}",
                           f"{sec}.eval_samples={a.eval_samples}", *more]), p + d
@@ -275,6 +286,29 @@ def run_arm(arm: str, seed: int, pre: dict[str, Any], a: argparse.Namespace) -> 
     return info
 
 
+def mle_temperatures(seed: int, a: argparse.Namespace) -> dict[str, float]:
+    """NLL_oracle of the continued MLE's final generator sampled at each of ``--temperatures``
+    (kept in the MLE arm's result.json; computed once per temperature)."""
+    folder = a.runs / f"seed-{seed}" / "mle"
+    info = read_json(folder / "result.json")
+    have: dict[str, float] = dict(info.get("temperatures", {}))
+    todo = [t for t in a.temperatures if f"{t:g}" not in have]
+    if not info.get("done") or not todo:
+        return have
+    pre = read_json(a.runs / f"seed-{seed}" / "pretrain" / "result.json")
+    fam, _ = arm_family("MLE", seed, int(pre["best"]["epoch"]) * int(pre["epoch_steps"]), a)
+    tr = trainer_of(fam, folder)
+    if not tr.restore():
+        raise SystemExit(f"{folder}: no checkpoint of the finished MLE arm to score")
+    for t in todo:
+        fam.section.temperature = t
+        have[f"{t:g}"] = nll_oracle(fam)
+        log(f"seed {seed}: MLE sampled at temperature {t:g}: NLL_oracle {have[f'{t:g}']:.3f}")
+    info["temperatures"] = have
+    write_json(folder / "result.json", info)
+    return have
+
+
 # -- 3. the report -------------------------------------------------------------------------------
 def mean_std(values: list[float], digits: int = 3) -> str:
     if len(values) == 1:
@@ -287,8 +321,8 @@ def collect(a: argparse.Namespace) -> list[dict[str, Any]]:
     for seed in a.seeds:
         base = a.runs / f"seed-{seed}"
         r = {"seed": seed, "pretrain": read_json(base / "pretrain" / "result.json")}
-        r.update({arm: read_json(base / arm.lower() / "result.json") for arm in ARMS})
-        if r["pretrain"].get("done") and all(r[arm].get("done") for arm in ARMS):
+        r.update({arm: read_json(base / arm.lower() / "result.json") for arm in a.arms})
+        if r["pretrain"].get("done") and all(r[arm].get("done") for arm in a.arms):
             out.append(r)
     return out
 
@@ -300,7 +334,6 @@ def figure(results: list[dict[str, Any]], path: Path, a: argparse.Namespace) -> 
     import matplotlib.pyplot as plt
 
     fig, (px, ax, bx) = plt.subplots(1, 3, figsize=(16, 4))
-    colors = {"MLE": "tab:blue", "SeqGAN": "tab:red", "Gumbel": "tab:green"}
     for i, r in enumerate(results):              # pre-training: has the MLE converged?
         pts = [c for c in r["pretrain"]["curve"] if c.get("nll_oracle") == c.get("nll_oracle")
                and c.get("nll_oracle") is not None and c["epoch"] > 0]
@@ -314,11 +347,11 @@ def figure(results: list[dict[str, Any]], path: Path, a: argparse.Namespace) -> 
     px.set_xlabel("MLE epoch (156 steps of 64)")
     px.set_ylabel("NLL_oracle (lower is better)")
     px.legend(fontsize=8)
-    for arm in ARMS:
+    for arm in a.arms:
         for i, r in enumerate(results):
             xs = [c["epoch"] for c in r[arm]["curve"]]
             ys = [c["nll_oracle"] for c in r[arm]["curve"]]
-            ax.plot(xs, ys, color=colors[arm], alpha=0.8, marker=".",
+            ax.plot(xs, ys, color=COLORS[arm], alpha=0.8, marker=".",
                     label=f"{arm} (ganlab, each seed)" if i == 0 else None)
     xs, ys = zip(*OFFICIAL_ADV, strict=True)
     bx.plot(xs, ys, color="tab:red", marker="o", linestyle="--",
@@ -367,16 +400,16 @@ def report(a: argparse.Namespace, started: float) -> str:
     if not results:
         return "no seed is finished yet"
     seeds = [r["seed"] for r in results]
-    final = {arm: [r[arm]["curve"][-1]["nll_oracle"] for r in results] for arm in ARMS}
+    final = {arm: [r[arm]["curve"][-1]["nll_oracle"] for r in results] for arm in a.arms}
     pre = [r["pretrain"]["best"]["nll_oracle"] for r in results]
     rand = [r["pretrain"]["curve"][0]["nll_oracle"] for r in results]
     best_ep = [r["pretrain"]["best"]["epoch"] for r in results]
     stop_ep = [r["pretrain"]["stopped_at"] for r in results]
     pre_min = [r["pretrain"]["seconds"] / 60 for r in results]
-    arm_min = {arm: [r[arm]["seconds"] / 60 for r in results] for arm in ARMS}
-    total = [p + sum(arm_min[arm][i] for arm in ARMS) for i, p in enumerate(pre_min)]
-    adv_s = [r["SeqGAN"]["adversarial_seconds"] / a.adversarial for r in results]
-    gum_s = [r["Gumbel"]["adversarial_seconds"] / a.adversarial for r in results]
+    arm_min = {arm: [r[arm]["seconds"] / 60 for r in results] for arm in a.arms}
+    total = [p + sum(arm_min[arm][i] for arm in a.arms) for i, p in enumerate(pre_min)]
+    epoch_s = {arm: statistics.mean(r[arm]["adversarial_seconds"] / a.adversarial
+                                    for r in results) for arm in a.arms if arm != "MLE"}
     shown, skip = [], False
     for x in a.argv:   # the run's own arguments: not --report, not the --other note
         if skip or x == "--report":
@@ -405,23 +438,41 @@ def report(a: argparse.Namespace, started: float) -> str:
         f"| random (untrained G) | {mean_std(rand)} | {', '.join(f'{v:.3f}' for v in rand)} |",
         f"| after MLE pre-training | {mean_std(pre)} | {', '.join(f'{v:.3f}' for v in pre)} |",
     ]
-    for arm in ARMS:
-        name = {"MLE": f"MLE, {a.adversarial} more steps"}.get(
+    for arm in a.arms:
+        name = {"MLE": f"MLE, {a.adversarial} more steps",
+                "SeqGAN-nobaseline": f"SeqGAN without a baseline (the official code's policy "
+                                     f"gradient), {a.adversarial} adversarial epochs"}.get(
             arm, f"{arm}, {a.adversarial} adversarial epochs")
         lines.append(f"| {name} | {mean_std(final[arm])} | "
                      f"{', '.join(f'{v:.3f}' for v in final[arm])} |")
+    temps = [r["MLE"].get("temperatures", {}) for r in results]
+    for t in a.temperatures:
+        vals = [x.get(f"{t:g}") for x in temps]
+        if all(v is not None for v in vals):
+            lines.append(f"| the continued MLE sampled at temperature {t:g} (a control: no "
+                         f"training) | {mean_std(vals)} | {', '.join(f'{v:.3f}' for v in vals)} |")
     lines += [""]
-    for arm in ("SeqGAN", "Gumbel"):
+    for arm in (x for x in a.arms if x != "MLE"):
         diff = [g - m for g, m in zip(final[arm], final["MLE"], strict=True)]
         lines.append(f"- {arm} minus continued MLE, paired by seed: "
                      f"{', '.join(f'{d:+.3f}' for d in diff)} (mean {statistics.mean(diff):+.3f};"
                      f" {sum(d < 0 for d in diff)} of {len(diff)} seeds below MLE).")
+    colder = [min((x[f"{t:g}"] for t in a.temperatures if f"{t:g}" in x), default=None)
+              for x in temps]
+    if a.temperatures and all(c is not None for c in colder):
+        for arm in (x for x in a.arms if x != "MLE"):
+            diff = [g - c for g, c in zip(final[arm], colder, strict=True)]
+            lines.append(f"- {arm} minus the continued MLE at its best temperature of "
+                         f"{', '.join(f'{t:g}' for t in a.temperatures)} (per seed): "
+                         f"{', '.join(f'{d:+.3f}' for d in diff)} "
+                         f"(mean {statistics.mean(diff):+.3f}).")
     lines += [
         f"- Time per seed on this machine (one core): {mean_std(total, 1)} min "
         f"(MLE pre-training {mean_std(pre_min, 1)} min; arms: "
-        + ", ".join(f"{arm} {mean_std(arm_min[arm], 1)} min" for arm in ARMS)
-        + f"). One SeqGAN adversarial epoch: {statistics.mean(adv_s):.1f} s, one Gumbel epoch "
-        f"{statistics.mean(gum_s):.1f} s (each including the NLL_oracle evaluations every "
+        + ", ".join(f"{arm} {mean_std(arm_min[arm], 1)} min" for arm in a.arms)
+        + "). One adversarial epoch: "
+        + ", ".join(f"{arm} {sec:.1f} s" for arm, sec in epoch_s.items())
+        + " (each including the NLL_oracle evaluations every "
         f"{a.eval_every} epochs).", "",
         "Quoted (a different random oracle; compare order and gaps only): the published table "
         "(PROTOCOLS.md §4): " + ", ".join(f"{n} {v}" for n, v in PUBLISHED) + "; the official "
@@ -458,6 +509,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--bf16", action="store_true", help="roll-outs under bfloat16 autocast")
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--eval-samples", type=int, default=10_000)
+    ap.add_argument("--arms", nargs="+", choices=ALL_ARMS, default=list(ARMS),
+                    help="the arms run and reported (MLE is the baseline and always first)")
+    ap.add_argument("--temperatures", type=float, nargs="*", default=[0.9, 0.8],
+                    help="score the continued MLE's generator also at these temperatures")
     ap.add_argument("--gumbel-set", nargs="*", default=[],
                     help="extra overrides of the Gumbel arm (gumbelgan.*)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one seed (a smoke run)")
@@ -471,6 +526,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         a.seeds, a.max_epochs, a.patience, a.adversarial, a.d_pretrain = [0], 2, 1, 4, 10
         a.d_steps, a.rollouts, a.eval_every, a.eval_samples, a.heldout = 1, 2, 2, 200, 200
         a.no_write, a.oracle_every = True, 1
+    a.arms = ["MLE", *(x for x in dict.fromkeys(a.arms) if x != "MLE")]
     a.gumbel_note = ("Gumbel-softmax " + (", ".join(a.gumbel_set) if a.gumbel_set else
                                           "as in the oracle-gumbel preset (tau 1 -> 0.1, "
                                           "straight-through)"))
@@ -484,8 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     if not a.report:
         for seed in a.seeds:    # seed by seed: a cut-short sitting leaves whole seeds
             pre = pretrain(seed, a)
-            for arm in ARMS:
+            for arm in a.arms:
                 run_arm(arm, seed, pre, a)
+            mle_temperatures(seed, a)
     print(report(a, started))
     return 0
 
