@@ -52,6 +52,28 @@ def test_policy_gradient_is_reinforce_with_a_stubbed_reward(tmp_path: Path,
     assert logs["reward"] == pytest.approx(float(q[:, -1].mean()), rel=1e-6)
 
 
+def test_adversarial_steps_can_have_their_own_adam(tmp_path: Path) -> None:
+    """With ``adv_lr`` the policy-gradient step uses a fresh Adam at that rate (the official
+    code's separate optimiser): its first step moves each weight by adv_lr against the sign of
+    its gradient, and the pre-training optimiser is not stepped."""
+    fam = build("seqgan", tmp_path, "seqgan.adv_lr=0.003")
+    _to_adversarial(fam)
+    assert fam.adversarial_optimizer is fam.opts["G_adv"]
+    assert fam.opts["G_adv"].param_groups[0]["lr"] == 0.003 and not fam.opts["G_adv"].state
+    pre_steps = [int(s["step"]) for s in fam.opts["G"].state.values()]
+    G0 = frozen_copy(fam.G)
+    tap = GradTap(fam.opts["G_adv"])
+    fam.train_step(ADV, log=False)
+    assert len(tap.calls) == 1
+    for p0, p1, g in zip(G0.parameters(), fam.G.parameters(), tap.last, strict=True):
+        assert g is not None
+        big = g.abs() > 1e-5                       # Adam's eps (1e-8) is negligible there
+        assert big.any()
+        torch.testing.assert_close((p1.detach() - p0)[big], -0.003 * g.sign()[big],
+                                   rtol=1e-3, atol=1e-8)
+    assert [int(s["step"]) for s in fam.opts["G"].state.values()] == pre_steps
+
+
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.8])
 def test_rollout_policy_is_the_delayed_copy(tmp_path: Path, beta: float) -> None:
     fam = build("seqgan", tmp_path, f"seqgan.rollout_update={beta}")

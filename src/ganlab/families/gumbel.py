@@ -30,9 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganlab.config import OptimizerConfig, setting
+from ganlab.config import setting
 from ganlab.engine.family import FamilyContext
-from ganlab.engine.optim import build_optimizers
 from ganlab.errors import GanlabError
 from ganlab.families.seqgan import SeqGANConfig, SeqGANFamily
 from ganlab.registry import register_family
@@ -47,7 +46,6 @@ class GumbelConfig(SeqGANConfig):
     tau_end: float = setting(0.1, check="positive")
     hard: bool = True
     loss: str = setting("standard", choices=("standard", "rsgan"))
-    adv_lr: float | None = setting(None, check="positive_or_none")
 
     def validate(self, prefix: str) -> None:
         super().validate(prefix)
@@ -64,12 +62,7 @@ class GumbelFamily(SeqGANFamily[GumbelConfig]):
 
     def __init__(self, ctx: FamilyContext) -> None:
         super().__init__(ctx)
-        hp = self.section
         self._step: int | None = None   # the adversarial step under way (its tau for D)
-        if hp.adv_lr is not None:   # G's adversarial steps get their own Adam
-            g = hp.optim["G"]
-            self.opts.update(build_optimizers({"G_adv": self.G}, {"G_adv": OptimizerConfig(
-                lr=hp.adv_lr, betas=list(g.betas), weight_decay=g.weight_decay)}))
 
     def tau(self, step: int) -> float:
         """Geometric annealing over the adversarial steps, tau_start -> tau_end."""
@@ -96,7 +89,7 @@ class GumbelFamily(SeqGANFamily[GumbelConfig]):
             loss = F.softplus(-(logits - self.D(real))).mean()   # -log sigmoid(D(G) - D(x))
         else:
             loss = F.softplus(-logits).mean()               # -log sigmoid(D(G))
-        opt = self.opts["G_adv" if hp.adv_lr is not None else "G"]
+        opt = self.adversarial_optimizer
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

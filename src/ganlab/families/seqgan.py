@@ -83,6 +83,9 @@ class SeqGANConfig:
     temperature: float = setting(1.0, check="positive")
     top_k: int | None = setting(None, check="positive_or_none")
     eval_samples: int = setting(2000, check="positive")
+    # G's adversarial steps: a fresh Adam at this rate (the official SeqGAN code builds one for
+    # its policy-gradient updates; RelGAN's 1e-4), instead of the pre-training optimiser
+    adv_lr: float | None = setting(None, check="positive_or_none")
     bleu_samples: int = setting(200, check="positive")
     bleu_references: int = setting(1000, check="positive")
     snapshot_lines: int = setting(12, check="positive")
@@ -219,6 +222,10 @@ class SeqGANFamily(Family[Q]):
             RNNDiscriminator(self.vocab_size, m.d_emb_dim, m.d_emb_dim, m.d_dropout)
         self.D = self.runtime.module(D)
         self.opts = build_optimizers({"G": self.G, "D": self.D}, hp.optim)
+        if hp.adv_lr is not None:   # G's adversarial steps get their own Adam
+            g = hp.optim["G"]
+            self.opts.update(build_optimizers({"G_adv": self.G}, {"G_adv": OptimizerConfig(
+                lr=hp.adv_lr, betas=list(g.betas), weight_decay=g.weight_decay)}))
         self.gen = self.streams.generator("train")
         self.data_gen = self.streams.data_generator()
         self._tokenizer: Any = None
@@ -300,15 +307,22 @@ class SeqGANFamily(Family[Q]):
         return rollout_rewards(self.G_rollout, self.D, tokens, self.section.rollouts, self.gen,
                                self.section.temperature, bf16=self.section.rollout_bf16)
 
+    @property
+    def adversarial_optimizer(self) -> torch.optim.Optimizer:
+        """G's optimiser in the adversarial phase: its own Adam when ``adv_lr`` is set, else
+        the pre-training one (moments and rate carried over)."""
+        return self.opts["G_adv" if self.section.adv_lr is not None else "G"]
+
     def _g_adversarial_step(self, step: int) -> dict[str, Tensor]:
         n = self.cfg.train.batch_size
         tokens = self._fake(n)
         q = self.rewards(tokens)
         advantage = q - q.mean(0, keepdim=True) if self.section.baseline == "mean" else q
         loss = -(self.G.log_probs(tokens) * advantage).mean()
-        self.opts["G"].zero_grad(set_to_none=True)
+        opt = self.adversarial_optimizer
+        opt.zero_grad(set_to_none=True)
         loss.backward()
-        self.opts["G"].step()
+        opt.step()
         self._update_rollout()
         return {"g_loss": loss.detach(), "reward": q[:, -1].mean()}
 
