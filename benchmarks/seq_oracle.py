@@ -17,7 +17,9 @@ parameters) that samples 10,000 training sequences. For each training seed:
      (batch 64 real + 64 generated each);
    * **Gumbel**: the same D pre-training and D schedule, the Gumbel-softmax generator loss;
    * **SeqGAN-nobaseline** (opt-in with ``--arms``): SeqGAN with the official code's policy
-     gradient, the reward itself with no baseline subtracted (``seqgan.baseline=none``).
+     gradient, the reward itself with no baseline subtracted (``seqgan.baseline=none``);
+   * **SeqGAN-official** (opt-in): that, and G's policy-gradient steps on a fresh Adam at the
+     official rate of 1e-2 (``seqgan.adv_lr=0.01``), as the official code does.
 
 The continued MLE's final generator is also scored at sampling temperatures below 1
 (``--temperatures``): NLL_oracle rewards a generator that samples with less entropy, so a
@@ -64,9 +66,11 @@ PUBLISHED = [("random", 10.310), ("MLE", 9.038), ("scheduled sampling", 8.985),
 OFFICIAL_MLE = [(10, 9.239), (115, 9.071)]
 OFFICIAL_ADV = [(0, 9.071), (5, 9.045), (40, 8.886), (75, 8.730)]
 ARMS = ("MLE", "SeqGAN", "Gumbel")
-ALL_ARMS = (*ARMS, "SeqGAN-nobaseline")
+ALL_ARMS = (*ARMS, "SeqGAN-nobaseline", "SeqGAN-official")
+EXTRA = {"SeqGAN-nobaseline": ["seqgan.baseline=none"],
+         "SeqGAN-official": ["seqgan.baseline=none", "seqgan.adv_lr=0.01"]}
 COLORS = {"MLE": "tab:blue", "SeqGAN": "tab:red", "Gumbel": "tab:green",
-          "SeqGAN-nobaseline": "tab:purple"}
+          "SeqGAN-nobaseline": "tab:purple", "SeqGAN-official": "tab:orange"}
 VOCAB, SEQ_LEN, N_TRAIN, HELDOUT_SEED = 5000, 20, 10_000, 1_000
 
 
@@ -225,7 +229,7 @@ def arm_family(arm: str, seed: int, p: int, a: argparse.Namespace) -> tuple[Any,
     sec = "seqgan" if seqgan else "gumbelgan"
     preset = "oracle-seqgan" if seqgan else "oracle-gumbel"
     more = ([f"seqgan.rollouts={a.rollouts}", f"seqgan.rollout_bf16={str(a.bf16).lower()}",
-             *(["seqgan.baseline=none"] if arm == "SeqGAN-nobaseline" else [])]
+             *EXTRA.get(arm, [])]
             if seqgan else a.gumbel_set)
     return build(preset, [*common(a, seed), f"train.steps={p + d + n}", f"{sec}.mle_steps={p}",
                           f"{sec}.d_pretrain_steps={d}", f"{sec}.d_steps={a.d_steps}",
@@ -441,7 +445,9 @@ def report(a: argparse.Namespace, started: float) -> str:
     for arm in a.arms:
         name = {"MLE": f"MLE, {a.adversarial} more steps",
                 "SeqGAN-nobaseline": f"SeqGAN without a baseline (the official code's policy "
-                                     f"gradient), {a.adversarial} adversarial epochs"}.get(
+                                     f"gradient), {a.adversarial} adversarial epochs",
+                "SeqGAN-official": f"SeqGAN as the official code: no baseline, a fresh Adam "
+                                   f"at 1e-2 for G, {a.adversarial} adversarial epochs"}.get(
             arm, f"{arm}, {a.adversarial} adversarial epochs")
         lines.append(f"| {name} | {mean_std(final[arm])} | "
                      f"{', '.join(f'{v:.3f}' for v in final[arm])} |")
