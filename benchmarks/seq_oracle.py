@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -290,27 +291,53 @@ def run_arm(arm: str, seed: int, pre: dict[str, Any], a: argparse.Namespace) -> 
     return info
 
 
-def mle_temperatures(seed: int, a: argparse.Namespace) -> dict[str, float]:
-    """NLL_oracle of the continued MLE's final generator sampled at each of ``--temperatures``
-    (kept in the MLE arm's result.json; computed once per temperature)."""
-    folder = a.runs / f"seed-{seed}" / "mle"
-    info = read_json(folder / "result.json")
-    have: dict[str, float] = dict(info.get("temperatures", {}))
-    todo = [t for t in a.temperatures if f"{t:g}" not in have]
-    if not info.get("done") or not todo:
-        return have
+@torch.no_grad()
+def held_nll_at(fam: Any, heldout: torch.Tensor, temperature: float) -> float:
+    """G's mean per-token NLL of the held-out oracle sequences with its logits divided by
+    ``temperature`` (the model a sampler at that temperature draws from)."""
+    was = fam.G.training
+    fam.G.eval()
+    try:
+        total = 0.0
+        for c in heldout.split(1000):
+            lp = torch.log_softmax(fam.G.logits(c).float() / temperature, dim=-1)
+            total -= float(lp.gather(2, c.unsqueeze(2)).sum())
+        return total / heldout.numel()
+    finally:
+        fam.G.train(was)
+
+
+def final_scores(seed: int, a: argparse.Namespace) -> None:
+    """After the arms: each finished arm's held-out NLL (its likelihood of 2,000 fresh oracle
+    sequences: what a GAN gives up in diversity shows here), and the continued MLE sampled at
+    each of ``--temperatures`` (NLL_oracle and held-out NLL), the control for a generator that
+    only lowers its entropy. Kept in each arm's result.json; computed once."""
     pre = read_json(a.runs / f"seed-{seed}" / "pretrain" / "result.json")
-    fam, _ = arm_family("MLE", seed, int(pre["best"]["epoch"]) * int(pre["epoch_steps"]), a)
-    tr = trainer_of(fam, folder)
-    if not tr.restore():
-        raise SystemExit(f"{folder}: no checkpoint of the finished MLE arm to score")
-    for t in todo:
-        fam.section.temperature = t
-        have[f"{t:g}"] = nll_oracle(fam)
-        log(f"seed {seed}: MLE sampled at temperature {t:g}: NLL_oracle {have[f'{t:g}']:.3f}")
-    info["temperatures"] = have
-    write_json(folder / "result.json", info)
-    return have
+    p = int(pre["best"]["epoch"]) * int(pre["epoch_steps"])
+    for arm in a.arms:
+        folder = a.runs / f"seed-{seed}" / arm.lower()
+        info = read_json(folder / "result.json")
+        tempered: dict[str, dict[str, float]] = dict(info.get("tempered", {}))
+        todo = [t for t in a.temperatures if f"{t:g}" not in tempered] if arm == "MLE" else []
+        if not info.get("done") or ("heldout_nll" in info and not todo):
+            continue
+        fam, _ = arm_family(arm, seed, p, a)
+        tr = trainer_of(fam, folder)
+        if not tr.restore():
+            raise SystemExit(f"{folder}: no checkpoint of the finished {arm} arm to score")
+        heldout = fam.oracle.sample(a.heldout, SEQ_LEN,
+                                    torch.Generator().manual_seed(HELDOUT_SEED))
+        info["heldout_nll"] = held_nll_at(fam, heldout, 1.0)
+        for t in todo:
+            fam.section.temperature = t
+            tempered[f"{t:g}"] = {"nll_oracle": nll_oracle(fam),
+                                  "heldout_nll": held_nll_at(fam, heldout, t)}
+            log(f"seed {seed}: MLE sampled at temperature {t:g}: NLL_oracle "
+                f"{tempered[f'{t:g}']['nll_oracle']:.3f}, held-out NLL "
+                f"{tempered[f'{t:g}']['heldout_nll']:.3f}")
+        info["tempered"] = tempered
+        write_json(folder / "result.json", info)
+        log(f"seed {seed}: {arm}: held-out NLL {info['heldout_nll']:.3f}")
 
 
 # -- 3. the report -------------------------------------------------------------------------------
@@ -337,7 +364,8 @@ def figure(results: list[dict[str, Any]], path: Path, a: argparse.Namespace) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (px, ax, bx) = plt.subplots(1, 3, figsize=(16, 4))
+    fig, grid = plt.subplots(2, 2, figsize=(12, 8))
+    (px, ax), (bx, tx) = grid
     for i, r in enumerate(results):              # pre-training: has the MLE converged?
         pts = [c for c in r["pretrain"]["curve"] if c.get("nll_oracle") == c.get("nll_oracle")
                and c.get("nll_oracle") is not None and c["epoch"] > 0]
@@ -368,6 +396,19 @@ def figure(results: list[dict[str, Any]], path: Path, a: argparse.Namespace) -> 
         x.set_xlabel("adversarial epochs (generator updates) after MLE pre-training")
         x.set_ylabel("NLL_oracle (lower is better)")
         x.legend(fontsize=8)
+    for i, r in enumerate(results):              # the quality / diversity trade-off
+        pts = mle_curve(r)
+        if pts:
+            tx.plot(*zip(*pts, strict=True), color="tab:blue", alpha=0.7, marker=".",
+                    label="continued MLE at temperatures 1 -> colder" if i == 0 else None)
+        for arm in a.arms:
+            if arm != "MLE" and "heldout_nll" in r[arm]:
+                tx.scatter([r[arm]["heldout_nll"]], [r[arm]["curve"][-1]["nll_oracle"]],
+                           color=COLORS[arm], zorder=3, label=arm if i == 0 else None)
+    tx.set_title("quality vs diversity: GANs against a colder MLE sampler", fontsize=10)
+    tx.set_xlabel("held-out NLL (lower: covers the oracle better)")
+    tx.set_ylabel("NLL_oracle (lower: samples the oracle finds likely)")
+    tx.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -397,6 +438,35 @@ def pretrain_text(results: list[dict[str, Any]], a: argparse.Namespace, best_ep:
                         f"{pts[end]:.3f} at {end}")
     return how + (f" NLL_oracle over the last 40 epochs of pre-training: {'; '.join(flat)}."
                   if flat else "")
+
+
+def row(name: str, oracle: list[float], held: list[float | None]) -> str:
+    """A table row: NLL_oracle mean ± std, per seed, and held-out NLL when every seed has it."""
+    h = mean_std([float(x) for x in held if x is not None]) if all(
+        x is not None for x in held) else "-"
+    return f"| {name} | {mean_std(oracle)} | {', '.join(f'{v:.3f}' for v in oracle)} | {h} |"
+
+
+def mle_curve(r: dict[str, Any]) -> list[tuple[float, float]]:
+    """The continued MLE's (held-out NLL, NLL_oracle) at temperature 1 and each colder one."""
+    m = r["MLE"]
+    pts = [(float(m["heldout_nll"]), float(m["curve"][-1]["nll_oracle"]))] if (
+        "heldout_nll" in m) else []
+    pts += [(float(v["heldout_nll"]), float(v["nll_oracle"]))
+            for v in m.get("tempered", {}).values()]
+    return sorted(pts)
+
+
+def matched_mle(r: dict[str, Any], arm: str) -> float | None:
+    """NLL_oracle of the MLE sampler whose held-out NLL equals the arm's (linear
+    interpolation along the temperature curve; None outside it)."""
+    pts, h = mle_curve(r), r[arm].get("heldout_nll")
+    if h is None or len(pts) < 2 or not pts[0][0] <= h <= pts[-1][0]:
+        return None
+    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
+        if x0 <= h <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (h - x0) / (x1 - x0)
+    return None
 
 
 def report(a: argparse.Namespace, started: float) -> str:
@@ -438,9 +508,11 @@ def report(a: argparse.Namespace, started: float) -> str:
         f"such steps per epoch; this is the cheaper schedule); Gumbel the same D schedule, "
         f"{a.gumbel_note}. NLL_oracle over {a.eval_samples:,} sampled sequences.", "",
         f"| generator | NLL_oracle (mean ± std, seeds {', '.join(map(str, seeds))}) "
-        "| per seed |", "|---|---|---|",
-        f"| random (untrained G) | {mean_std(rand)} | {', '.join(f'{v:.3f}' for v in rand)} |",
-        f"| after MLE pre-training | {mean_std(pre)} | {', '.join(f'{v:.3f}' for v in pre)} |",
+        "| per seed | held-out NLL (mean ± std) |", "|---|---|---|---|",
+        row("random (untrained G)", rand, [r["pretrain"]["curve"][0].get("heldout_nll")
+                                           for r in results]),
+        row("after MLE pre-training", pre, [r["pretrain"]["best"].get("heldout_nll")
+                                            for r in results]),
     ]
     for arm in a.arms:
         name = {"MLE": f"MLE, {a.adversarial} more steps",
@@ -449,27 +521,29 @@ def report(a: argparse.Namespace, started: float) -> str:
                 "SeqGAN-official": f"SeqGAN as the official code: no baseline, a fresh Adam "
                                    f"at 1e-2 for G, {a.adversarial} adversarial epochs"}.get(
             arm, f"{arm}, {a.adversarial} adversarial epochs")
-        lines.append(f"| {name} | {mean_std(final[arm])} | "
-                     f"{', '.join(f'{v:.3f}' for v in final[arm])} |")
-    temps = [r["MLE"].get("temperatures", {}) for r in results]
+        lines.append(row(name, final[arm], [r[arm].get("heldout_nll") for r in results]))
+    tempered = [r["MLE"].get("tempered", {}) for r in results]
     for t in a.temperatures:
-        vals = [x.get(f"{t:g}") for x in temps]
-        if all(v is not None for v in vals):
-            lines.append(f"| the continued MLE sampled at temperature {t:g} (a control: no "
-                         f"training) | {mean_std(vals)} | {', '.join(f'{v:.3f}' for v in vals)} |")
-    lines += [""]
+        got = [x.get(f"{t:g}") for x in tempered]
+        if all(g is not None for g in got):
+            lines.append(row(f"control: the continued MLE sampled at temperature {t:g} (no "
+                             "training)", [g["nll_oracle"] for g in got],
+                             [g["heldout_nll"] for g in got]))
+    lines += ["", "Held-out NLL: the generator's mean per-token NLL of 2,000 fresh oracle "
+              "sequences (lower: it covers the oracle's sequences better). NLL_oracle rewards "
+              "a generator that samples with less entropy, held-out NLL punishes it; a "
+              "colder MLE sampler moves along that trade-off for free.", ""]
     for arm in (x for x in a.arms if x != "MLE"):
         diff = [g - m for g, m in zip(final[arm], final["MLE"], strict=True)]
         lines.append(f"- {arm} minus continued MLE, paired by seed: "
                      f"{', '.join(f'{d:+.3f}' for d in diff)} (mean {statistics.mean(diff):+.3f};"
                      f" {sum(d < 0 for d in diff)} of {len(diff)} seeds below MLE).")
-    colder = [min((x[f"{t:g}"] for t in a.temperatures if f"{t:g}" in x), default=None)
-              for x in temps]
-    if a.temperatures and all(c is not None for c in colder):
-        for arm in (x for x in a.arms if x != "MLE"):
-            diff = [g - c for g, c in zip(final[arm], colder, strict=True)]
-            lines.append(f"- {arm} minus the continued MLE at its best temperature of "
-                         f"{', '.join(f'{t:g}' for t in a.temperatures)} (per seed): "
+    for arm in (x for x in a.arms if x != "MLE"):
+        same = [matched_mle(r, arm) for r in results]
+        if all(m is not None for m in same):
+            diff = [g - m for g, m in zip(final[arm], same, strict=True)]   # type: ignore[operator]
+            lines.append(f"- {arm} minus the MLE sampler of the same held-out NLL (the "
+                         f"temperature curve, interpolated), per seed: "
                          f"{', '.join(f'{d:+.3f}' for d in diff)} "
                          f"(mean {statistics.mean(diff):+.3f}).")
     lines += [
@@ -517,7 +591,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--eval-samples", type=int, default=10_000)
     ap.add_argument("--arms", nargs="+", choices=ALL_ARMS, default=list(ARMS),
                     help="the arms run and reported (MLE is the baseline and always first)")
-    ap.add_argument("--temperatures", type=float, nargs="*", default=[0.9, 0.8],
+    ap.add_argument("--temperatures", type=float, nargs="*", default=[0.95, 0.9, 0.85, 0.8],
                     help="score the continued MLE's generator also at these temperatures")
     ap.add_argument("--gumbel-set", nargs="*", default=[],
                     help="extra overrides of the Gumbel arm (gumbelgan.*)")
@@ -548,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
             pre = pretrain(seed, a)
             for arm in a.arms:
                 run_arm(arm, seed, pre, a)
-            mle_temperatures(seed, a)
+            final_scores(seed, a)
     print(report(a, started))
     return 0
 
