@@ -14,7 +14,8 @@ parameters) that samples 10,000 training sequences. For each training seed:
    * **MLE**: that many more maximum-likelihood steps (the baseline every GAN must beat);
    * **SeqGAN**: ``--d-pretrain`` D steps, then adversarial epochs of one REINFORCE step with
      ``--rollouts`` Monte-Carlo roll-outs per token followed by ``--d-steps`` D steps
-     (batch 64 real + 64 generated each);
+     (batch 64 real + 64 generated each); the reward minus its batch mean, G's steps on the
+     pre-training Adam;
    * **Gumbel**: the same D pre-training and D schedule, the Gumbel-softmax generator loss;
    * **SeqGAN-nobaseline** (opt-in with ``--arms``): SeqGAN with the official code's policy
      gradient, the reward itself with no baseline subtracted (``seqgan.baseline=none``);
@@ -68,7 +69,8 @@ OFFICIAL_MLE = [(10, 9.239), (115, 9.071)]
 OFFICIAL_ADV = [(0, 9.071), (5, 9.045), (40, 8.886), (75, 8.730)]
 ARMS = ("MLE", "SeqGAN", "Gumbel")
 ALL_ARMS = (*ARMS, "SeqGAN-nobaseline", "SeqGAN-official")
-EXTRA = {"SeqGAN-nobaseline": ["seqgan.baseline=none"],
+EXTRA = {"SeqGAN": ["seqgan.baseline=mean", "seqgan.adv_lr=null"],
+         "SeqGAN-nobaseline": ["seqgan.baseline=none", "seqgan.adv_lr=null"],
          "SeqGAN-official": ["seqgan.baseline=none", "seqgan.adv_lr=0.01"]}
 COLORS = {"MLE": "tab:blue", "SeqGAN": "tab:red", "Gumbel": "tab:green",
           "SeqGAN-nobaseline": "tab:purple", "SeqGAN-official": "tab:orange"}
