@@ -16,6 +16,7 @@ from ganlab.cli import main
 from ganlab.data.images import FASHION_SYSTEM_DIR
 from ganlab.errors import GanlabError
 from ganlab.nn import arch_names, build_models
+from ganlab.nn.layers import MinibatchStd
 
 
 def model_cfg(arch: str, **kw: object) -> SimpleNamespace:
@@ -102,3 +103,52 @@ def test_preset_smoke_run(preset: str, data_name: str, tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "samples").iterdir()) == [
         "step-0000000.png", "step-0000010.png", "step-0000020.png"]
     assert (run / "report.html").is_file()
+
+
+def test_minibatch_std_appends_each_groups_spread() -> None:
+    """The extra channel is, for sample i, the mean over features of the std over its group
+    (samples i mod N/G), as ProGAN computes it; the features pass through unchanged."""
+    x = torch.randn(6, 3, 2, 2, generator=torch.Generator().manual_seed(0))
+    out = MinibatchStd(group=3)(x)
+    assert out.shape == (6, 4, 2, 2)
+    assert torch.equal(out[:, :3], x)
+    for i in range(6):
+        members = x[i % 2::2]            # N/G = 2 groups: samples {0, 2, 4} and {1, 3, 5}
+        want = (members.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+        assert torch.allclose(out[i, 3], want.expand(2, 2), atol=1e-6)
+    # a group of identical samples has (almost) no spread; a batch not divisible by the group
+    # size uses the largest divisor below it
+    same = MinibatchStd(4)(x[:1].expand(4, 3, 2, 2))
+    assert float(same[:, 3].max()) < 1e-3
+    assert MinibatchStd(4)(x[:5]).shape == (5, 4, 2, 2)
+
+
+def test_minibatch_std_lets_d_see_the_rest_of_the_batch() -> None:
+    """With it, one sample's score depends on the other members of its group (what lets D
+    punish a collapsed batch); without it, in eval mode, it does not."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 28, 28)
+    varied = x.clone()
+    varied[1:] = torch.randn(3, 1, 28, 28) * 3
+    for mbstd, depends in ((4, True), (0, False)):
+        _, d = build_models(model_cfg("dcgan", minibatch_std=mbstd), (1, 28, 28))
+        d.eval()
+        with torch.no_grad():
+            moved = float((d(x)[0] - d(varied)[0]).abs())
+        assert (moved > 1e-4) == depends, (mbstd, moved)
+    # the same parameters but the last layer's one extra input channel
+    _, plain = build_models(model_cfg("dcgan"), (1, 28, 28))
+    _, with_std = build_models(model_cfg("dcgan", minibatch_std=4), (1, 28, 28))
+    assert plain.state_dict().keys() == with_std.state_dict().keys()
+    last = [k for k in plain.state_dict() if k.endswith("weight")][-1]
+    assert with_std.state_dict()[last].shape[1] == plain.state_dict()[last].shape[1] + 1
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    ({"gan.model.arch": "mlp", "gan.model.minibatch_std": 4}, "only the dcgan"),
+    ({"gan.model.minibatch_std": 1}, "a group of 1"),
+    ({"gan.model.minibatch_std": -2}, "minibatch_std"),
+])
+def test_minibatch_std_settings_are_checked(sets: dict[str, object], message: str) -> None:
+    with pytest.raises(GanlabError, match=message):
+        config.load(preset="fashion-dcgan-ns", overrides=[f"{k}={v}" for k, v in sets.items()])

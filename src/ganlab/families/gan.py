@@ -84,11 +84,20 @@ class ModelConfig:
     spectral_norm: bool = False
     batch_norm_g: bool = True
     batch_norm_d: bool = True   # DCGAN D only; ignored with spectral norm; off with GP / R1
+    # DCGAN D only: ProGAN's minibatch standard deviation over groups of this many samples,
+    # one extra channel before D's last layer (0: off)
+    minibatch_std: int = setting(0, check="non_negative")
 
     def validate(self, prefix: str) -> None:
         if self.arch not in arch_names():
             raise GanlabError(f"{prefix}arch: unknown architecture {self.arch!r}; allowed: "
                               f"{', '.join(arch_names())}")
+        if self.minibatch_std and self.arch != "dcgan":
+            raise GanlabError(f"{prefix}minibatch_std: only the dcgan discriminator has it "
+                              f"(arch is {self.arch}); set {prefix}minibatch_std=0")
+        if self.minibatch_std == 1:
+            raise GanlabError(f"{prefix}minibatch_std: a group of 1 has no spread; use 0 (off) "
+                              f"or a group size of 2 or more (ProGAN uses 4)")
 
 
 @dataclass

@@ -6,7 +6,9 @@ convolution (``base`` = 7 for 28 px, 4 for 32 and 64 px), then doubles the resol
 follow every layer but the last, which ends in tanh. The discriminator mirrors it with 4x4
 stride-2 convolutions and LeakyReLU(0.2), BatchNorm after every layer but the first (turned off
 by ``model.batch_norm_d: false`` or by spectral norm, which replaces it), and a final
-``base x base`` convolution to one logit.
+``base x base`` convolution to one logit. ``model.minibatch_std: G`` appends ProGAN's
+minibatch standard deviation (over groups of G samples) as one more channel before that final
+convolution.
 
 For 28 px and ``width`` 64 the channels are G: z -> 128 (7x7) -> 64 (14x14) -> C (28x28) and
 D: C -> 64 (14x14) -> 128 (7x7) -> 1.
@@ -33,6 +35,7 @@ from ganlab.errors import GanlabError
 from ganlab.nn import Conditioning, register_arch
 from ganlab.nn.layers import (
     ConditionalBatchNorm2d,
+    MinibatchStd,
     auxiliary_head,
     check_condition,
     class_embedding,
@@ -113,7 +116,7 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, channels: int, resolution: int, width: int = 64,
                  spectral_norm: bool = False, batch_norm: bool = True,
                  num_classes: int | None = None, conditioning: str = "projection",
-                 aux_classifier: bool = False) -> None:
+                 aux_classifier: bool = False, minibatch_std: int = 0) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.concat = num_classes is not None and conditioning == "concat"
@@ -129,7 +132,9 @@ class DCGANDiscriminator(nn.Module):
                        nn.BatchNorm2d(ch * 2) if use_bn else nn.Identity(),
                        nn.LeakyReLU(0.2, inplace=True)]
             ch *= 2
-        layers.append(maybe_sn(nn.Conv2d(ch, 1, base, 1, 0), spectral_norm))
+        self.mbstd = MinibatchStd(minibatch_std) if minibatch_std else None
+        layers.append(maybe_sn(nn.Conv2d(ch + (1 if self.mbstd else 0), 1, base, 1, 0),
+                               spectral_norm))
         self.net = nn.Sequential(*layers)
         self.embed: nn.Module | None = None
         if self.concat:
@@ -147,16 +152,19 @@ class DCGANDiscriminator(nn.Module):
         """The score (N,); with ``with_classes`` (an auxiliary classifier's D) also the class
         logits (N, K)."""
         check_condition(self, y, x.shape[0])
-        if y is None:
+        if y is None and self.mbstd is None:
             return self.net(x).flatten()
-        assert self.embed is not None
         if self.concat:
+            assert self.embed is not None and y is not None
             x = torch.cat([x, class_maps(self.embed, y, x)], dim=1)
         *features, last = self.net
         h = x
         for layer in features:
             h = layer(h)
-        out = last(h).flatten()
+        out = last(self.mbstd(h) if self.mbstd is not None else h).flatten()
+        if y is None:
+            return out
+        assert self.embed is not None
         if not self.concat:
             out = out + projection(embed_condition(self.embed, y), h.sum(dim=(2, 3)))
         if not with_classes:
@@ -195,7 +203,8 @@ def _build(cfg: Any, shape: tuple[int, ...], num_classes: int | None = None,
     g = DCGANGenerator(cfg.z_dim, c, res, cfg.g_width or cfg.width, cfg.batch_norm_g,
                        num_classes, cbn=cond.g == "cbn")
     d = DCGANDiscriminator(c, res, cfg.d_width or cfg.width, cfg.spectral_norm,
-                           cfg.batch_norm_d, num_classes, cond.d, cond.aux_classifier)
+                           cfg.batch_norm_d, num_classes, cond.d, cond.aux_classifier,
+                           getattr(cfg, "minibatch_std", 0))
     init_weights(g)
     init_weights(d)
     return g, d
