@@ -133,6 +133,15 @@ def mean_std(values: list[float], scale: float = 1.0) -> str:
     return f"{g.mean:.1f} ± {g.std:.1f}" if scale != 1.0 else f"{g.mean:.3f} ± {g.std:.3f}"
 
 
+def steps_and_minutes(which: str, arm: str, ms: list[dict[str, float]],
+                      short: int) -> tuple[int, str]:
+    """An arm's steps (the scaled-down ``short`` or the preset's own) and its runs' minutes
+    as "min-max", for the tables."""
+    kind = next(x[2] for x in ARMS[which] if x[0] == arm)
+    steps = short if kind == "short" else preset_steps(which)
+    return steps, f"{min(m['minutes'] for m in ms):.0f}-{max(m['minutes'] for m in ms):.0f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--sets", nargs="+", default=["fashion", "emoji"], choices=list(ARMS))
@@ -187,15 +196,12 @@ def main(argv: list[str] | None = None) -> int:
                   "CAS % | real-data accuracy % | minutes per run |",
                   "|---|---|---|---|---|---|---|"]
         for arm, ms in results["fashion"].items():
-            kind = next(x[2] for x in ARMS["fashion"] if x[0] == arm)
-            steps = a.steps_fashion if kind == "short" else preset_steps("fashion")
+            steps, minutes = steps_and_minutes("fashion", arm, ms, a.steps_fashion)
             lines.append(f"| {arm} | {steps} | "
                          f"{mean_std([m['accuracy'] for m in ms], 100)} | "
                          f"{mean_std([m['fid'] for m in ms])} | "
                          f"{mean_std([m['cas'] for m in ms], 100)} | "
-                         f"{mean_std([m['cas_real'] for m in ms], 100)} | "
-                         f"{min(m['minutes'] for m in ms):.0f}-"
-                         f"{max(m['minutes'] for m in ms):.0f} |")
+                         f"{mean_std([m['cas_real'] for m in ms], 100)} | {minutes} |")
         preset = results["fashion"].get(ARMS["fashion"][-1][0])
         if preset:
             acc = sum(m["accuracy"] for m in preset) / len(preset)
@@ -215,13 +221,10 @@ def main(argv: list[str] | None = None) -> int:
                   "| D conditioning, mismatch term | steps | top-1 % | top-5 % | minutes per run |",
                   "|---|---|---|---|---|"]
         for arm, ms in results["emoji"].items():
-            kind = next(x[2] for x in ARMS["emoji"] if x[0] == arm)
-            steps = a.steps_emoji if kind == "short" else preset_steps("emoji")
+            steps, minutes = steps_and_minutes("emoji", arm, ms, a.steps_emoji)
             lines.append(f"| {arm} | {steps} | "
                          f"{mean_std([m['generated_top1'] for m in ms], 100)} | "
-                         f"{mean_std([m['generated_top5'] for m in ms], 100)} | "
-                         f"{min(m['minutes'] for m in ms):.0f}-"
-                         f"{max(m['minutes'] for m in ms):.0f} |")
+                         f"{mean_std([m['generated_top5'] for m in ms], 100)} | {minutes} |")
         lines += [f"| real images (ceiling) | | {100 * any_arm[0]['real_top1']:.1f} | "
                   f"{100 * any_arm[0]['real_top5']:.1f} | |",
                   f"| shuffled texts (floor; chance 1 and 5) | | "
