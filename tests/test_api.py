@@ -214,3 +214,19 @@ def test_an_fid_card_names_the_sampling_seed(lab, capsys):
     assert main(["eval", "fid", str(lab.npz), str(lab.image.path), "--n", "40", "--seed", "5",
                  "--extractor", str(lab.ts), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["fid"]["card"]["seed"] == 5
+    assert main(["eval", "all", str(lab.npz), str(lab.image.path), "--n", "40", "--seed", "6",
+                 "--extractor", str(lab.ts), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fid"]["card"]["seed"] == 6
+
+
+def test_a_run_folders_card_names_the_seed_its_evaluation_sampled_with(lab):
+    """Training-time evaluation draws its samples from the run's ``eval`` stream: the card in
+    summary.json (the same as in metrics.jsonl) says which seed that was, on top and on the
+    FID."""
+    from ganlab.engine.streams import Streams
+
+    run = ganlab.load_run(lab.image.path)
+    want = Streams(run.config.seed).seed("eval")
+    assert want != run.config.seed   # its own stream, not the training seed
+    card = run.summary["card"]
+    assert card["sampling_seed"] == want and card["metrics"]["fid"]["seed"] == want

@@ -260,7 +260,7 @@ def cmd_all(args: argparse.Namespace) -> int:
     """FID, KID, PRDC (+ score): one extractor pass per input set feeds them all."""
     real, fake = _load(args.a, args), _load(args.b, args)
     results = metrics.evaluate(
-        real, fake, _ext(args), kid_subset_size=args.subset_size, **_kw(args)
+        real, fake, _ext(args), kid_subset_size=args.subset_size, seed=args.seed, **_kw(args)
     )
     return _print(results, args)
 

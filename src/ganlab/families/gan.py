@@ -468,8 +468,9 @@ class GANFamily(Family[A]):
         if self.image_eval is not None:
             # latents from their own seed, and torch's global RNG restored afterwards: the
             # training streams (and so an exact resume) never see an evaluation
+            seed = self.streams.seed("eval")
             with torch.random.fork_rng(devices=[]):
-                return self.image_eval(lambda n: self.generate(n, self.streams.seed("eval")))
+                return self.image_eval(lambda n: self.generate(n, seed), seed)
         if self.spec.kind != "points":
             return {}
         fake = self.generate(self.cfg.eval.n_samples, self.streams.seed("eval"))

@@ -146,13 +146,15 @@ class ImageEvaluator:
                  f"({len(self.reference)} images)")
         return True
 
-    def __call__(self, generate: Callable[[int], Tensor]) -> dict[str, Any]:
+    def __call__(self, generate: Callable[[int], Tensor],
+                 seed: int | None = None) -> dict[str, Any]:
         """Metrics of ``generate(eval.n_samples)`` (float images in [-1, 1], N,C,H,W); {} when
         skipped. Flat numbers (``fid``, ``kid_mean``, ``precision`` ... and ``score`` with its
         entropies when the extractor classifies), the extractor's name, ``card`` (how they were
-        made, JSON-ready); the trainer adds ``eval_seconds``."""
+        made, JSON-ready; ``sampling_seed``: ``seed``, the seed ``generate`` draws its latents
+        with); the trainer adds ``eval_seconds``."""
         if self.data_cfg.name == STACKED:
-            return self._stacked_modes(generate)
+            return self._stacked_modes(generate, seed)
         if not self.resolve():
             return {}
         fake = to_uint8(generate(self.cfg.n_samples)).cpu().numpy()
@@ -164,14 +166,16 @@ class ImageEvaluator:
         results = evaluate(self._reference_features, fake, self.extractor,
                            kid_subsets=KID_SUBSETS, prdc_max_n=PRDC_MAX_N,
                            score_splits=min(10, n // 10) or None, batch_size=BATCH_SIZE,
-                           use_cache=False)
+                           use_cache=False, seed=seed)
         values: dict[str, Any] = {key: float(results[name][value])
                                   for key, (name, value) in flat_keys("all").items()
                                   if name in results}
         return {**values, "extractor": self.extractor_name,
-                "card": joint_card(results, reference=self.reference_name)}
+                "card": joint_card(results, reference=self.reference_name,
+                                   sampling_seed=seed)}
 
-    def _stacked_modes(self, generate: Callable[[int], Tensor]) -> dict[str, Any]:
+    def _stacked_modes(self, generate: Callable[[int], Tensor],
+                       seed: int | None) -> dict[str, Any]:
         """Stacked digits: modes out of 1,000 and KL(p_gen || uniform) with its two parts
         (uneven digits per channel, dependence between channels) and the classifier's mean
         confidence, each channel read by the shipped digit classifier (FID has no meaning for
@@ -187,4 +191,4 @@ class ImageEvaluator:
                 "stacked_confidence": float(result["confidence"]),
                 "stacked_confident_fraction": float(result["confident_fraction"]),
                 "extractor": "digits-classifier",
-                "card": joint_card({"stacked_modes": result})}
+                "card": joint_card({"stacked_modes": result}, sampling_seed=seed)}

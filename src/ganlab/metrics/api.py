@@ -545,19 +545,22 @@ def evaluate(
     batch_size: int = 32,
     progress: bool = False,
     use_cache: bool = True,
+    seed: int | None = None,
 ) -> dict[str, MetricResult]:
     """FID, KID, PRDC and (when the extractor classifies) the classifier score, from one pass.
 
     Each set goes through the extractor once (or comes as a :class:`FeatureSet` already);
     its features and logits feed every metric. Returns ``{"fid", "kid", "prdc"[, "score"]}``.
     ``score_splits=None`` leaves the score out; ``prdc_max_n`` caps PRDC's sample count (see
-    :func:`prdc`). ``ganlab eval all`` and training-time evaluation both call this.
+    :func:`prdc`). ``seed``, the seed the generated images were sampled with, goes on the FID
+    card as in :func:`fid` (KID's and PRDC's cards keep the seeds of their own subsets).
+    ``ganlab eval all`` and training-time evaluation both call this.
     """
     ext = as_extractor(extractor, weights, resize)
     fingerprints = {"real_fingerprint": _fingerprint(real), "fake_fingerprint": _fingerprint(fake)}
     fr, ff = _pair(real, fake, ext, batch_size, progress, use_cache)
     results = {
-        "fid": fid(fr, ff, ext),
+        "fid": fid(fr, ff, ext, seed=seed),
         "kid": kid(fr, ff, ext, subsets=kid_subsets, subset_size=kid_subset_size),
         "prdc": prdc(fr, ff, ext, k=k, max_n=prdc_max_n),
     }
