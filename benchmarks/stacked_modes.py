@@ -63,6 +63,9 @@ ABLATIONS = {
     "lr8": ("Adam at lr 8e-4 for G and D, the Fashion-MNIST protocol's lever, in bf16 autocast "
             "(`train.precision=bf16`)",
             ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16"]),
+    "lr8-20k": ("as `lr8`, trained twice as long (20,000 steps)",
+                ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16",
+                 "train.steps=20000"]),
     "lr8-mbstd": ("as `lr8`, and D sees the minibatch standard deviation in groups of 4 "
                   "(`gan.model.minibatch_std=4`, ProGAN)",
                   ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16",
