@@ -131,8 +131,9 @@ def evaluate_cyclegan(family: Any, n: int, seed: int, extractor: str = "auto"
             real_np = _uint8(real[:N_REAL_MAX])
             fr = extract_features(real_np, ext, 256, use_cache=True)
             ff = extract_features(_uint8(y), ext, 256, use_cache=False)
-            res = {"fid": fid(fr, ff, ext, seed=seed), "kid": kid(fr, ff, ext, subsets=KID_SUBSETS,
-                                                        subset_size=min(1000, k, len(real_np)))}
+            res = {"fid": fid(fr, ff, ext, seed=seed),
+                   "kid": kid(fr, ff, ext, subsets=KID_SUBSETS,
+                              subset_size=min(1000, k, len(real_np)))}
             out[f"fid_{direction}"] = float(res["fid"]["fid"])
             out[f"kid_{direction}"] = float(res["kid"]["kid_mean"])
             out[f"extractor_{direction}"] = ext.spec.name
