@@ -48,6 +48,9 @@ PUBLISHED = [("DCGAN", "99 / 3.4", "VEEGAN"), ("DCGAN", "78.9 / 4.50", "PacGAN T
              ("WGAN-GP", "995 / 0.148", "GDPP")]
 
 
+# The Fashion-MNIST protocol's learning rate, in bf16 (the base of the lr8 ablations).
+LR8 = ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16"]
+
 # Variants of the first preset tried in search of a lower KL (its other settings unchanged):
 # name -> (what the row says, --set overrides). Trained only when asked (--ablations).
 ABLATIONS = {
@@ -61,15 +64,10 @@ ABLATIONS = {
     "ttur": ("two time-scale learning rates, D 4e-4 and G 1e-4 (TTUR)",
              ["gan.optim.D.lr=0.0004", "gan.optim.G.lr=0.0001"]),
     "lr8": ("Adam at lr 8e-4 for G and D, the Fashion-MNIST protocol's lever, in bf16 autocast "
-            "(`train.precision=bf16`)",
-            ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16"]),
-    "lr8-20k": ("as `lr8`, trained twice as long (20,000 steps)",
-                ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16",
-                 "train.steps=20000"]),
+            "(`train.precision=bf16`)", LR8),
+    "lr8-20k": ("as `lr8`, trained twice as long (20,000 steps)", [*LR8, "train.steps=20000"]),
     "lr8-mbstd": ("as `lr8`, and D sees the minibatch standard deviation in groups of 4 "
-                  "(`gan.model.minibatch_std=4`, ProGAN)",
-                  ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16",
-                   "gan.model.minibatch_std=4"]),
+                  "(`gan.model.minibatch_std=4`, ProGAN)", [*LR8, "gan.model.minibatch_std=4"]),
     "r1": ("R1 penalty on real images (gamma 0.1) instead of BatchNorm in D "
            "(`gan.objective.r1_gamma=0.1`, `gan.model.batch_norm_d=false`)",
            ["gan.objective.r1_gamma=0.1", "gan.model.batch_norm_d=false"]),
