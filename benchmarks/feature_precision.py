@@ -8,7 +8,9 @@ Two measurements, both with the same extractor run in fp32 and under bf16 autoca
 - **FID deviation**: FID of a generated set against the real set, both sides in fp32 (the
   protocol) and both sides in bf16; the difference is what the card of a bf16 FID warns about.
   Moments are computed in cached shards of 1,000 images, so a killed run resumes where it was
-  (a full fp32 pass already in the ganlab cache is reused as it is).
+  (a full fp32 pass already in the ganlab cache is reused as it is, and so are the per-shard
+  features that ``benchmarks/fashion_fid.py`` caches: point ``GANLAB_CACHE`` at its state
+  folder's ``cache`` and only the bf16 passes run).
 
     .venv/bin/python benchmarks/feature_precision.py --real fashion-mnist:test \\
         --fake RUN_FOLDER --n 10000 --rounds 5
@@ -27,11 +29,23 @@ import torch
 
 from ganlab.engine.runtime import cpu_model
 from ganlab.metrics import cache
+from ganlab.features import FeatureExtractor
 from ganlab.metrics.extract import as_extractor, feature_moments
 from ganlab.metrics.frechet import fid_from_stats
 from ganlab.metrics.stats import FeatureMoments, FeatureStats
 
 SHARD = 1000
+
+
+def shard_moments(shard: np.ndarray, ext: FeatureExtractor) -> FeatureMoments:
+    """Moments of one shard: from its cached features if a pass of ``benchmarks/fashion_fid.py``
+    (same shards of 1,000, same extractor card) left them, else streamed and cached."""
+    hit = cache.load_arrays(cache.cache_key("features", cache.images_hash(shard), ext.card()))
+    if hit is None:
+        return feature_moments(shard, ext)
+    m = FeatureMoments.empty(ext.spec.dim)
+    m.update(hit["features"])
+    return m
 
 
 def moments(images: np.ndarray, precision: str, name: str, extractor: str) -> FeatureMoments:
@@ -44,7 +58,7 @@ def moments(images: np.ndarray, precision: str, name: str, extractor: str) -> Fe
     parts = []
     for i in range(0, len(images), SHARD):
         t0 = time.perf_counter()
-        parts.append(feature_moments(images[i:i + SHARD], ext))
+        parts.append(shard_moments(images[i:i + SHARD], ext))
         print(f"{name} {precision}: shard {i // SHARD + 1}/{-(-len(images) // SHARD)} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     return FeatureMoments.merge_all(parts)
