@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from ganlab.engine.runtime import cpu_model
-from ganlab.metrics import cache
 from ganlab.features import FeatureExtractor
+from ganlab.metrics import cache
 from ganlab.metrics.extract import as_extractor, feature_moments
 from ganlab.metrics.frechet import fid_from_stats
 from ganlab.metrics.stats import FeatureMoments, FeatureStats
