@@ -33,6 +33,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -85,12 +86,21 @@ def ganlab(*args: str) -> str:
 
 
 def train(which: str, arm: Arm, seed: int, steps: int | None, root: Path) -> Path:
-    """A finished run of the arm (``steps`` None: the preset's own), reused when there is one."""
+    """A finished run of the arm (``steps`` None: the preset's own), reused when there is one;
+    a run stopped part-way (no ``summary.json`` yet) goes on from its latest checkpoint."""
     slug = arm[0].split(":")[0].replace(", ", "-").replace(" ", "_")
     out = root / which / slug / f"seed{seed}"
-    done = list(out.glob("*/summary.json")) if out.is_dir() else []
+    started = [p for p in out.iterdir() if p.is_dir()] if out.is_dir() else []
+    done = [p for p in started if (p / "summary.json").is_file()]
     if done:
-        return done[0].parent
+        return done[0]
+    if started and any((p / "checkpoints").is_dir() and any((p / "checkpoints").iterdir())
+                       for p in started):
+        (run,) = started
+        ganlab("resume", str(run), "--no-progress")
+        return run
+    for p in started:  # killed before its first checkpoint: nothing to resume
+        shutil.rmtree(p)
     sets = [f"seed={seed}", "eval.every=0", "train.snapshot_every=0",
             *(f"cgan.{k}={v}" for k, v in arm[1].items())]
     if steps is not None:
