@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +39,15 @@ def test_bf16_card_says_so_and_names_the_deviation_doc() -> None:
     card = MetricCard.for_extractor("fid", ext.card(), n_real=1)
     assert BF16_NOTE in card.notes and card.extra["precision"] == "bf16"
     assert "docs/evaluation.md" in BF16_NOTE
+
+
+def test_the_card_quotes_the_measured_deviation_of_the_docs() -> None:
+    """The note's numbers are the 10,000 vs 10,000 row of docs/evaluation.md, not a paraphrase."""
+    docs = (Path(__file__).parents[1] / "docs" / "evaluation.md").read_text()
+    (row,) = [line for line in docs.splitlines() if line.startswith("| `inception-fid`, 10,000")]
+    fp32, bf16, diff = row.split(" | ")[4:7]
+    assert f"{float(bf16):.2f} in bf16 against {float(fp32):.2f} in fp32" in BF16_NOTE
+    assert diff.split("(")[1].rstrip(")").replace("\u2212", "-") in BF16_NOTE
 
 
 def test_unknown_precision_is_refused_with_the_choices() -> None:

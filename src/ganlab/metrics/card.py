@@ -11,8 +11,9 @@ from ganlab.version import __version__
 
 #: What a card made from bf16 features says (measured: docs/evaluation.md, "Features in bf16").
 BF16_NOTE = ("features computed under bf16 autocast (opt-in, not the protocol): compare only "
-             "with numbers made the same way; see docs/evaluation.md for the measured deviation "
-             "from fp32")
+             "with numbers made the same way. Measured deviation from fp32: Inception FID of "
+             "Fashion-MNIST, 10,000 generated vs the 10,000 test images, 14.44 in bf16 against "
+             "14.55 in fp32 (-0.75%); see docs/evaluation.md, 'Features in bf16'")
 
 
 @dataclass
