@@ -85,6 +85,21 @@ def ganlab(*args: str) -> str:
     return proc.stdout
 
 
+def discard(run: Path) -> None:
+    """Remove a run folder that has no checkpoint, unless a live process holds its lock."""
+    from ganlab.errors import GanlabError
+    from ganlab.runs import is_run_folder, lock_run
+
+    if not is_run_folder(run):
+        shutil.rmtree(run)
+        return
+    try:
+        with lock_run(run):
+            shutil.rmtree(run)
+    except GanlabError as exc:
+        raise SystemExit(str(exc)) from None
+
+
 def train(which: str, arm: Arm, seed: int, steps: int | None, root: Path) -> Path:
     """A finished run of the arm (``steps`` None: the preset's own), reused when there is one;
     a run stopped part-way (no ``summary.json`` yet) goes on from its latest checkpoint."""
@@ -100,7 +115,7 @@ def train(which: str, arm: Arm, seed: int, steps: int | None, root: Path) -> Pat
         ganlab("resume", str(run), "--no-progress")
         return run
     for p in started:  # killed before its first checkpoint: nothing to resume
-        shutil.rmtree(p)
+        discard(p)
     sets = [f"seed={seed}", "eval.every=0", "train.snapshot_every=0",
             *(f"cgan.{k}={v}" for k, v in arm[1].items())]
     if steps is not None:
