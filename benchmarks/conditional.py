@@ -46,7 +46,8 @@ FIG = ROOT / "docs" / "figures" / "conditional.png"
 # preset's own). The Fashion ablation arms turn AC-GAN off (its class head would read the label
 # from a concatenation-conditioned D's input, see docs/objectives.md) to isolate the mismatch
 # term and D's conditioning; the last row is the shipped preset at its full length.
-ARMS = {
+Arm = tuple[str, dict[str, float | str], str]
+ARMS: dict[str, list[Arm]] = {
     "fashion": [
         ("concat, no mismatch", {"d_conditioning": "concat", "mismatch_weight": 0.0,
                                  "aux_classifier_weight": 0.0}, "short"),
@@ -66,7 +67,6 @@ ARMS = {
         ("the preset: projection, mismatch", {}, "preset"),
     ],
 }
-Arm = tuple[str, dict[str, float | str], str]
 PRESETS = {"fashion": "fashion-cgan", "emoji": "emoji-t2i"}
 
 
@@ -109,13 +109,17 @@ def train(which: str, arm: Arm, seed: int, steps: int | None, root: Path) -> Pat
     done = [p for p in started if (p / "summary.json").is_file()]
     if done:
         return done[0]
-    if started and any((p / "checkpoints").is_dir() and any((p / "checkpoints").iterdir())
-                       for p in started):
-        (run,) = started
-        ganlab("resume", str(run), "--no-progress")
-        return run
+    resumable = [p for p in started
+                 if (p / "checkpoints").is_dir() and any((p / "checkpoints").iterdir())]
+    if len(resumable) > 1:
+        raise SystemExit(f"{out}: {len(resumable)} unfinished runs ("
+                         + ", ".join(p.name for p in resumable) + "); keep one and rerun")
     for p in started:  # killed before its first checkpoint: nothing to resume
-        discard(p)
+        if p not in resumable:
+            discard(p)
+    if resumable:
+        ganlab("resume", str(resumable[0]), "--no-progress")
+        return resumable[0]
     sets = [f"seed={seed}", "eval.every=0", "train.snapshot_every=0",
             *(f"cgan.{k}={v}" for k, v in arm[1].items())]
     if steps is not None:
@@ -220,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                   "| D conditioning, mismatch term | steps | conditional accuracy % | FID | "
                   "CAS % | real-data accuracy % | minutes per run |",
                   "|---|---|---|---|---|---|---|"]
-        for arm, ms in results["fashion"].items():
-            steps, minutes = steps_and_minutes("fashion", arm, ms, a.steps_fashion)
-            lines.append(f"| {arm} | {steps} | "
+        for label, ms in results["fashion"].items():
+            n_steps, minutes = steps_and_minutes("fashion", label, ms, a.steps_fashion)
+            lines.append(f"| {label} | {n_steps} | "
                          f"{mean_std([m['accuracy'] for m in ms], 100)} | "
                          f"{mean_std([m['fid'] for m in ms])} | "
                          f"{mean_std([m['cas'] for m in ms], 100)} | "
@@ -245,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                   "scorer trained on real images only.", "",
                   "| D conditioning, mismatch term | steps | top-1 % | top-5 % | minutes per run |",
                   "|---|---|---|---|---|"]
-        for arm, ms in results["emoji"].items():
-            steps, minutes = steps_and_minutes("emoji", arm, ms, a.steps_emoji)
-            lines.append(f"| {arm} | {steps} | "
+        for label, ms in results["emoji"].items():
+            n_steps, minutes = steps_and_minutes("emoji", label, ms, a.steps_emoji)
+            lines.append(f"| {label} | {n_steps} | "
                          f"{mean_std([m['generated_top1'] for m in ms], 100)} | "
                          f"{mean_std([m['generated_top5'] for m in ms], 100)} | {minutes} |")
         lines += [f"| real images (ceiling) | | {100 * any_arm[0]['real_top1']:.1f} | "
