@@ -103,14 +103,16 @@ def discard(run: Path) -> None:
 def train(which: str, arm: Arm, seed: int, steps: int | None, root: Path) -> Path:
     """A finished run of the arm (``steps`` None: the preset's own), reused when there is one;
     a run stopped part-way (no ``summary.json`` yet) goes on from its latest checkpoint."""
+    from ganlab import runs
+    from ganlab.engine import checkpoint as ckpt
+
     slug = arm[0].split(":")[0].replace(", ", "-").replace(" ", "_")
     out = root / which / slug / f"seed{seed}"
     started = [p for p in out.iterdir() if p.is_dir()] if out.is_dir() else []
     done = [p for p in started if (p / "summary.json").is_file()]
     if done:
         return done[0]
-    resumable = [p for p in started
-                 if (p / "checkpoints").is_dir() and any((p / "checkpoints").iterdir())]
+    resumable = [p for p in started if ckpt.latest(p / runs.CHECKPOINTS) is not None]
     if len(resumable) > 1:
         raise SystemExit(f"{out}: {len(resumable)} unfinished runs ("
                          + ", ".join(p.name for p in resumable) + "); keep one and rerun")

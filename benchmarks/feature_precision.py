@@ -7,10 +7,10 @@ Two measurements, both with the same extractor run in fp32 and under bf16 autoca
   one process (median per round), with the CPU model and its bf16 flags named.
 - **FID deviation**: FID of a generated set against the real set, both sides in fp32 (the
   protocol) and both sides in bf16; the difference is what the card of a bf16 FID warns about.
-  Moments are computed in cached shards of 1,000 images, so a killed run resumes where it was
-  (a full fp32 pass already in the ganlab cache is reused as it is, and so are the per-shard
-  features that ``benchmarks/fashion_fid.py`` caches: point ``GANLAB_CACHE`` at its state
-  folder's ``cache`` and only the bf16 passes run).
+  Features are computed and cached in shards of 1,000 images, so a killed run resumes where
+  it was; they are the shards ``benchmarks/fashion_fid.py`` caches, so with ``GANLAB_CACHE``
+  at its state folder's ``cache`` only the bf16 passes run (a whole fp32 pass already in the
+  ganlab cache as moments is reused as it is).
 
     .venv/bin/python benchmarks/feature_precision.py --real fashion-mnist:test \\
         --fake RUN_FOLDER --n 10000 --rounds 5
@@ -30,7 +30,7 @@ import torch
 from ganlab.engine.runtime import cpu_model
 from ganlab.features import FeatureExtractor
 from ganlab.metrics import cache
-from ganlab.metrics.extract import as_extractor, feature_moments
+from ganlab.metrics.extract import as_extractor, features_and_logits
 from ganlab.metrics.frechet import fid_from_stats
 from ganlab.metrics.stats import FeatureMoments, FeatureStats
 
@@ -38,13 +38,10 @@ SHARD = 1000
 
 
 def shard_moments(shard: np.ndarray, ext: FeatureExtractor) -> FeatureMoments:
-    """Moments of one shard: from its cached features if a pass of ``benchmarks/fashion_fid.py``
-    (same shards of 1,000, same extractor card) left them, else streamed and cached."""
-    hit = cache.load_arrays(cache.cache_key("features", cache.images_hash(shard), ext.card()))
-    if hit is None:
-        return feature_moments(shard, ext)
+    """Moments of one shard, from its features as ``features_and_logits`` caches them: the
+    same shards of 1,000 that ``benchmarks/fashion_fid.py`` scores, so its passes are reused."""
     m = FeatureMoments.empty(ext.spec.dim)
-    m.update(hit["features"])
+    m.update(features_and_logits(shard, ext, 32)[0])
     return m
 
 
