@@ -85,3 +85,25 @@ def test_a_run_moves_from_two_processes_to_one_and_back(
     one_then_two = _train(tmp_path / "b", 1, until=4)
     _ganlab(["resume", str(one_then_two), "--no-progress"], 2)
     _close(_weights(one_process), _weights(one_then_two))
+
+
+def test_a_process_of_several_ends_without_python_teardown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's gloo threads may still free the last collective's tensors when a process ends;
+    Python's teardown would abort them (SIGABRT), so such a process ends with ``os._exit``,
+    keeping its exit code. A single process ends normally."""
+    import types
+
+    from ganlab import cli
+
+    ended: list[int] = []
+    monkeypatch.setattr(cli.os, "_exit", ended.append)
+    alone = types.SimpleNamespace(is_available=lambda: True, is_initialized=lambda: False)
+    monkeypatch.setitem(sys.modules, "torch.distributed", alone)
+    assert cli.main(["presets"]) == 0
+    assert ended == []
+    joined = types.SimpleNamespace(is_available=lambda: True, is_initialized=lambda: True)
+    monkeypatch.setitem(sys.modules, "torch.distributed", joined)
+    assert cli.main(["presets"]) == 0
+    assert cli.main(["train", "--preset", "no-such-preset"]) == 2
+    assert ended == [0, 2]

@@ -223,10 +223,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
     except GanlabError as exc:
         print(f"ganlab: error: {exc}", file=sys.stderr)
-        return 2
+        code = 2
+    _end_if_one_of_several(code)
+    return code
+
+
+def _end_if_one_of_several(code: int) -> None:
+    """End a process of a multi-process run here, its files written and streams flushed,
+    without Python's teardown. torch's gloo threads may still be freeing the tensors of the
+    last collective; a teardown that catches one doing so aborts the process ("terminate
+    called without an active exception", SIGABRT), which fails the whole run."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
