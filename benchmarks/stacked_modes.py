@@ -68,6 +68,11 @@ ABLATIONS = {
     "lr8-20k": ("as `lr8`, trained twice as long (20,000 steps)", [*LR8, "train.steps=20000"]),
     "lr8-mbstd": ("as `lr8`, and D sees the minibatch standard deviation in groups of 4 "
                   "(`gan.model.minibatch_std=4`, ProGAN)", [*LR8, "gan.model.minibatch_std=4"]),
+    "lr8-ema95": ("as `lr8`, with the EMA of G's weights at decay 0.9995 instead of 0.999 "
+                  "(`gan.ema.decay=0.9995`, the Fashion-MNIST protocol's last lever)",
+                  [*LR8, "gan.ema.decay=0.9995"]),
+    "lr8-wide-g": ("as `lr8`, with G twice as wide as D (`gan.model.g_width=128`)",
+                   [*LR8, "gan.model.g_width=128"]),
     "r1": ("R1 penalty on real images (gamma 0.1) instead of BatchNorm in D "
            "(`gan.objective.r1_gamma=0.1`, `gan.model.batch_norm_d=false`)",
            ["gan.objective.r1_gamma=0.1", "gan.model.batch_norm_d=false"]),
