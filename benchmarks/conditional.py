@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["## Conditional GANs: the mismatch term and the conditioning of D", "",
              f"Command: `.venv/bin/python benchmarks/conditional.py --sets {' '.join(a.sets)} "
              f"--seeds {' '.join(map(str, a.seeds))} --steps-fashion {a.steps_fashion} "
-             f"--steps-emoji {a.steps_emoji}`", "",
+             f"--steps-emoji {a.steps_emoji}"
+             + (" --arms " + " ".join(f'"{x}"' for x in a.arms) if a.arms else "") + "`", "",
              f"Measured: {datetime.date.today().isoformat()}, {platform.machine()}, "
              f"{os.cpu_count()} cores, one thread per run; "
              + (f"{(time.time() - started) / 60:.0f} min for what this invocation trained; "

@@ -156,3 +156,29 @@ def test_the_retrieval_scorer_learns_real_pairs_and_the_floor_stays_at_chance() 
     wrong = emb[mismatched_rows(k, torch.Generator().manual_seed(1))]
     floor = retrieval(model, x, wrong, emb, k, distractors=5)
     assert real.top1 > 0.9 and floor.top1 < 0.2 and real.candidates == 6
+
+
+def test_the_floor_never_ranks_a_text_against_itself() -> None:
+    """The shuffled floor's own text is another emoji's row of the pool; drawn as a distractor
+    it would tie with itself and rounding would pick the winner. An image equal to the text it
+    is scored against must rank first whatever the distractors are."""
+    from ganlab.metrics.retrieval import retrieval
+
+    class Identity(torch.nn.Module):
+        def encode_images(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+        def encode_texts(self, e: torch.Tensor) -> torch.Tensor:
+            return e
+
+    pool = torch.eye(12)   # one-hot texts: every score is exactly 0 or 1, ties exact
+    groups = torch.arange(12) // 2
+    rows = mismatched_rows(groups, torch.Generator().manual_seed(1))
+    images = pool[rows]   # each image is exactly the other text it is scored against
+    every = 11            # every other row is a candidate, the own text's row included
+    floor = retrieval(Identity(), images, pool[rows], pool, groups,  # type: ignore[arg-type]
+                      distractors=every, own_rows=rows)
+    assert floor.top1 == 1.0
+    unguarded = retrieval(Identity(), images, pool[rows], pool, groups,  # type: ignore[arg-type]
+                          distractors=every)
+    assert unguarded.top1 == 0.0   # the tie with its own row counted against it

@@ -11,7 +11,8 @@ the first five. Three rows make a result readable:
 * **real** test images with their own texts: the ceiling (what the scorer can do at all);
 * **generated** images, one per test text, asked for that text: the generator's agreement;
 * **shuffled**: real test images scored against a random other test text as if it were
-  theirs: the floor (chance is 1 / (distractors + 1)).
+  theirs: the floor (chance is 1 / (distractors + 1)); the row that holds that other text is
+  not drawn again as a distractor, or the text would compete with itself.
 
 The test texts are names the generator never trained on (the emoji split is per base emoji).
 """
@@ -96,11 +97,18 @@ class Retrieval:
 
 @torch.no_grad()
 def retrieval(model: TextImageScorer, images: Tensor, own: Tensor, pool: Tensor,
-              groups: Tensor, distractors: int = 99, seed: int = 0) -> Retrieval:
+              groups: Tensor, distractors: int = 99, seed: int = 0,
+              own_rows: Tensor | None = None) -> Retrieval:
     """Rank each image's ``own`` text (row i) among ``distractors`` rows of ``pool`` drawn
     from other groups; ``images`` float in [-1, 1]; ``groups[i]`` is image i's group and
-    ``pool`` row j's group is ``groups[j]``."""
+    ``pool`` row j's group is ``groups[j]``.
+
+    ``own_rows[i]`` is the row of ``pool`` that holds image i's own text when that row lies in
+    another group (the shuffled floor, whose own text is another emoji's): that row is never
+    drawn as a distractor. Drawn, it would tie with the own text, and rounding would decide
+    the tie."""
     g = torch.Generator().manual_seed(seed)
+    rows = torch.arange(len(pool))
     chunks = images.split(256)  # type: ignore[no-untyped-call]  # torch leaves it unannotated
     zi = torch.cat([model.encode_images(c) for c in chunks])
     zown = model.encode_texts(own)
@@ -108,7 +116,10 @@ def retrieval(model: TextImageScorer, images: Tensor, own: Tensor, pool: Tensor,
     n = len(images)
     ranks = torch.empty(n, dtype=torch.long)
     for i in range(n):
-        others = torch.nonzero(groups != groups[i]).flatten()
+        other = groups != groups[i]
+        if own_rows is not None:
+            other &= rows != own_rows[i]
+        others = torch.nonzero(other).flatten()
         pick = others[torch.randperm(len(others), generator=g)[:distractors]]
         s_own = zi[i] @ zown[i]
         s_other = zpool[pick] @ zi[i]
@@ -155,11 +166,13 @@ def run_retrieval(generate: Callable[[Tensor, int], Tensor], encoder: str, resol
     groups = torch.tensor([ids[b] for b in bases])
     real = test_x.float() / 127.5 - 1.0
     fake = generate(test_e, seed)
-    wrong = test_e[mismatched_rows(groups, torch.Generator().manual_seed(seed + 1))]
+    wrong_rows = mismatched_rows(groups, torch.Generator().manual_seed(seed + 1))
+    wrong = test_e[wrong_rows]
     rows = {
         "real": retrieval(model, real, test_e, test_e, groups, distractors, seed),
         "generated": retrieval(model, fake, test_e, test_e, groups, distractors, seed),
-        "shuffled": retrieval(model, real, wrong, test_e, groups, distractors, seed),
+        "shuffled": retrieval(model, real, wrong, test_e, groups, distractors, seed,
+                              own_rows=wrong_rows),
     }
     out: dict[str, object] = {f"{name}_{k}": getattr(r, k) for name, r in rows.items()
                               for k in ("top1", "top5")}
