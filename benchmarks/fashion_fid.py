@@ -268,7 +268,9 @@ def remaining_s(bench: Bench, task: str, jobs: dict[str, Job], running: bool) ->
                 rate = (rows[-1]["wall_time"] - rows[0]["wall_time"]) / (
                     rows[-1]["step"] - rows[0]["step"])
                 return float(rate * (steps - rows[-1]["step"]))
-        rates = [d["wall_time"] / d["steps"] for d in _done_all(bench, "train") if d.get("steps")]
+        # the arm's other seeds when one has finished (bf16 and fp32 differ 1.7x), else any run
+        done = _done_all(bench, f"train-{job.arm.label}-s") or _done_all(bench, "train")
+        rates = [d["wall_time"] / d["steps"] for d in done if d.get("steps")]
         return float(steps * (np.mean(rates) if rates else 0.15))
     shards = (1 if kind == "real" else bench.args.seeds) * -(-bench.args.n // SHARD)
     done_shards = _log_shards(bench.log(task)) if running else 0
