@@ -73,6 +73,8 @@ ABLATIONS = {
                   [*LR8, "gan.ema.decay=0.9995"]),
     "lr8-wide-g": ("as `lr8`, with G twice as wide as D (`gan.model.g_width=128`)",
                    [*LR8, "gan.model.g_width=128"]),
+    "lr8-pack2": ("as `lr8`, with D judging pairs of samples (`gan.pack=2`, PacGAN)",
+                  [*LR8, "gan.pack=2"]),
     "r1": ("R1 penalty on real images (gamma 0.1) instead of BatchNorm in D "
            "(`gan.objective.r1_gamma=0.1`, `gan.model.batch_norm_d=false`)",
            ["gan.objective.r1_gamma=0.1", "gan.model.batch_norm_d=false"]),
