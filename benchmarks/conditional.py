@@ -32,7 +32,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -203,12 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                     (run / "summary.json").read_text())["wall_time"] / 60}
                 results.setdefault(which, {}).setdefault(arm[0], []).append(m)
                 print(f"{which} {arm[0]} seed {seed}: {m}", file=sys.stderr, flush=True)
+    sys.path.insert(0, str(ROOT / "src"))
+    from ganlab.engine.runtime import cpu_model
+
     lines = ["## Conditional GANs: the mismatch term and the conditioning of D", "",
              f"Command: `.venv/bin/python benchmarks/conditional.py --sets {' '.join(a.sets)} "
              f"--seeds {' '.join(map(str, a.seeds))} --steps-fashion {a.steps_fashion} "
              f"--steps-emoji {a.steps_emoji}"
              + (" --arms " + " ".join(f'"{x}"' for x in a.arms) if a.arms else "") + "`", "",
-             f"Measured: {datetime.date.today().isoformat()}, {platform.machine()}, "
+             f"Measured: {datetime.date.today().isoformat()}, {cpu_model()}, "
              f"{os.cpu_count()} cores, one thread per run; "
              + (f"{(time.time() - started) / 60:.0f} min for what this invocation trained; "
                 if time.time() - started > 60 else

@@ -31,7 +31,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -282,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = [f"train.steps={a.steps}"] if a.steps else []
     base = a.presets[0]
     # (row label, group key, preset, extra --set overrides, seeds, folder of the arm's runs)
-    arms = [] if a.ablations_only else [
+    arms: list[tuple[str, str, str, list[str], list[int], Path]] = [] if a.ablations_only else [
         (f"ganlab `{p}`", p, p, [], a.seeds, root / p) for p in a.presets]
     arms += [(f"ablation of `{base}`: {ABLATIONS[n][0]}", n, base, ABLATIONS[n][1], seeds,
               root / f"ablation-{n}") for n, seeds in a.ablations]
@@ -296,11 +295,13 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(key, []).append((seed, sc, secs, summary["steps"], run))
             print(f"{key} seed {seed}: {sc['modes']:.0f} modes, KL {sc['kl']:.3f} "
                   f"({secs / 60:.1f} min)", file=sys.stderr, flush=True)
+    from ganlab.engine.runtime import cpu_model
+
     described = "; ".join(f"`{p}`: {preset_data(p).get('description', '')}" for p in a.presets)
     lines = [
         "## Stacked digits: 1,000 modes", "",
         f"Command: `{command_line(a)}`", "",
-        f"Measured: {datetime.date.today().isoformat()}, {platform.machine()}, "
+        f"Measured: {datetime.date.today().isoformat()}, {cpu_model()}, "
         f"{os.cpu_count()} cores, one thread per run; {(time.time() - started) / 60:.0f} min "
         f"for the runs trained and scored by this invocation; {a.other}.", "",
         f"Protocol: each run's final generator scored by `ganlab eval modes RUN --stacked --n "
