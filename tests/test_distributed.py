@@ -37,7 +37,10 @@ def _ganlab(args: list[str], nproc: int = 1) -> subprocess.CompletedProcess[str]
 
 def _train(out: Path, nproc: int, until: int | None = None) -> Path:
     extra = ["--until", str(until)] if until else []
-    _ganlab(["train", "--preset", "ring-ns", "--out", str(out), *extra, *_sets(TINY)], nproc)
+    done = _ganlab(["train", "--preset", "ring-ns", "--out", str(out), *extra, *_sets(TINY)],
+                   nproc)
+    if until:   # one voice: the main process alone says where the run stopped
+        assert (done.stdout + done.stderr).count("stopped at step") == 1, done.stderr
     (run,) = out.iterdir()
     return run
 

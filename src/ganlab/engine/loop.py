@@ -251,16 +251,16 @@ class Trainer:
                 bar.close()
                 last = ckpt.latest(self.ckpt_root)
                 where = f"the last checkpoint is {last}" if last else "no checkpoint was saved"
-                print(f"\nstopped inside step {self.step + 1} without saving ({where})\n"
-                      f"continue with: ganlab resume {self.run_dir}", file=self.stream)
+                self._say(f"\nstopped inside step {self.step + 1} without saving ({where})\n"
+                          f"continue with: ganlab resume {self.run_dir}")
                 self._close_tb()
                 return INTERRUPTED
         bar.close()
         self.save_checkpoint()
         if self.step < tc.steps:
             self._close_tb()
-            print(f"stopped at step {self.step} of {tc.steps}; "
-                  f"continue with: ganlab resume {self.run_dir}", file=self.stream)
+            self._say(f"stopped at step {self.step} of {tc.steps}; "
+                      f"continue with: ganlab resume {self.run_dir}")
             return 0
         self.finish()
         return 0
