@@ -37,6 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ganlab.config import preset_data
+from ganlab.metrics.compare import Group, compare_all
+from ganlab.metrics.modes import CONFIDENT
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks" / "stacked_modes.md"
 
@@ -260,11 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-only", action="store_true",
                     help="only print the real-stacks reference row (no training)")
     a = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "src"))
-    from ganlab.config import preset_data
-    from ganlab.metrics.compare import Group, compare_all
-    from ganlab.metrics.modes import CONFIDENT
-
     root = Path(a.runs) if a.runs else Path(tempfile.mkdtemp(prefix="stacked-"))
     kept = root / f"real_reference_seeds{'-'.join(map(str, a.seeds))}.json"
     ref = json.loads(kept.read_text()) if kept.is_file() else None
