@@ -78,6 +78,10 @@ ABLATIONS = {
                    [*LR8, "gan.model.g_width=128"]),
     "lr8-pack2": ("as `lr8`, with D judging pairs of samples (`gan.pack=2`, PacGAN)",
                   [*LR8, "gan.pack=2"]),
+    "lr12": ("as `lr8`, at lr 1.2e-3 for G and D", [*LR8, "gan.optim.G.lr=0.0012",
+                                                     "gan.optim.D.lr=0.0012"]),
+    "lr16": ("as `lr8`, at lr 1.6e-3 for G and D", [*LR8, "gan.optim.G.lr=0.0016",
+                                                     "gan.optim.D.lr=0.0016"]),
     "r1": ("R1 penalty on real images (gamma 0.1) instead of BatchNorm in D "
            "(`gan.objective.r1_gamma=0.1`, `gan.model.batch_norm_d=false`)",
            ["gan.objective.r1_gamma=0.1", "gan.model.batch_norm_d=false"]),
