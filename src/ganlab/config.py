@@ -111,7 +111,10 @@ class TrainConfig:
     threads: int | None = setting(None, check="positive_or_none")
     device: str = "auto"               # auto | cpu | cuda | cuda:N | mps (auto: CUDA if present)
     # bf16: autocast on the device; auto: bf16 where the device has fast bf16 units (a CPU
-    # with AMX or AVX512-BF16, a CUDA GPU with bf16), fp32 elsewhere (ganlab.engine.runtime)
+    # with AMX or AVX512-BF16, a CUDA GPU with bf16), fp32 elsewhere (ganlab.engine.runtime).
+    # The default stays fp32: bf16 matched fp32's FID on the image DCGAN (docs/benchmarks.md,
+    # "fp32 against bf16 autocast at equal steps"), the protocol presets use auto, and the
+    # other families are unmeasured in bf16.
     precision: str = setting("fp32", choices=("fp32", "bf16", "auto"))
     channels_last: bool = False        # image networks in channels_last memory format
     sync_batchnorm: bool = False       # several GPUs: BatchNorm statistics over the global batch
