@@ -38,8 +38,12 @@ import time
 from pathlib import Path
 
 from ganlab.config import preset_data
+from ganlab.data.images import load_images
+from ganlab.engine.checkpoint import latest
+from ganlab.engine.runtime import cpu_model
+from ganlab.metrics.api import mode_counts
 from ganlab.metrics.compare import Group, compare_all
-from ganlab.metrics.modes import CONFIDENT
+from ganlab.metrics.modes import CONFIDENT, make_stacked_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks" / "stacked_modes.md"
@@ -51,8 +55,13 @@ PUBLISHED = [("DCGAN", "99 / 3.4", "VEEGAN"), ("DCGAN", "78.9 / 4.50", "PacGAN T
              ("WGAN-GP", "995 / 0.148", "GDPP")]
 
 
-# The Fashion-MNIST protocol's learning rate, in bf16 (the base of the lr8 ablations).
-LR8 = ["gan.optim.G.lr=0.0008", "gan.optim.D.lr=0.0008", "train.precision=bf16"]
+def at_lr(rate: str) -> list[str]:
+    """Adam at ``rate`` for G and D, in bf16 autocast (the base of the lr ablations)."""
+    return [f"gan.optim.G.lr={rate}", f"gan.optim.D.lr={rate}", "train.precision=bf16"]
+
+
+# The Fashion-MNIST protocol's learning rate (the base of the lr8 ablations).
+LR8 = at_lr("0.0008")
 
 # Variants of the first preset tried in search of a lower KL (its other settings unchanged):
 # name -> (what the row says, --set overrides). Trained only when asked (--ablations).
@@ -78,10 +87,8 @@ ABLATIONS = {
                    [*LR8, "gan.model.g_width=128"]),
     "lr8-pack2": ("as `lr8`, with D judging pairs of samples (`gan.pack=2`, PacGAN)",
                   [*LR8, "gan.pack=2"]),
-    "lr12": ("as `lr8`, at lr 1.2e-3 for G and D", [*LR8, "gan.optim.G.lr=0.0012",
-                                                     "gan.optim.D.lr=0.0012"]),
-    "lr16": ("as `lr8`, at lr 1.6e-3 for G and D", [*LR8, "gan.optim.G.lr=0.0016",
-                                                     "gan.optim.D.lr=0.0016"]),
+    "lr12": ("as `lr8`, at lr 1.2e-3 for G and D", at_lr("0.0012")),
+    "lr16": ("as `lr8`, at lr 1.6e-3 for G and D", at_lr("0.0016")),
     "r1": ("R1 penalty on real images (gamma 0.1) instead of BatchNorm in D "
            "(`gan.objective.r1_gamma=0.1`, `gan.model.batch_norm_d=false`)",
            ["gan.objective.r1_gamma=0.1", "gan.model.batch_norm_d=false"]),
@@ -123,8 +130,6 @@ def as_score(values: dict) -> Score:
 def score(run: Path) -> Score:
     """``ganlab eval modes RUN --stacked --n 26000`` of the run's final generator (cached beside
     the run while its latest checkpoint is the same)."""
-    from ganlab.engine.checkpoint import latest
-
     cache = run / "stacked_eval.json"
     newest = latest(run / "checkpoints")
     if newest is None:
@@ -154,10 +159,6 @@ def logged_evaluations(run: Path) -> list[tuple[int, float, float]]:
 def real_reference(seeds: list[int], n: int = N_SAMPLES) -> list[Score]:
     """The scores of ``n`` *real* stacks (drawn as the data source draws them) read by the
     same counter: what a perfect generator would score here, classifier errors included."""
-    from ganlab.data.images import load_images
-    from ganlab.metrics.api import mode_counts
-    from ganlab.metrics.modes import make_stacked_digits
-
     images, labels = load_images("mnist-5k", "all")
     assert labels is not None
     out = []
@@ -169,8 +170,6 @@ def real_reference(seeds: list[int], n: int = N_SAMPLES) -> list[Score]:
 
 
 def mean_std(values: list[float], digits: int) -> str:
-    from ganlab.metrics.compare import Group
-
     g = Group("", tuple(values))
     return f"{g.mean:.{digits}f} ± {g.std:.{digits}f}" if g.n > 1 else f"{g.mean:.{digits}f}"
 
@@ -199,15 +198,11 @@ def ablation(text: str) -> tuple[str, list[int]]:
 
 def avg(scores: list[Score], key: str) -> float:
     """Mean of one score over runs."""
-    from ganlab.metrics.compare import Group
-
     return Group(key, tuple(s[key] for s in scores)).mean
 
 
 def where_the_kl_is(preset: str, scores: list[Score], ref: list[Score]) -> str:
     """A sentence on the split of the preset's KL beside the real-data reference."""
-    from ganlab.metrics.modes import CONFIDENT
-
     kl, ch, dep, conf, sure, frac = (
         avg(scores, k) for k in ("kl", "kl_channels", "kl_dependence", "confidence",
                                  "kl_channels_confident", "confident_fraction"))
@@ -298,8 +293,6 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(key, []).append((seed, sc, secs, summary["steps"], run))
             print(f"{key} seed {seed}: {sc['modes']:.0f} modes, KL {sc['kl']:.3f} "
                   f"({secs / 60:.1f} min)", file=sys.stderr, flush=True)
-    from ganlab.engine.runtime import cpu_model
-
     described = "; ".join(f"`{p}`: {preset_data(p).get('description', '')}" for p in a.presets)
     lines = [
         "## Stacked digits: 1,000 modes", "",
